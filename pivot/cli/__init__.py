@@ -1,0 +1,112 @@
+"""The ``pivot`` command line.
+
+``pivot`` alone opens the TUI in a terminal; every command also runs headless (``--no-tui``,
+a non-TTY stdout, or ``CI`` set). Heavy modules are imported inside commands so that
+``pivot --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import click
+
+from pivot.cli._context import CliContext
+from pivot.exceptions import PivotError
+
+COMMAND_GROUPS: dict[str, list[str]] = {
+    "Run the pipeline": ["run", "repro", "status", "explain", "commit", "checkout", "verify"],
+    "Inspect": ["list", "dag", "history", "show", "params", "metrics", "plots", "data"],
+    "Share": ["push", "pull", "fetch", "config"],
+    "Project": ["init", "export", "import-dvc", "doctor", "completion"],
+}
+
+
+class PivotGroup(click.Group):
+    """Lists commands grouped by purpose in ``pivot --help``."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        listed: set[str] = set()
+        for title, names in COMMAND_GROUPS.items():
+            rows = []
+            for name in names:
+                command = self.get_command(ctx, name)
+                if command is not None and not command.hidden:
+                    rows.append((name, command.get_short_help_str(limit=70)))
+                    listed.add(name)
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+        rest = [
+            (name, cmd.get_short_help_str(limit=70))
+            for name in self.list_commands(ctx)
+            if name not in listed and (cmd := self.get_command(ctx, name)) is not None and not cmd.hidden
+        ]
+        if rest:
+            with formatter.section("Other"):
+                formatter.write_dl(rest)
+
+
+@click.group(cls=PivotGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--no-tui", is_flag=True, help="Plain output even in a terminal (also when stdout is not a TTY or CI is set).")
+@click.option("-C", "directory", type=click.Path(file_okay=False, exists=True), help="Run as if started in DIR.")
+@click.option("-v", "--verbose", count=True, help="More detail; tracebacks on errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors and summaries.")
+@click.version_option(package_name="pivot", prog_name="pivot")
+@click.pass_context
+def cli(ctx: click.Context, no_tui: bool, directory: str | None, verbose: int, quiet: bool) -> None:
+    """Pivot: fast Python data pipelines with code-aware change detection.
+
+    Run `pivot` in a terminal for the interactive app, or a command below.
+
+    \b
+    Example:
+      pivot init && pivot run      # run every stale stage
+    """
+    if directory:
+        os.chdir(directory)
+    ctx.obj = CliContext(no_tui=no_tui, verbose=verbose, quiet=quiet)
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+def _register() -> None:
+    from pivot.cli import core_commands
+
+    for command in core_commands.COMMANDS:
+        cli.add_command(command)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning Pivot errors into one line and an exit code."""
+    verbose = any(arg in ("-v", "--verbose", "-vv") for arg in (argv or sys.argv[1:]))
+    try:
+        cli.main(args=argv, prog_name="pivot", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except PivotError as exc:
+        if verbose:
+            traceback.print_exc()
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(1)
+    except Exception as exc:
+        if verbose:
+            traceback.print_exc()
+        click.echo(f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback)", err=True)
+        sys.exit(1)

@@ -1,0 +1,224 @@
+"""Commands that create, run and inspect a pipeline: init, run/repro, status, history, show."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pivot.cli._context import CliContext
+
+pass_cli = click.make_pass_decorator(CliContext)
+
+
+@click.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@pass_cli
+def init(cli: CliContext, directory: str | None) -> None:
+    """Create a Pivot project here (or in DIRECTORY).
+
+    Makes `.pivot/` (with a .gitignore for the cache and local state) and `.pivotignore`.
+
+    \b
+    Example:
+      pivot init
+    """
+    from pivot.core.project import init_project
+
+    root = Path(directory or ".").resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    created = init_project(root)
+    if created:
+        click.echo(f"Initialized Pivot project in {root}")
+        if not (root / "pipeline.py").exists():
+            click.echo("Next: write pipeline.py with your stages, then `pivot run`.")
+    else:
+        click.echo(f"Pivot project already initialized in {root}")
+
+
+def _run_options(func: Any) -> Any:
+    options = [
+        click.argument("stages", nargs=-1),
+        click.option("-f", "--force", is_flag=True, help="Run the named stages (all if none) even if up to date."),
+        click.option("-k", "--keep-going", is_flag=True, help="After a failure, still run stages that do not depend on it."),
+        click.option("-n", "--dry-run", is_flag=True, help="Show what would run, run nothing."),
+        click.option("-j", "--jobs", type=click.IntRange(min=1), help="Stages to run at once (default: CPU count)."),
+        click.option("--single", "--no-deps", "no_deps", is_flag=True, help="Run only the named stages, not their upstream."),
+        click.option("--json", "as_json", is_flag=True, help="Emit one JSON event per line (see docs/events.md)."),
+        click.option("--show-output", is_flag=True, help="Echo each stage's output lines as they happen."),
+        click.option("--wait", is_flag=True, help="If another run holds the project, wait for it instead of stopping."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@click.command()
+@_run_options
+@pass_cli
+def run(
+    cli: CliContext,
+    stages: tuple[str, ...],
+    force: bool,
+    keep_going: bool,
+    dry_run: bool,
+    jobs: int | None,
+    no_deps: bool,
+    as_json: bool,
+    show_output: bool,
+    wait: bool,
+) -> None:
+    """Run stale stages: the named STAGES and their upstream, or all.
+
+    A stage runs when it never ran, or its code, params or deps changed, or an output is
+    missing and not in the cache; otherwise it is skipped. Exit 1 if a stage failed.
+
+    \b
+    Examples:
+      pivot run                 # everything that is stale
+      pivot run train -f        # force train (its upstream only if stale)
+      pivot run -n              # dry run: what would run and why
+      pivot --no-tui run --json # JSON lines for scripts
+    """
+    from pivot.core.engine import Engine, RunRequest
+    from pivot.core.executors import LocalExecutor
+    from pivot.sinks.console import ConsoleSink
+    from pivot.sinks.jsonl import JsonLinesSink
+
+    project = cli.project()
+    engine = Engine(project, LocalExecutor(jobs))
+    request = RunRequest(
+        targets=stages, force=force, keep_going=keep_going, dry_run=dry_run, jobs=jobs, no_deps=no_deps, wait=wait
+    )
+    sink = JsonLinesSink() if as_json else ConsoleSink(cli.console(), show_output=show_output, quiet=cli.quiet)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        engine.cancel(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        summary = engine.run(request, sink)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        engine.close()
+    sys.exit(summary.exit_code)
+
+
+repro = click.Command(
+    "repro",
+    callback=run.callback,
+    params=run.params,
+    help=(run.help or "") + "\n\n`repro` is the same command as `run`.",
+    short_help="Same as run.",
+)
+
+
+@click.command()
+@click.argument("stages", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--explain", is_flag=True, help="Also show what changed for each stale stage.")
+@pass_cli
+def status(cli: CliContext, stages: tuple[str, ...], as_json: bool, explain: bool) -> None:
+    """Show which stages are stale or cached, and why.
+
+    \b
+    Examples:
+      pivot status
+      pivot status train --json
+    """
+    from pivot.core.engine import Engine
+    from pivot.core.planner import Action
+
+    project = cli.project()
+    engine = Engine(project)
+    decisions = engine.plan(stages)
+    rows = []
+    for decision in decisions:
+        state = {Action.SKIP: "cached", Action.RESTORE: "cached", Action.RUN: "stale", Action.ERROR: "error"}[decision.action]
+        row = decision.to_dict()
+        row["status"] = state
+        if decision.inputs is not None:
+            row["warnings"] = list(decision.inputs.warnings)
+        rows.append(row)
+    if as_json:
+        click.echo(json.dumps({"stages": rows}, indent=2, default=str))
+        return
+    console = cli.console()
+    width = max([8, *(len(r["stage"]) for r in rows)])
+    for row in rows:
+        style = {"cached": "green", "stale": "yellow", "error": "red"}[row["status"]]
+        console.print(f"[{style}]{row['status']:<7}[/] {row['stage']:<{width}}  [dim]{row['reason']}[/]", highlight=False)
+        if explain:
+            for change in row["changes"]:
+                console.print(f"          {change['kind']:<6} {change['key']}: {change['old']} -> {change['new']}", highlight=False)
+            for warning in row.get("warnings", []):
+                console.print(f"          [yellow]warning:[/] {warning}", highlight=False)
+    stale = sum(1 for r in rows if r["status"] != "cached")
+    console.print(f"{len(rows)} stages, {stale} stale" if rows else "no stages", highlight=False)
+
+
+def _when(timestamp: float) -> str:
+    return datetime.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@click.command()
+@click.option("-n", "--limit", type=int, default=20, show_default=True, help="How many runs to list.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_cli
+def history(cli: CliContext, limit: int, as_json: bool) -> None:
+    """List recent runs, newest first.
+
+    \b
+    Example:
+      pivot history -n 5
+    """
+    from pivot.core.history import list_runs
+
+    runs = list_runs(cli.project(), limit=limit)
+    if as_json:
+        click.echo(json.dumps({"runs": runs}, indent=2))
+        return
+    if not runs:
+        click.echo("no runs yet")
+        return
+    for run_record in runs:
+        counts = ", ".join(f"{n} {k}" for k, n in run_record["counts"].items() if n)
+        click.echo(
+            f"{run_record['run_id']}  {_when(run_record['started'])}  {run_record['duration']:7.2f}s  "
+            f"exit {run_record['exit_code']}  {counts}"
+        )
+
+
+@click.command()
+@click.argument("run_id", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_cli
+def show(cli: CliContext, run_id: str | None, as_json: bool) -> None:
+    """Show one run (the latest if RUN_ID is not given; a unique prefix is enough).
+
+    \b
+    Example:
+      pivot show 20261121-1530
+    """
+    from pivot.core.history import get_run
+    from pivot.exceptions import UsageError
+
+    record = get_run(cli.project(), run_id)
+    if record is None:
+        raise UsageError(f"no run matches '{run_id}'; see `pivot history`" if run_id else "no runs yet")
+    if as_json:
+        click.echo(json.dumps(record, indent=2))
+        return
+    click.echo(f"run {record['run_id']}  started {_when(record['started'])}  {record['duration']:.2f}s  exit {record['exit_code']}")
+    width = max([8, *(len(s["stage"]) for s in record["stages"])])
+    for stage in record["stages"]:
+        click.echo(f"  {stage['status']:<9} {stage['stage']:<{width}} {stage['duration']:7.2f}s  {stage['reason']}")
+
+
+COMMANDS: list[click.Command] = [init, run, repro, status, history, show]

@@ -1,0 +1,122 @@
+"""Load ``pipeline.py`` and collect its stages.
+
+The project root goes on ``sys.path`` first, so ``pipeline.py`` can import sibling modules
+(``helpers.py``, packages) without any PYTHONPATH setup.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import sys
+import traceback
+from pathlib import Path
+
+from pivot import registry
+from pivot.core.project import PIPELINE_FILE, normalize_path
+from pivot.exceptions import PipelineError, PivotError, ProjectError, StageDefinitionError
+from pivot.registry import StageSpec
+
+MODULE_NAME = "pipeline"
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineDefinition:
+    """The stages of a project, in registration order, with paths relative to the root."""
+
+    root: Path
+    stages: dict[str, StageSpec]
+
+    def __getitem__(self, name: str) -> StageSpec:
+        return self.stages[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.stages
+
+    def __len__(self) -> int:
+        return len(self.stages)
+
+
+def is_project_module_file(file: str | None, root: Path) -> bool:
+    """True for a source file of the project (not of a virtualenv inside it)."""
+    if not file:
+        return False
+    try:
+        rel = Path(file).resolve().relative_to(root)
+    except ValueError:
+        return False
+    parts = set(rel.parts)
+    return not parts & {"site-packages", "dist-packages", ".venv", "venv", ".pivot", ".tox"}
+
+
+def purge_project_modules(root: Path) -> None:
+    """Forget imported project modules so the next load sees edited code."""
+    for name, module in list(sys.modules.items()):
+        if is_project_module_file(getattr(module, "__file__", None), root):
+            del sys.modules[name]
+
+
+def load_pipeline(root: Path, *, fresh: bool = False) -> PipelineDefinition:
+    """Import ``root/pipeline.py`` and return its stages.
+
+    With ``fresh``, project modules imported earlier in this process are dropped first.
+    """
+    path = root / PIPELINE_FILE
+    if not path.is_file():
+        raise PipelineError(f"no {PIPELINE_FILE} in {root}; create one that registers your stages")
+    if fresh:
+        purge_project_modules(root)
+    root_str = str(root)
+    if root_str not in sys.path:
+        sys.path.insert(0, root_str)
+    registry.begin_collection()
+    spec = importlib.util.spec_from_file_location(MODULE_NAME, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[MODULE_NAME] = module
+    try:
+        spec.loader.exec_module(module)
+    except PivotError as exc:
+        sys.modules.pop(MODULE_NAME, None)
+        raise _located(exc, path) from exc
+    except SyntaxError as exc:
+        sys.modules.pop(MODULE_NAME, None)
+        where = f"{Path(exc.filename or path).name}:{exc.lineno}"
+        raise PipelineError(f"{where}: syntax error: {exc.msg}; fix it and run again") from exc
+    except Exception as exc:
+        sys.modules.pop(MODULE_NAME, None)
+        raise PipelineError(
+            f"{PIPELINE_FILE} failed to load at {_user_frame(exc, root)}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    return collect(root)
+
+
+def collect(root: Path) -> PipelineDefinition:
+    """Gather the stages of every Pipeline created during the load, normalizing paths."""
+    stages: dict[str, StageSpec] = {}
+    for pipeline in registry.collected_pipelines():
+        for spec in pipeline.stages:
+            if spec.name in stages:
+                raise StageDefinitionError(
+                    f"two stages are named '{spec.name}'; give one another name with "
+                    "register(fn, name=...)"
+                )
+            try:
+                stages[spec.name] = spec.with_paths(lambda p: normalize_path(p, root))
+            except ProjectError as exc:
+                raise StageDefinitionError(f"stage '{spec.name}': {exc}") from None
+    return PipelineDefinition(root, stages)
+
+
+def _located(exc: PivotError, path: Path) -> PivotError:
+    return type(exc)(f"{path.name}: {exc}") if isinstance(exc, PipelineError) else exc
+
+
+def _user_frame(exc: BaseException, root: Path) -> str:
+    """file:line of the innermost frame inside the project, for a one-line error."""
+    where = PIPELINE_FILE
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if is_project_module_file(frame.filename, root):
+            where = f"{Path(frame.filename).resolve().relative_to(root).as_posix()}:{frame.lineno}"
+    return where

@@ -1,0 +1,116 @@
+"""Typed events the engine emits while it works.
+
+Every consumer (console, JSON lines, the TUI, tests) receives the same stream. ``to_dict``
+gives the JSON-lines form: ``{"event": "<type>", ...fields}``; see docs/events.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+class StageStatus(enum.StrEnum):
+    RAN = "ran"
+    SKIPPED = "skipped"
+    RESTORED = "restored"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    CANCELLED = "cancelled"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Event:
+    run_id: str
+    time: float = dataclasses.field(default_factory=time.time)
+
+    event_name = "event"
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"event": self.event_name}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            data[field.name] = list(value) if isinstance(value, tuple) else value
+        return data
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RunStarted(Event):
+    stages: tuple[str, ...]
+    jobs: int
+    dry_run: bool = False
+
+    event_name = "run_started"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StageQueued(Event):
+    stage: str
+    reason: str
+
+    event_name = "stage_queued"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StageStarted(Event):
+    stage: str
+
+    event_name = "stage_started"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StageLog(Event):
+    stage: str
+    line: str
+
+    event_name = "stage_log"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StageFinished(Event):
+    stage: str
+    status: StageStatus
+    reason: str
+    duration: float = 0.0
+    error: str | None = None
+
+    event_name = "stage_finished"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["status"] = str(self.status)
+        return data
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RunFinished(Event):
+    counts: dict[str, int]
+    duration: float
+    exit_code: int
+    cancelled: str | None = None  # "SIGINT" / "SIGTERM" / "request"
+
+    event_name = "run_finished"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Message(Event):
+    """A notice for the user that belongs to no stage (e.g. waiting for another run)."""
+
+    level: str  # "info" | "warning" | "error"
+    text: str
+
+    event_name = "message"
+
+
+EventSink = Callable[[Event], None]
+
+
+def fan_out(*sinks: EventSink) -> EventSink:
+    def emit(event: Event) -> None:
+        for sink in sinks:
+            sink(event)
+
+    return emit

@@ -1,0 +1,41 @@
+"""The executor contract.
+
+An executor runs :func:`pivot.core.worker.execute_stage` for a :class:`StageTask` somewhere
+else (a local process pool, a cluster) and hands back a future of the :class:`StageOutcome`.
+
+- ``submit`` never blocks for long; the engine only submits when ``capacity`` allows.
+- A future whose worker died resolves with :class:`WorkerLost` (or the pool's own
+  ``BrokenExecutor``); the engine decides whether that stage is to blame.
+- ``kill`` stops every running stage now (cancellation); the executor stays usable after.
+- ``restart`` drops warm workers so no stale user code stays loaded.
+"""
+
+from __future__ import annotations
+
+import abc
+from concurrent.futures import Future
+
+from pivot.core.worker import StageOutcome, StageTask
+
+
+class WorkerLost(RuntimeError):
+    """The process running a stage disappeared (crash, kill, out of memory)."""
+
+
+class Executor(abc.ABC):
+    @property
+    @abc.abstractmethod
+    def capacity(self) -> int:
+        """How many stages may run at once."""
+
+    @abc.abstractmethod
+    def submit(self, task: StageTask) -> Future[StageOutcome]: ...
+
+    @abc.abstractmethod
+    def kill(self) -> None: ...
+
+    @abc.abstractmethod
+    def restart(self) -> None: ...
+
+    def close(self) -> None:
+        """Release resources at the end of the process (workers may be kept warm until then)."""

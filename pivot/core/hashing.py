@@ -1,0 +1,61 @@
+"""Content hashes: xxhash64 of file bytes, and of a canonical manifest for folders."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+import xxhash
+
+CHUNK = 1 << 20
+
+
+@dataclasses.dataclass(frozen=True)
+class FileEntry:
+    """One file inside a directory output."""
+
+    path: str
+    hash: str
+    size: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {"path": self.path, "hash": self.hash, "size": self.size}
+
+
+def hash_bytes(data: bytes) -> str:
+    return xxhash.xxh64(data).hexdigest()
+
+
+def hash_file(path: Path | str) -> str:
+    """Hash a file's bytes, streaming in 1 MiB chunks."""
+    digest = xxhash.xxh64()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def manifest_hash(entries: list[FileEntry]) -> str:
+    """The hash of a folder: of its sorted (path, hash, size) list, so it is independent of
+    file order on disk and of metadata such as mtimes."""
+    canonical = json.dumps(
+        [[e.path, e.hash, e.size] for e in sorted(entries, key=lambda e: e.path)],
+        separators=(",", ":"),
+    )
+    return hash_bytes(canonical.encode())
+
+
+def walk_files(folder: Path) -> list[str]:
+    """Relative posix paths of every regular file under ``folder``, sorted."""
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        base = Path(dirpath).relative_to(folder)
+        for name in filenames:
+            full = Path(dirpath) / name
+            if full.is_file():
+                found.append((base / name).as_posix())
+    found.sort()
+    return found

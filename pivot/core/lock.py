@@ -1,0 +1,157 @@
+"""Per-stage lock files: ``.pivot/stages/<stage>.lock``.
+
+A lock records what a stage's last successful run consumed and produced: its code manifest,
+effective params, and the hashes of its deps and outs. It holds nothing about time or machine,
+so two identical runs anywhere write byte-identical locks (and git merges stay quiet).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pivot.core.atomic import write_text_atomic
+from pivot.core.hashing import FileEntry
+from pivot.exceptions import LockFileError
+
+SCHEMA = 1
+
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+@dataclasses.dataclass(frozen=True)
+class DepRecord:
+    path: str
+    hash: str
+
+
+@dataclasses.dataclass(frozen=True)
+class OutRecord:
+    path: str
+    hash: str
+    size: int
+    files: tuple[FileEntry, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"path": self.path, "hash": self.hash, "size": self.size}
+        if self.files is not None:
+            data["files"] = [entry.to_dict() for entry in self.files]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OutRecord:
+        files = data.get("files")
+        return cls(
+            path=str(data["path"]),
+            hash=str(data["hash"]),
+            size=int(data.get("size", 0)),
+            files=None
+            if files is None
+            else tuple(FileEntry(str(f["path"]), str(f["hash"]), int(f["size"])) for f in files),
+        )
+
+    def blob_hashes(self) -> list[str]:
+        """The cache blobs this output needs: its own, or one per file of a folder."""
+        if self.files is not None:
+            return [entry.hash for entry in self.files]
+        return [self.hash]
+
+
+@dataclasses.dataclass(frozen=True)
+class StageLock:
+    stage: str
+    code: dict[str, str]
+    params: dict[str, Any]
+    deps: tuple[DepRecord, ...]
+    outs: tuple[OutRecord, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "stage": self.stage,
+            "code": {key: self.code[key] for key in sorted(self.code)},
+            "params": _sorted(self.params),
+            "deps": [{"path": d.path, "hash": d.hash} for d in sorted(self.deps, key=lambda d: d.path)],
+            "outs": [o.to_dict() for o in sorted(self.outs, key=lambda o: o.path)],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "lock") -> StageLock:
+        try:
+            if not isinstance(data, dict):
+                raise TypeError("not a mapping")
+            if data.get("schema") != SCHEMA:
+                raise ValueError(f"unknown schema {data.get('schema')!r}")
+            return cls(
+                stage=str(data["stage"]),
+                code={str(k): str(v) for k, v in (data.get("code") or {}).items()},
+                params=dict(data.get("params") or {}),
+                deps=tuple(DepRecord(str(d["path"]), str(d["hash"])) for d in data.get("deps") or []),
+                outs=tuple(OutRecord.from_dict(o) for o in data.get("outs") or []),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise LockFileError(
+                f"lock file {source} is malformed ({exc}); restore it from git or delete it to "
+                "re-run the stage"
+            ) from exc
+
+    def dep_hashes(self) -> dict[str, str]:
+        return {d.path: d.hash for d in self.deps}
+
+    def out_records(self) -> dict[str, OutRecord]:
+        return {o.path: o for o in self.outs}
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _sorted(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list | tuple):
+        return [_sorted(v) for v in value]
+    return value
+
+
+def dump_lock(lock: StageLock) -> str:
+    return yaml.dump(lock.to_dict(), Dumper=_Dumper, sort_keys=False, default_flow_style=False)
+
+
+def parse_lock(text: str, source: str = "lock") -> StageLock:
+    try:
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        raise LockFileError(
+            f"lock file {source} is not valid YAML ({str(exc).splitlines()[0]}); restore it "
+            "from git or delete it to re-run the stage"
+        ) from exc
+    return StageLock.from_dict(data, source)
+
+
+class LockStore:
+    """The folder of lock files."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path_for(self, stage: str) -> Path:
+        return self.folder / f"{stage}.lock"
+
+    def read(self, stage: str) -> StageLock | None:
+        path = self.path_for(stage)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except UnicodeDecodeError as exc:
+            raise LockFileError(f"lock file {path} is not text; delete it to re-run the stage") from exc
+        return parse_lock(text, str(path))
+
+    def write(self, lock: StageLock) -> None:
+        write_text_atomic(self.path_for(lock.stage), dump_lock(lock))
+
+    def stages(self) -> list[str]:
+        if not self.folder.is_dir():
+            return []
+        return sorted(p.stem for p in self.folder.glob("*.lock"))

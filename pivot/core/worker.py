@@ -1,0 +1,227 @@
+"""What runs inside a worker process: load deps, call the stage, save and cache its outputs.
+
+Workers never write lock files or LMDB: they return an :class:`StageOutcome` with the hashes of
+what they produced, and the engine commits it. Each stage's stdout and stderr (file
+descriptors 1 and 2, so subprocesses are captured too) go to its log file, which the engine
+tails to stream log events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import inspect
+import os
+import shutil
+import sys
+import time
+import traceback
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from pivot.core.atomic import atomic_path
+from pivot.core.cache import Cache
+from pivot.core.discovery import PipelineDefinition, load_pipeline
+from pivot.core.hashing import FileEntry, hash_file, manifest_hash, walk_files
+from pivot.core.lock import OutRecord
+from pivot.loaders import PathOnly
+from pivot.registry import OutSpec, StageSpec
+
+
+@dataclasses.dataclass(frozen=True)
+class StageTask:
+    root: str
+    stage: str
+    log_path: str
+    code_token: str
+    params: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class StageOutcome:
+    stage: str
+    ok: bool
+    outs: tuple[OutRecord, ...]
+    duration: float
+    error: str | None
+    pid: int
+
+
+class StageOutputError(Exception):
+    """The stage finished but did not produce what it declared."""
+
+
+_loaded: tuple[tuple[str, str], PipelineDefinition] | None = None
+
+
+def _pipeline(root: Path, code_token: str) -> PipelineDefinition:
+    """The project's pipeline, imported once per worker and re-imported when code changed."""
+    global _loaded
+    key = (str(root), code_token)
+    if _loaded is None or _loaded[0] != key:
+        _loaded = (key, load_pipeline(root, fresh=_loaded is not None))
+    return _loaded[1]
+
+
+def execute_stage(task: StageTask) -> StageOutcome:
+    """Run one stage in this (worker) process."""
+    started = time.perf_counter()
+    root = Path(task.root)
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    with _captured_output(Path(task.log_path)):
+        try:
+            os.chdir(root)
+            spec = _pipeline(root, task.code_token)[task.stage]
+            outs = _run(spec, root, task.params)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # the stage's own failure, SystemExit included
+            error = _format_error(exc)
+            sys.stderr.write(error)
+            return StageOutcome(task.stage, False, (), time.perf_counter() - started, error, os.getpid())
+    return StageOutcome(task.stage, True, outs, time.perf_counter() - started, None, os.getpid())
+
+
+def _run(spec: StageSpec, root: Path, params: dict[str, Any]) -> tuple[OutRecord, ...]:
+    kwargs: dict[str, Any] = {}
+    for dep in spec.deps:
+        values = [dep.loader.load(root / path) for path in dep.paths]
+        kwargs[dep.arg] = values if dep.many else values[0]
+    if spec.params_arg is not None and spec.params_model is not None:
+        kwargs[spec.params_arg] = spec.params_model(**params)
+    for out in spec.outs:
+        _prepare_output(root / out.path, out)
+
+    result = spec.func(**kwargs)
+    if inspect.isawaitable(result):
+        result = asyncio.run(_await(result))
+
+    values = _returned_values(spec, result)
+    cache = Cache(root / ".pivot" / "cache")
+    records = []
+    for out in spec.outs:
+        target = root / out.path
+        if not isinstance(out.loader, PathOnly):
+            _save(out, values[out.path], target)
+        records.append(_record_output(out, target, cache))
+    return tuple(records)
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def _prepare_output(target: Path, out: OutSpec) -> None:
+    """Remove the previous version (unless incremental) so a stage that fails to write its
+    output is noticed; give folder outputs an empty folder."""
+    if out.incremental:
+        return
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    elif target.exists() or target.is_symlink():
+        target.unlink()
+    if out.directory:
+        target.mkdir(parents=True)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _returned_values(spec: StageSpec, result: Any) -> dict[str, Any]:
+    if spec.return_kind == "none":
+        return {}
+    if spec.return_kind == "single":
+        return {spec.outs[0].path: result}
+    if not isinstance(result, Mapping):
+        raise StageOutputError(
+            f"stage '{spec.name}' must return a dict with keys {[o.key for o in spec.outs]}, "
+            f"got {type(result).__name__}"
+        )
+    values = {}
+    for out in spec.outs:
+        if out.key not in result:
+            if isinstance(out.loader, PathOnly):
+                continue
+            raise StageOutputError(f"stage '{spec.name}' returned no value for '{out.key}'")
+        values[out.path] = result[out.key]
+    return values
+
+
+def _save(out: OutSpec, value: Any, target: Path) -> None:
+    if out.directory:
+        if not isinstance(value, Mapping):
+            raise StageOutputError(
+                f"DirectoryOut '{out.path}' needs a dict of {{file name: value}}, got "
+                f"{type(value).__name__}"
+            )
+        for name, item in value.items():
+            child = target / str(name)
+            if not child.resolve().is_relative_to(target.resolve()):
+                raise StageOutputError(f"DirectoryOut '{out.path}': entry '{name}' leaves the folder")
+            with atomic_path(child) as tmp:
+                out.loader.save(item, tmp)
+        return
+    with atomic_path(target) as tmp:
+        out.loader.save(value, tmp)
+
+
+def _record_output(out: OutSpec, target: Path, cache: Cache) -> OutRecord:
+    if out.directory:
+        if not target.is_dir():
+            raise StageOutputError(f"the stage did not create the folder '{out.path}'")
+        entries = []
+        for name in walk_files(target):
+            child = target / name
+            digest = hash_file(child)
+            entries.append(FileEntry(name, digest, child.stat().st_size))
+            if out.cached:
+                cache.add_file(child, digest)
+        return OutRecord(out.path, manifest_hash(entries), sum(e.size for e in entries), tuple(entries))
+    if not target.is_file():
+        raise StageOutputError(f"the stage did not write its output '{out.path}'")
+    digest = hash_file(target)
+    if out.cached:
+        cache.add_file(target, digest)
+    return OutRecord(out.path, digest, target.stat().st_size)
+
+
+def _format_error(exc: BaseException) -> str:
+    """The traceback from the stage's own frames on (Pivot's frames are noise to the user)."""
+    if isinstance(exc, StageOutputError):
+        return f"{exc}\n"
+    frames = traceback.extract_tb(exc.__traceback__)
+    here = os.path.dirname(os.path.dirname(__file__))
+    user = [i for i, frame in enumerate(frames) if not frame.filename.startswith(here)]
+    tb = exc.__traceback__
+    for _ in range(user[0] if user else 0):
+        assert tb is not None
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+@contextlib.contextmanager
+def _captured_output(log_path: Path) -> Iterator[None]:
+    """Point file descriptors 1 and 2 at the stage's log file for the duration."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    saved = (os.dup(1), os.dup(2))
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])

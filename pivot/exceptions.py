@@ -1,0 +1,91 @@
+"""Every error Pivot raises on purpose, in one tree.
+
+```
+PivotError                      exit 1 unless a subclass says otherwise
+├── UsageError                  exit 2: bad command-line input
+├── ProjectError                exit 2: no project, bad config file, path outside the project
+│   └── ConfigError             a bad key or value in a config file
+├── PipelineError               exit 2: pipeline.py cannot be loaded or is inconsistent
+│   ├── StageDefinitionError    a stage's signature or annotations are unusable
+│   └── GraphError              cycle, two producers of one path, missing dep
+├── LockFileError               exit 2: a lock file that does not parse or has the wrong shape
+├── CacheError                  a blob missing from or corrupt in the cache
+├── StageFailed                 a stage raised (carries the traceback text)
+├── RunInProgressError          another `pivot run` holds the project lock
+├── RemoteError                 the S3 remote is unreachable, refuses, or is misconfigured
+└── DataDiffError               exit 2: a data file that cannot be compared
+```
+
+Messages say what went wrong, where (stage or path), and what to do next. The CLI prints
+``str(error)`` on one line and maps :attr:`PivotError.exit_code` to the process exit code.
+"""
+
+from __future__ import annotations
+
+
+class PivotError(Exception):
+    """Base of all errors Pivot raises deliberately."""
+
+    exit_code: int = 1
+
+
+class UsageError(PivotError):
+    """The command line asked for something that cannot be done."""
+
+    exit_code = 2
+
+
+class ProjectError(PivotError):
+    """The project is missing, malformed, or a path escapes it."""
+
+    exit_code = 2
+
+
+class ConfigError(ProjectError):
+    """A configuration file has a bad key or value."""
+
+
+class PipelineError(PivotError):
+    """pipeline.py cannot be loaded or describes an impossible pipeline."""
+
+    exit_code = 2
+
+
+class StageDefinitionError(PipelineError):
+    """A stage function's signature or annotations cannot be turned into a stage."""
+
+
+class GraphError(PipelineError):
+    """The stages do not form a valid DAG over their artifacts."""
+
+
+class LockFileError(PivotError):
+    """A lock file cannot be read."""
+
+    exit_code = 2
+
+
+class CacheError(PivotError):
+    """A blob is missing from, or does not match its hash in, the cache."""
+
+
+class StageFailed(PivotError):
+    """A stage raised while running; ``details`` holds the formatted traceback."""
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details
+
+
+class RunInProgressError(PivotError):
+    """Another process is running the pipeline of this project."""
+
+
+class RemoteError(PivotError):
+    """The remote cache cannot be reached or used."""
+
+
+class DataDiffError(PivotError):
+    """A data file cannot be read or compared."""
+
+    exit_code = 2

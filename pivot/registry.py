@@ -1,0 +1,281 @@
+"""Stage registration: turn annotated functions into :class:`StageSpec` records.
+
+Two styles, freely mixed in one ``pipeline.py``::
+
+    pipeline = pivot.Pipeline("demo")
+    pipeline.register(clean)
+
+    from pivot.registry import REGISTRY
+    REGISTRY.register(train)
+
+Every :class:`Pipeline` created while ``pipeline.py`` loads is collected by discovery.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+import sys
+import typing
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Literal, TypeVar, overload
+
+from pivot import loaders
+from pivot.exceptions import StageDefinitionError
+from pivot.outputs import Dep, Out
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+STAGE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-.]*(@[A-Za-z0-9_\-.]+)?$")
+
+ReturnKind = Literal["none", "single", "dict"]
+
+
+@dataclasses.dataclass(frozen=True)
+class DepSpec:
+    """One input argument of a stage."""
+
+    arg: str
+    paths: tuple[str, ...]
+    loader: loaders.Loader[Any]
+    many: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class OutSpec:
+    """One output of a stage; ``key`` is the TypedDict key, or None for a single return value."""
+
+    key: str | None
+    path: str
+    marker: Out[Any]
+
+    @property
+    def loader(self) -> loaders.Loader[Any]:
+        return self.marker.loader
+
+    @property
+    def kind(self) -> str:
+        return self.marker.kind
+
+    @property
+    def cached(self) -> bool:
+        return self.marker.cache
+
+    @property
+    def incremental(self) -> bool:
+        return self.marker.incremental
+
+    @property
+    def directory(self) -> bool:
+        return self.marker.directory
+
+
+@dataclasses.dataclass(frozen=True)
+class StageSpec:
+    """Everything Pivot knows about one stage before running it."""
+
+    name: str
+    func: Callable[..., Any]
+    deps: tuple[DepSpec, ...]
+    outs: tuple[OutSpec, ...]
+    return_kind: ReturnKind
+    params_arg: str | None = None
+    params_model: type | None = None
+    params_overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def dep_paths(self) -> tuple[str, ...]:
+        return tuple(path for dep in self.deps for path in dep.paths)
+
+    @property
+    def out_paths(self) -> tuple[str, ...]:
+        return tuple(out.path for out in self.outs)
+
+    def loaders(self) -> list[loaders.Loader[Any]]:
+        """Every loader instance the stage uses (for fingerprinting)."""
+        found = [dep.loader for dep in self.deps] + [out.loader for out in self.outs]
+        unique: dict[str, loaders.Loader[Any]] = {}
+        for loader in found:
+            unique.setdefault(repr(loader), loader)
+        return [unique[key] for key in sorted(unique)]
+
+    def with_paths(self, normalize: Callable[[str], str]) -> StageSpec:
+        """A copy with every path passed through ``normalize``."""
+        deps = tuple(
+            dataclasses.replace(dep, paths=tuple(normalize(p) for p in dep.paths)) for dep in self.deps
+        )
+        outs = tuple(dataclasses.replace(out, path=normalize(out.path)) for out in self.outs)
+        return dataclasses.replace(self, deps=deps, outs=outs)
+
+
+class Pipeline:
+    """A named collection of stages."""
+
+    def __init__(self, name: str = "default") -> None:
+        self.name = name
+        self._stages: dict[str, StageSpec] = {}
+        _LIVE_PIPELINES.append(self)
+
+    @overload
+    def register(self, func: F, *, name: str | None = None) -> F: ...
+
+    @overload
+    def register(self, func: None = None, *, name: str | None = None) -> Callable[[F], F]: ...
+
+    def register(self, func: F | None = None, *, name: str | None = None) -> F | Callable[[F], F]:
+        """Add ``func`` as a stage (usable as a decorator, with or without arguments)."""
+        if func is None:
+            return lambda f: self.register(f, name=name)
+        spec = build_stage_spec(func, name=name)
+        if spec.name in self._stages:
+            raise StageDefinitionError(
+                f"stage '{spec.name}' is registered twice in pipeline '{self.name}'; "
+                "give one of them another name with register(fn, name=...)"
+            )
+        self._stages[spec.name] = spec
+        return func
+
+    def add(self, spec: StageSpec) -> None:
+        """Add a ready-made spec (used by matrix expansion)."""
+        if spec.name in self._stages:
+            raise StageDefinitionError(f"stage '{spec.name}' is registered twice")
+        self._stages[spec.name] = spec
+
+    @property
+    def stages(self) -> list[StageSpec]:
+        return list(self._stages.values())
+
+    def clear(self) -> None:
+        self._stages.clear()
+
+    def __iter__(self) -> Iterator[StageSpec]:
+        return iter(self._stages.values())
+
+    def __repr__(self) -> str:
+        return f"Pipeline({self.name!r}, stages={list(self._stages)})"
+
+
+_LIVE_PIPELINES: list[Pipeline] = []
+
+#: The default registry for the module-path style.
+REGISTRY = Pipeline("default")
+
+
+def begin_collection() -> None:
+    """Forget previously loaded pipelines before (re)loading pipeline.py."""
+    _LIVE_PIPELINES.clear()
+    REGISTRY.clear()
+    _LIVE_PIPELINES.append(REGISTRY)
+
+
+def collected_pipelines() -> list[Pipeline]:
+    return list(_LIVE_PIPELINES)
+
+
+def validate_stage_name(name: str) -> None:
+    if not STAGE_NAME.match(name):
+        raise StageDefinitionError(
+            f"bad stage name '{name}': use letters, digits, '_', '-', '.', and one optional "
+            "'@variant' suffix"
+        )
+
+
+def _is_params_model(annotation: object) -> bool:
+    pydantic = sys.modules.get("pydantic")
+    return (
+        pydantic is not None
+        and isinstance(annotation, type)
+        and issubclass(annotation, pydantic.BaseModel)
+    )
+
+
+def _markers(annotation: object) -> tuple[object, list[object]]:
+    """Split ``Annotated[T, m1, m2]`` into ``(T, [m1, m2])``; other annotations have no markers."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        base, *extras = typing.get_args(annotation)
+        return base, list(extras)
+    return annotation, []
+
+
+def _resolve_hints(obj: Any, stage: str) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(obj, include_extras=True)
+    except Exception as exc:
+        raise StageDefinitionError(f"stage '{stage}': cannot resolve annotations: {exc}") from exc
+
+
+def build_stage_spec(func: Callable[..., Any], *, name: str | None = None) -> StageSpec:
+    """Read a stage's deps, outs and params from its annotations."""
+    if not callable(func):
+        raise StageDefinitionError(f"cannot register {func!r}: a stage must be a function")
+    stage = name or getattr(func, "__name__", "")
+    validate_stage_name(stage)
+    hints = _resolve_hints(func, stage)
+    signature = inspect.signature(func)
+
+    deps: list[DepSpec] = []
+    params_arg: str | None = None
+    params_model: type | None = None
+    for param in signature.parameters.values():
+        base, markers = _markers(hints.get(param.name, param.annotation))
+        dep_markers = [m for m in markers if isinstance(m, Dep)]
+        if dep_markers:
+            marker = dep_markers[0]
+            deps.append(DepSpec(param.name, marker.paths, marker.loader, marker.many))
+        elif _is_params_model(base):
+            if params_arg is not None:
+                raise StageDefinitionError(
+                    f"stage '{stage}': two params models ('{params_arg}' and '{param.name}'); "
+                    "use one"
+                )
+            params_arg, params_model = param.name, typing.cast(type, base)
+        elif any(isinstance(m, Out) for m in markers):
+            raise StageDefinitionError(
+                f"stage '{stage}': parameter '{param.name}' is marked Out; declare outputs in "
+                "the return annotation"
+            )
+        elif param.default is inspect.Parameter.empty and param.kind not in (
+            inspect.Parameter.VAR_POSITIONAL,
+            inspect.Parameter.VAR_KEYWORD,
+        ):
+            raise StageDefinitionError(
+                f"stage '{stage}': parameter '{param.name}' needs Annotated[..., Dep(...)], a "
+                "params model, or a default value"
+            )
+
+    outs, return_kind = _return_outs(stage, hints.get("return", signature.return_annotation))
+    return StageSpec(
+        name=stage,
+        func=func,
+        deps=tuple(deps),
+        outs=tuple(outs),
+        return_kind=return_kind,
+        params_arg=params_arg,
+        params_model=params_model,
+    )
+
+
+def _return_outs(stage: str, annotation: object) -> tuple[list[OutSpec], ReturnKind]:
+    if annotation in (None, type(None), inspect.Signature.empty):
+        return [], "none"
+    base, markers = _markers(annotation)
+    out_markers = [m for m in markers if isinstance(m, Out)]
+    if out_markers:
+        return [OutSpec(None, out_markers[0].path, out_markers[0])], "single"
+    if typing.is_typeddict(base):
+        fields = _resolve_hints(base, stage)
+        outs: list[OutSpec] = []
+        for key, field_annotation in fields.items():
+            _, field_markers = _markers(field_annotation)
+            field_outs = [m for m in field_markers if isinstance(m, Out)]
+            if not field_outs:
+                raise StageDefinitionError(
+                    f"stage '{stage}': return field '{key}' needs Annotated[..., Out(...)]"
+                )
+            outs.append(OutSpec(key, field_outs[0].path, field_outs[0]))
+        return outs, "dict"
+    raise StageDefinitionError(
+        f"stage '{stage}': the return annotation must be None, Annotated[..., Out(...)], or a "
+        "TypedDict whose fields are Annotated with Out"
+    )

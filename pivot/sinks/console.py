@@ -1,0 +1,136 @@
+"""Human output for runs: a line per finished stage, a summary, and in a terminal a live
+panel of running stages with a progress bar for the whole run."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pivot.core.events import (
+    Event,
+    Message,
+    RunFinished,
+    RunStarted,
+    StageFinished,
+    StageLog,
+    StageQueued,
+    StageStarted,
+    StageStatus,
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.live import Live
+    from rich.progress import Progress, TaskID
+
+STYLE = {
+    StageStatus.RAN: ("✓", "green", "ran"),
+    StageStatus.SKIPPED: ("·", "dim", "skipped"),
+    StageStatus.RESTORED: ("↺", "cyan", "restored"),
+    StageStatus.FAILED: ("✗", "bold red", "failed"),
+    StageStatus.BLOCKED: ("-", "yellow", "blocked"),
+    StageStatus.CANCELLED: ("!", "yellow", "cancelled"),
+}
+
+
+class ConsoleSink:
+    """Rich console output; degrades to plain lines when not attached to a terminal."""
+
+    def __init__(
+        self,
+        console: Console,
+        *,
+        show_output: bool = False,
+        quiet: bool = False,
+        live: bool | None = None,
+    ) -> None:
+        self.console = console
+        self.show_output = show_output
+        self.quiet = quiet
+        self.live_enabled = console.is_terminal if live is None else live
+        self._live: Live | None = None
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+        self._running: dict[str, TaskID] = {}
+        self._width = 12
+        self._dry = False
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self._start(event)
+        elif isinstance(event, StageQueued):
+            if self._dry:
+                self.console.print(f"[bold]would run[/] {event.stage:<{self._width}} [dim]{event.reason}[/]", highlight=False)
+        elif isinstance(event, StageStarted):
+            if self._progress is not None:
+                self._running[event.stage] = self._progress.add_task(f"  [cyan]{event.stage}", total=None)
+        elif isinstance(event, StageLog):
+            if self.show_output:
+                self.console.print(f"[dim]{event.stage}|[/] {event.line}", markup=True, highlight=False, soft_wrap=True)
+        elif isinstance(event, StageFinished):
+            self._finished(event)
+        elif isinstance(event, Message):
+            style = {"warning": "yellow", "error": "red"}.get(event.level, "dim")
+            self.console.print(f"[{style}]{event.text}[/]", highlight=False)
+        elif isinstance(event, RunFinished):
+            self._stop()
+            self._summary(event)
+
+    def _start(self, event: RunStarted) -> None:
+        self._dry = event.dry_run
+        self._width = max([12, *(len(s) for s in event.stages)])
+        if self.live_enabled and not event.dry_run and event.stages:
+            from rich.live import Live
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=self.console,
+            )
+            self._task = self._progress.add_task("[bold]pipeline", total=len(event.stages))
+            self._live = Live(self._progress, console=self.console, refresh_per_second=10, transient=True)
+            self._live.start()
+
+    def _finished(self, event: StageFinished) -> None:
+        if self._progress is not None:
+            task = self._running.pop(event.stage, None)
+            if task is not None:
+                self._progress.remove_task(task)
+            assert self._task is not None
+            self._progress.advance(self._task)
+        if self._dry:
+            if event.status is not StageStatus.RAN:
+                verb = {StageStatus.SKIPPED: "up to date", StageStatus.RESTORED: "would restore"}.get(event.status, str(event.status))
+                self.console.print(f"[dim]{verb:<9} {event.stage:<{self._width}} {event.reason}[/]", highlight=False)
+            return
+        if self.quiet and event.status in (StageStatus.SKIPPED,):
+            return
+        symbol, style, word = STYLE[event.status]
+        seconds = f"{event.duration:6.2f}s" if event.status in (StageStatus.RAN, StageStatus.FAILED) else "       "
+        line = f"[{style}]{symbol} {word:<9}[/] {event.stage:<{self._width}} {seconds}  [dim]{event.reason}[/]"
+        self.console.print(line, highlight=False)
+        if event.status is StageStatus.FAILED and event.error:
+            from rich.text import Text
+
+            self.console.print(Text(event.error.rstrip(), style="red"))
+
+    def _stop(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+            self._progress = None
+
+    def _summary(self, event: RunFinished) -> None:
+        counts = event.counts
+        parts = [f"{counts.get(str(s), 0)} {STYLE[s][2]}" for s in StageStatus if counts.get(str(s), 0)]
+        text = ", ".join(parts) or "nothing to do"
+        if event.cancelled:
+            style, head = "yellow", f"Cancelled ({event.cancelled})"
+        elif event.exit_code:
+            style, head = "bold red", "Failed"
+        else:
+            style, head = "bold green", "Dry run" if self._dry else "Done"
+        self.console.print(f"[{style}]{head}:[/] {text} in {event.duration:.2f}s", highlight=False)

@@ -1,0 +1,18 @@
+"""One JSON object per event per line (schema: docs/events.md)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TextIO
+
+from pivot.core.events import Event
+
+
+class JsonLinesSink:
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdout
+
+    def __call__(self, event: Event) -> None:
+        self.stream.write(json.dumps(event.to_dict(), default=str) + "\n")
+        self.stream.flush()
