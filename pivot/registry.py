@@ -103,7 +103,8 @@ class StageSpec:
     def with_paths(self, normalize: Callable[[str], str]) -> StageSpec:
         """A copy with every path passed through ``normalize``."""
         deps = tuple(
-            dataclasses.replace(dep, paths=tuple(normalize(p) for p in dep.paths)) for dep in self.deps
+            dataclasses.replace(dep, paths=tuple(normalize(p) for p in dep.paths))
+            for dep in self.deps
         )
         outs = tuple(dataclasses.replace(out, path=normalize(out.path)) for out in self.outs)
         return dataclasses.replace(self, deps=deps, outs=outs)
@@ -209,7 +210,7 @@ def build_stage_spec(func: Callable[..., Any], *, name: str | None = None) -> St
     """Read a stage's deps, outs and params from its annotations."""
     if not callable(func):
         raise StageDefinitionError(f"cannot register {func!r}: a stage must be a function")
-    stage = name or getattr(func, "__name__", "")
+    stage = str(name or getattr(func, "__name__", ""))
     validate_stage_name(stage)
     hints = _resolve_hints(func, stage)
     signature = inspect.signature(func)

@@ -42,16 +42,31 @@ class PivotGroup(click.Group):
         rest = [
             (name, cmd.get_short_help_str(limit=70))
             for name in self.list_commands(ctx)
-            if name not in listed and (cmd := self.get_command(ctx, name)) is not None and not cmd.hidden
+            if name not in listed
+            and (cmd := self.get_command(ctx, name)) is not None
+            and not cmd.hidden
         ]
         if rest:
             with formatter.section("Other"):
                 formatter.write_dl(rest)
 
 
-@click.group(cls=PivotGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--no-tui", is_flag=True, help="Plain output even in a terminal (also when stdout is not a TTY or CI is set).")
-@click.option("-C", "directory", type=click.Path(file_okay=False, exists=True), help="Run as if started in DIR.")
+@click.group(
+    cls=PivotGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.option(
+    "--no-tui",
+    is_flag=True,
+    help="Plain output even in a terminal (also when stdout is not a TTY or CI is set).",
+)
+@click.option(
+    "-C",
+    "directory",
+    type=click.Path(file_okay=False, exists=True),
+    help="Run as if started in DIR.",
+)
 @click.option("-v", "--verbose", count=True, help="More detail; tracebacks on errors.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and summaries.")
 @click.version_option(package_name="pivot", prog_name="pivot")
@@ -108,5 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if verbose:
             traceback.print_exc()
-        click.echo(f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback)", err=True)
+        click.echo(
+            f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback)", err=True
+        )
         sys.exit(1)

@@ -33,4 +33,9 @@ class CliContext:
         from rich.console import Console
 
         plain = self.no_tui or not sys.stdout.isatty()
-        return Console(stderr=stderr, highlight=False, soft_wrap=plain, no_color=plain and not os.environ.get("FORCE_COLOR"))
+        return Console(
+            stderr=stderr,
+            highlight=False,
+            soft_wrap=plain,
+            no_color=plain and not os.environ.get("FORCE_COLOR"),
+        )

@@ -44,14 +44,46 @@ def init(cli: CliContext, directory: str | None) -> None:
 def _run_options(func: Any) -> Any:
     options = [
         click.argument("stages", nargs=-1),
-        click.option("-f", "--force", is_flag=True, help="Run the named stages (all if none) even if up to date."),
-        click.option("-k", "--keep-going", is_flag=True, help="After a failure, still run stages that do not depend on it."),
+        click.option(
+            "-f",
+            "--force",
+            is_flag=True,
+            help="Run the named stages (all if none) even if up to date.",
+        ),
+        click.option(
+            "-k",
+            "--keep-going",
+            is_flag=True,
+            help="After a failure, still run stages that do not depend on it.",
+        ),
         click.option("-n", "--dry-run", is_flag=True, help="Show what would run, run nothing."),
-        click.option("-j", "--jobs", type=click.IntRange(min=1), help="Stages to run at once (default: CPU count)."),
-        click.option("--single", "--no-deps", "no_deps", is_flag=True, help="Run only the named stages, not their upstream."),
-        click.option("--json", "as_json", is_flag=True, help="Emit one JSON event per line (see docs/events.md)."),
-        click.option("--show-output", is_flag=True, help="Echo each stage's output lines as they happen."),
-        click.option("--wait", is_flag=True, help="If another run holds the project, wait for it instead of stopping."),
+        click.option(
+            "-j",
+            "--jobs",
+            type=click.IntRange(min=1),
+            help="Stages to run at once (default: CPU count).",
+        ),
+        click.option(
+            "--single",
+            "--no-deps",
+            "no_deps",
+            is_flag=True,
+            help="Run only the named stages, not their upstream.",
+        ),
+        click.option(
+            "--json",
+            "as_json",
+            is_flag=True,
+            help="Emit one JSON event per line (see docs/events.md).",
+        ),
+        click.option(
+            "--show-output", is_flag=True, help="Echo each stage's output lines as they happen."
+        ),
+        click.option(
+            "--wait",
+            is_flag=True,
+            help="If another run holds the project, wait for it instead of stopping.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -93,9 +125,19 @@ def run(
     project = cli.project()
     engine = Engine(project, LocalExecutor(jobs))
     request = RunRequest(
-        targets=stages, force=force, keep_going=keep_going, dry_run=dry_run, jobs=jobs, no_deps=no_deps, wait=wait
+        targets=stages,
+        force=force,
+        keep_going=keep_going,
+        dry_run=dry_run,
+        jobs=jobs,
+        no_deps=no_deps,
+        wait=wait,
     )
-    sink = JsonLinesSink() if as_json else ConsoleSink(cli.console(), show_output=show_output, quiet=cli.quiet)
+    sink = (
+        JsonLinesSink()
+        if as_json
+        else ConsoleSink(cli.console(), show_output=show_output, quiet=cli.quiet)
+    )
 
     def on_signal(signum: int, _frame: object) -> None:
         engine.cancel(signal.Signals(signum).name)
@@ -140,7 +182,12 @@ def status(cli: CliContext, stages: tuple[str, ...], as_json: bool, explain: boo
     decisions = engine.plan(stages)
     rows = []
     for decision in decisions:
-        state = {Action.SKIP: "cached", Action.RESTORE: "cached", Action.RUN: "stale", Action.ERROR: "error"}[decision.action]
+        state = {
+            Action.SKIP: "cached",
+            Action.RESTORE: "cached",
+            Action.RUN: "stale",
+            Action.ERROR: "error",
+        }[decision.action]
         row = decision.to_dict()
         row["status"] = state
         if decision.inputs is not None:
@@ -153,10 +200,16 @@ def status(cli: CliContext, stages: tuple[str, ...], as_json: bool, explain: boo
     width = max([8, *(len(r["stage"]) for r in rows)])
     for row in rows:
         style = {"cached": "green", "stale": "yellow", "error": "red"}[row["status"]]
-        console.print(f"[{style}]{row['status']:<7}[/] {row['stage']:<{width}}  [dim]{row['reason']}[/]", highlight=False)
+        console.print(
+            f"[{style}]{row['status']:<7}[/] {row['stage']:<{width}}  [dim]{row['reason']}[/]",
+            highlight=False,
+        )
         if explain:
             for change in row["changes"]:
-                console.print(f"          {change['kind']:<6} {change['key']}: {change['old']} -> {change['new']}", highlight=False)
+                console.print(
+                    f"          {change['kind']:<6} {change['key']}: {change['old']} -> {change['new']}",
+                    highlight=False,
+                )
             for warning in row.get("warnings", []):
                 console.print(f"          [yellow]warning:[/] {warning}", highlight=False)
     stale = sum(1 for r in rows if r["status"] != "cached")
@@ -168,7 +221,9 @@ def _when(timestamp: float) -> str:
 
 
 @click.command()
-@click.option("-n", "--limit", type=int, default=20, show_default=True, help="How many runs to list.")
+@click.option(
+    "-n", "--limit", type=int, default=20, show_default=True, help="How many runs to list."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_cli
 def history(cli: CliContext, limit: int, as_json: bool) -> None:
@@ -211,14 +266,20 @@ def show(cli: CliContext, run_id: str | None, as_json: bool) -> None:
 
     record = get_run(cli.project(), run_id)
     if record is None:
-        raise UsageError(f"no run matches '{run_id}'; see `pivot history`" if run_id else "no runs yet")
+        raise UsageError(
+            f"no run matches '{run_id}'; see `pivot history`" if run_id else "no runs yet"
+        )
     if as_json:
         click.echo(json.dumps(record, indent=2))
         return
-    click.echo(f"run {record['run_id']}  started {_when(record['started'])}  {record['duration']:.2f}s  exit {record['exit_code']}")
+    click.echo(
+        f"run {record['run_id']}  started {_when(record['started'])}  {record['duration']:.2f}s  exit {record['exit_code']}"
+    )
     width = max([8, *(len(s["stage"]) for s in record["stages"])])
     for stage in record["stages"]:
-        click.echo(f"  {stage['status']:<9} {stage['stage']:<{width}} {stage['duration']:7.2f}s  {stage['reason']}")
+        click.echo(
+            f"  {stage['status']:<9} {stage['stage']:<{width}} {stage['duration']:7.2f}s  {stage['reason']}"
+        )
 
 
 COMMANDS: list[click.Command] = [init, run, repro, status, history, show]

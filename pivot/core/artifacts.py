@@ -46,8 +46,12 @@ class ArtifactHasher:
             for name in walk_files(full):
                 child = full / name
                 child_stat = child.stat()
-                entries.append(FileEntry(name, self._file_hash(child, child_stat), child_stat.st_size))
-            return OutRecord(rel, manifest_hash(entries), sum(e.size for e in entries), tuple(entries))
+                entries.append(
+                    FileEntry(name, self._file_hash(child, child_stat), child_stat.st_size)
+                )
+            return OutRecord(
+                rel, manifest_hash(entries), sum(e.size for e in entries), tuple(entries)
+            )
         return OutRecord(rel, self._file_hash(full, st), st.st_size)
 
     def record(self, full: Path, digest: str) -> None:

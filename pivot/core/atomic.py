@@ -40,9 +40,8 @@ def atomic_path(target: Path) -> Iterator[Path]:
 
 
 def write_bytes_atomic(target: Path, data: bytes) -> None:
-    with atomic_path(target) as tmp:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
+    with atomic_path(target) as tmp, open(tmp, "wb") as handle:
+        handle.write(data)
 
 
 def write_text_atomic(target: Path, text: str) -> None:

@@ -209,9 +209,17 @@ class Engine:
             statuses[decision.stage], reasons[decision.stage] = status, decision.reason
             if decision.action is Action.RUN:
                 emit(StageQueued(run_id=run_id, stage=decision.stage, reason=decision.reason))
-            emit(StageFinished(run_id=run_id, stage=decision.stage, status=status, reason=decision.reason))
+            emit(
+                StageFinished(
+                    run_id=run_id, stage=decision.stage, status=status, reason=decision.reason
+                )
+            )
         summary = RunSummary(run_id, statuses, reasons, time.time() - started, 0)
-        emit(RunFinished(run_id=run_id, counts=summary.counts, duration=summary.duration, exit_code=0))
+        emit(
+            RunFinished(
+                run_id=run_id, counts=summary.counts, duration=summary.duration, exit_code=0
+            )
+        )
         return summary
 
     def close(self) -> None:
@@ -266,7 +274,9 @@ class _Run:
                     pending = []
                     continue
                 done, _ = concurrent.futures.wait(
-                    list(self.running), timeout=_POLL_SECONDS, return_when=concurrent.futures.FIRST_COMPLETED
+                    list(self.running),
+                    timeout=_POLL_SECONDS,
+                    return_when=concurrent.futures.FIRST_COMPLETED,
                 )
                 self._pump_logs()
                 for future in done:
@@ -276,7 +286,9 @@ class _Run:
         duration = time.time() - started
         cancelled = self.engine._cancel_reason if self.engine._cancel_event.is_set() else None
         exit_code = _exit_code(self.statuses, cancelled)
-        summary = RunSummary(self.run_id, dict(self.statuses), dict(self.reasons), duration, exit_code, cancelled)
+        summary = RunSummary(
+            self.run_id, dict(self.statuses), dict(self.reasons), duration, exit_code, cancelled
+        )
         with contextlib.suppress(PivotError, OSError):
             history.record_run(self.project, summary, started, self.durations)
         self.emit(
@@ -300,10 +312,16 @@ class _Run:
                 continue
             bad = [up for up in upstream if self.statuses[up] in _NOT_OK]
             if bad:
-                self._finish(name, StageStatus.BLOCKED, f"upstream {sorted(bad)[0]} did not complete")
+                self._finish(
+                    name, StageStatus.BLOCKED, f"upstream {sorted(bad)[0]} did not complete"
+                )
                 continue
             if self.stopped:
-                self._finish(name, StageStatus.BLOCKED, "not started: an earlier stage failed (use -k to keep going)")
+                self._finish(
+                    name,
+                    StageStatus.BLOCKED,
+                    "not started: an earlier stage failed (use -k to keep going)",
+                )
                 continue
             decision = self.planner.decide(name, force=self.request.force and self._forced(name))
             if decision.action is Action.ERROR:
@@ -377,7 +395,9 @@ class _Run:
         a time (the pool kills every worker when one dies) until the culprit is alone."""
         if not self.running:
             self.suspects.discard(job.name)
-            self._fail(job.name, f"worker process died while running it ({_death(exc)})", str(exc), job)
+            self._fail(
+                job.name, f"worker process died while running it ({_death(exc)})", str(exc), job
+            )
             return
         in_flight = [job, *self.running.values()]
         self.running.clear()
@@ -393,7 +413,11 @@ class _Run:
             stage=job.name,
             code=inputs.code,
             params=inputs.params,
-            deps=tuple(DepRecord(path, digest) for path, digest in inputs.deps.items() if digest is not None),
+            deps=tuple(
+                DepRecord(path, digest)
+                for path, digest in inputs.deps.items()
+                if digest is not None
+            ),
             outs=outcome.outs,
         )
         for record in outcome.outs:
@@ -423,7 +447,9 @@ class _Run:
         except CacheError as exc:
             # The cache let us down: run the stage instead.
             self.emit(Message(run_id=self.run_id, level="warning", text=str(exc)))
-            rerun = dataclasses.replace(decision, action=Action.RUN, reason=f"cache blob unusable: {exc}")
+            rerun = dataclasses.replace(
+                decision, action=Action.RUN, reason=f"cache blob unusable: {exc}"
+            )
             self.emit(StageQueued(run_id=self.run_id, stage=name, reason=rerun.reason))
             self.waiting.append((name, rerun))
             return
@@ -467,14 +493,24 @@ class _Run:
             self.stopped = True
 
     def _finish(
-        self, name: str, status: StageStatus, reason: str, duration: float = 0.0, error: str | None = None
+        self,
+        name: str,
+        status: StageStatus,
+        reason: str,
+        duration: float = 0.0,
+        error: str | None = None,
     ) -> None:
         self.statuses[name] = status
         self.reasons[name] = reason
         self.durations[name] = duration
         self.emit(
             StageFinished(
-                run_id=self.run_id, stage=name, status=status, reason=reason, duration=duration, error=error
+                run_id=self.run_id,
+                stage=name,
+                status=status,
+                reason=reason,
+                duration=duration,
+                error=error,
             )
         )
 
@@ -497,7 +533,9 @@ def _exit_code(statuses: dict[str, StageStatus], cancelled: str | None) -> int:
         return 143
     if cancelled:
         return 130
-    return 1 if any(s in (StageStatus.FAILED, StageStatus.BLOCKED) for s in statuses.values()) else 0
+    return (
+        1 if any(s in (StageStatus.FAILED, StageStatus.BLOCKED) for s in statuses.values()) else 0
+    )
 
 
 def _death(exc: BaseException) -> str:

@@ -125,7 +125,9 @@ def build_graph(pipeline: PipelineDefinition) -> StageGraph:
     )
 
 
-def check_sources_exist(pipeline: PipelineDefinition, graph: StageGraph, stages: Iterable[str]) -> None:
+def check_sources_exist(
+    pipeline: PipelineDefinition, graph: StageGraph, stages: Iterable[str]
+) -> None:
     """Every dep that no stage produces must exist in the workspace."""
     for name in stages:
         for dep in pipeline[name].dep_paths:
@@ -138,4 +140,3 @@ def check_sources_exist(pipeline: PipelineDefinition, graph: StageGraph, stages:
                     f"stage '{name}' depends on '{dep}', which no stage produces and which does "
                     "not exist; create it or fix the path"
                 )
-

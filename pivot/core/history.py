@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 MAX_RUNS = 200
 
 
-def record_run(project: Project, summary: RunSummary, started: float, durations: dict[str, float]) -> None:
+def record_run(
+    project: Project, summary: RunSummary, started: float, durations: dict[str, float]
+) -> None:
     record = {
         "run_id": summary.run_id,
         "started": started,

@@ -75,7 +75,9 @@ class StageLock:
             "stage": self.stage,
             "code": {key: self.code[key] for key in sorted(self.code)},
             "params": _sorted(self.params),
-            "deps": [{"path": d.path, "hash": d.hash} for d in sorted(self.deps, key=lambda d: d.path)],
+            "deps": [
+                {"path": d.path, "hash": d.hash} for d in sorted(self.deps, key=lambda d: d.path)
+            ],
             "outs": [o.to_dict() for o in sorted(self.outs, key=lambda o: o.path)],
         }
 
@@ -90,7 +92,9 @@ class StageLock:
                 stage=str(data["stage"]),
                 code={str(k): str(v) for k, v in (data.get("code") or {}).items()},
                 params=dict(data.get("params") or {}),
-                deps=tuple(DepRecord(str(d["path"]), str(d["hash"])) for d in data.get("deps") or []),
+                deps=tuple(
+                    DepRecord(str(d["path"]), str(d["hash"])) for d in data.get("deps") or []
+                ),
                 outs=tuple(OutRecord.from_dict(o) for o in data.get("outs") or []),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -120,7 +124,7 @@ def dump_lock(lock: StageLock) -> str:
 
 def parse_lock(text: str, source: str = "lock") -> StageLock:
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+        data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         raise LockFileError(
             f"lock file {source} is not valid YAML ({str(exc).splitlines()[0]}); restore it "
@@ -145,7 +149,9 @@ class LockStore:
         except FileNotFoundError:
             return None
         except UnicodeDecodeError as exc:
-            raise LockFileError(f"lock file {path} is not text; delete it to re-run the stage") from exc
+            raise LockFileError(
+                f"lock file {path} is not text; delete it to re-run the stage"
+            ) from exc
         return parse_lock(text, str(path))
 
     def write(self, lock: StageLock) -> None:

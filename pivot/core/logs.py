@@ -27,10 +27,7 @@ class LogTail:
         data = self._partial + data
         lines = data.split(b"\n")
         self._partial = lines.pop()
-        if final and self._partial:
-            lines.append(self._partial)
-            self._partial = b""
-        elif len(self._partial) > MAX_LINE:
+        if (final and self._partial) or len(self._partial) > MAX_LINE:
             lines.append(self._partial)
             self._partial = b""
         return [line.rstrip(b"\r").decode("utf-8", errors="replace") for line in lines]

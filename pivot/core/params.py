@@ -25,7 +25,7 @@ def read_params_file(path: Path) -> dict[str, dict[str, Any]]:
 
 def parse_params_text(text: str, source: str) -> dict[str, dict[str, Any]]:
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+        data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source} is not valid YAML: {str(exc).splitlines()[0]}") from exc
     if data is None:

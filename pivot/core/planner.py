@@ -137,11 +137,17 @@ class Planner:
         if force:
             return Decision(name, Action.RUN, "forced", tuple(changes), inputs=inputs)
         if code:
-            return Decision(name, Action.RUN, _summarize(code, "code"), tuple(changes), inputs=inputs)
+            return Decision(
+                name, Action.RUN, _summarize(code, "code"), tuple(changes), inputs=inputs
+            )
         if params:
-            return Decision(name, Action.RUN, _summarize(params, "params"), tuple(changes), inputs=inputs)
+            return Decision(
+                name, Action.RUN, _summarize(params, "params"), tuple(changes), inputs=inputs
+            )
         if deps:
-            return Decision(name, Action.RUN, _summarize(deps, "deps"), tuple(changes), inputs=inputs)
+            return Decision(
+                name, Action.RUN, _summarize(deps, "deps"), tuple(changes), inputs=inputs
+            )
 
         recorded = lock.out_records()
         restore: list[OutRecord] = []
@@ -155,7 +161,10 @@ class Planner:
                     restore.append(record)
                     continue
                 return Decision(
-                    name, Action.RUN, f"output {out.path} is missing and not in the cache", inputs=inputs
+                    name,
+                    Action.RUN,
+                    f"output {out.path} is missing and not in the cache",
+                    inputs=inputs,
                 )
             if current.hash != record.hash:
                 change = Change("out", out.path, record.hash, current.hash)
@@ -165,7 +174,11 @@ class Planner:
         if restore:
             paths = ", ".join(r.path for r in restore)
             return Decision(
-                name, Action.RESTORE, f"restore {paths} from cache", restore=tuple(restore), inputs=inputs
+                name,
+                Action.RESTORE,
+                f"restore {paths} from cache",
+                restore=tuple(restore),
+                inputs=inputs,
             )
         return Decision(name, Action.SKIP, "up to date", inputs=inputs)
 

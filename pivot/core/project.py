@@ -47,7 +47,10 @@ def init_project(root: Path) -> list[Path]:
         if not folder.exists():
             folder.mkdir(parents=True)
             created.append(folder)
-    for path, text in ((pivot_dir / ".gitignore", _PIVOT_GITIGNORE), (root / ".pivotignore", _PIVOTIGNORE)):
+    for path, text in (
+        (pivot_dir / ".gitignore", _PIVOT_GITIGNORE),
+        (root / ".pivotignore", _PIVOTIGNORE),
+    ):
         if not path.exists():
             path.write_text(text)
             created.append(path)

@@ -37,7 +37,9 @@ def _open_env(path: Path) -> lmdb.Environment:
             try:
                 env = lmdb.open(str(path), map_size=_MAP_SIZE, max_dbs=8, subdir=True)
             except lmdb.Error as exc:
-                raise ProjectError(f"cannot open local state {path}: {exc}; delete it to reset") from exc
+                raise ProjectError(
+                    f"cannot open local state {path}: {exc}; delete it to reset"
+                ) from exc
             _ENVS[path] = env
         return env
 
@@ -52,7 +54,10 @@ class StateDB:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.env = _open_env(path)
-        self._dbs = {name: self.env.open_db(name) for name in (DB_HASHES, DB_FINGERPRINTS, DB_RUNS, DB_REMOTE)}
+        self._dbs = {
+            name: self.env.open_db(name)
+            for name in (DB_HASHES, DB_FINGERPRINTS, DB_RUNS, DB_REMOTE)
+        }
 
     # -- file hashes -------------------------------------------------------------------------
 

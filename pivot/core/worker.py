@@ -80,15 +80,17 @@ def execute_stage(task: StageTask) -> StageOutcome:
         except BaseException as exc:  # the stage's own failure, SystemExit included
             error = _format_error(exc)
             sys.stderr.write(error)
-            return StageOutcome(task.stage, False, (), time.perf_counter() - started, error, os.getpid())
+            return StageOutcome(
+                task.stage, False, (), time.perf_counter() - started, error, os.getpid()
+            )
     return StageOutcome(task.stage, True, outs, time.perf_counter() - started, None, os.getpid())
 
 
 def _run(spec: StageSpec, root: Path, params: dict[str, Any]) -> tuple[OutRecord, ...]:
     kwargs: dict[str, Any] = {}
     for dep in spec.deps:
-        values = [dep.loader.load(root / path) for path in dep.paths]
-        kwargs[dep.arg] = values if dep.many else values[0]
+        loaded = [dep.loader.load(root / path) for path in dep.paths]
+        kwargs[dep.arg] = loaded if dep.many else loaded[0]
     if spec.params_arg is not None and spec.params_model is not None:
         kwargs[spec.params_arg] = spec.params_model(**params)
     for out in spec.outs:
@@ -158,7 +160,9 @@ def _save(out: OutSpec, value: Any, target: Path) -> None:
         for name, item in value.items():
             child = target / str(name)
             if not child.resolve().is_relative_to(target.resolve()):
-                raise StageOutputError(f"DirectoryOut '{out.path}': entry '{name}' leaves the folder")
+                raise StageOutputError(
+                    f"DirectoryOut '{out.path}': entry '{name}' leaves the folder"
+                )
             with atomic_path(child) as tmp:
                 out.loader.save(item, tmp)
         return
@@ -177,7 +181,9 @@ def _record_output(out: OutSpec, target: Path, cache: Cache) -> OutRecord:
             entries.append(FileEntry(name, digest, child.stat().st_size))
             if out.cached:
                 cache.add_file(child, digest)
-        return OutRecord(out.path, manifest_hash(entries), sum(e.size for e in entries), tuple(entries))
+        return OutRecord(
+            out.path, manifest_hash(entries), sum(e.size for e in entries), tuple(entries)
+        )
     if not target.is_file():
         raise StageOutputError(f"the stage did not write its output '{out.path}'")
     digest = hash_file(target)

@@ -59,13 +59,23 @@ class ConsoleSink:
             self._start(event)
         elif isinstance(event, StageQueued):
             if self._dry:
-                self.console.print(f"[bold]would run[/] {event.stage:<{self._width}} [dim]{event.reason}[/]", highlight=False)
+                self.console.print(
+                    f"[bold]would run[/] {event.stage:<{self._width}} [dim]{event.reason}[/]",
+                    highlight=False,
+                )
         elif isinstance(event, StageStarted):
             if self._progress is not None:
-                self._running[event.stage] = self._progress.add_task(f"  [cyan]{event.stage}", total=None)
+                self._running[event.stage] = self._progress.add_task(
+                    f"  [cyan]{event.stage}", total=None
+                )
         elif isinstance(event, StageLog):
             if self.show_output:
-                self.console.print(f"[dim]{event.stage}|[/] {event.line}", markup=True, highlight=False, soft_wrap=True)
+                self.console.print(
+                    f"[dim]{event.stage}|[/] {event.line}",
+                    markup=True,
+                    highlight=False,
+                    soft_wrap=True,
+                )
         elif isinstance(event, StageFinished):
             self._finished(event)
         elif isinstance(event, Message):
@@ -80,7 +90,14 @@ class ConsoleSink:
         self._width = max([12, *(len(s) for s in event.stages)])
         if self.live_enabled and not event.dry_run and event.stages:
             from rich.live import Live
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
 
             self._progress = Progress(
                 SpinnerColumn(),
@@ -91,7 +108,9 @@ class ConsoleSink:
                 console=self.console,
             )
             self._task = self._progress.add_task("[bold]pipeline", total=len(event.stages))
-            self._live = Live(self._progress, console=self.console, refresh_per_second=10, transient=True)
+            self._live = Live(
+                self._progress, console=self.console, refresh_per_second=10, transient=True
+            )
             self._live.start()
 
     def _finished(self, event: StageFinished) -> None:
@@ -103,13 +122,23 @@ class ConsoleSink:
             self._progress.advance(self._task)
         if self._dry:
             if event.status is not StageStatus.RAN:
-                verb = {StageStatus.SKIPPED: "up to date", StageStatus.RESTORED: "would restore"}.get(event.status, str(event.status))
-                self.console.print(f"[dim]{verb:<9} {event.stage:<{self._width}} {event.reason}[/]", highlight=False)
+                verb = {
+                    StageStatus.SKIPPED: "up to date",
+                    StageStatus.RESTORED: "would restore",
+                }.get(event.status, str(event.status))
+                self.console.print(
+                    f"[dim]{verb:<9} {event.stage:<{self._width}} {event.reason}[/]",
+                    highlight=False,
+                )
             return
         if self.quiet and event.status in (StageStatus.SKIPPED,):
             return
         symbol, style, word = STYLE[event.status]
-        seconds = f"{event.duration:6.2f}s" if event.status in (StageStatus.RAN, StageStatus.FAILED) else "       "
+        seconds = (
+            f"{event.duration:6.2f}s"
+            if event.status in (StageStatus.RAN, StageStatus.FAILED)
+            else "       "
+        )
         line = f"[{style}]{symbol} {word:<9}[/] {event.stage:<{self._width}} {seconds}  [dim]{event.reason}[/]"
         self.console.print(line, highlight=False)
         if event.status is StageStatus.FAILED and event.error:
@@ -125,7 +154,9 @@ class ConsoleSink:
 
     def _summary(self, event: RunFinished) -> None:
         counts = event.counts
-        parts = [f"{counts.get(str(s), 0)} {STYLE[s][2]}" for s in StageStatus if counts.get(str(s), 0)]
+        parts = [
+            f"{counts.get(str(s), 0)} {STYLE[s][2]}" for s in StageStatus if counts.get(str(s), 0)
+        ]
         text = ", ".join(parts) or "nothing to do"
         if event.cancelled:
             style, head = "yellow", f"Cancelled ({event.cancelled})"

@@ -37,5 +37,5 @@ class Executor(abc.ABC):
     @abc.abstractmethod
     def restart(self) -> None: ...
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release resources at the end of the process (workers may be kept warm until then)."""

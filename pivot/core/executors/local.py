@@ -14,7 +14,9 @@ IDLE_TIMEOUT = 600
 
 
 def default_jobs() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    return max(
+        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
 
 
 class LocalExecutor(Executor):
@@ -43,11 +45,11 @@ class LocalExecutor(Executor):
 
     def submit(self, task: StageTask) -> Future[StageOutcome]:
         try:
-            return self._executor().submit(execute_stage, task)  # type: ignore[no-any-return]
+            return self._executor().submit(execute_stage, task)
         except RuntimeError:
             # The pool broke (a worker died) or was shut down: start a fresh one.
             self._pool = None
-            return self._executor().submit(execute_stage, task)  # type: ignore[no-any-return]
+            return self._executor().submit(execute_stage, task)
 
     def kill(self) -> None:
         if self._pool is not None:

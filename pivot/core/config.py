@@ -1,0 +1,449 @@
+"""Pivot's settings: three YAML files merged over built-in defaults.
+
+```
+$XDG_CONFIG_HOME/pivot/config.yaml   user      (`--global`)   this user, every project
+.pivot/config.yaml                   project   (default)      committed with the project
+.pivot/config.local.yaml             local     (`--local`)    this clone only, gitignored
+```
+
+Later files win, key by key (a deep merge), so a project can name the remote while a user
+file supplies the endpoint. Every file is validated on its own against :class:`PivotConfig`
+(all fields optional, unknown keys refused), which lets an error name the file it is in; the
+merged result is validated once more. Credentials never live here: the S3 remote uses boto3's
+standard chain (environment, ``~/.aws``, instance roles).
+
+Keys are dotted paths into the model (``executor.kind``, ``remotes.origin.endpoint_url``);
+``remotes.<name>`` on its own is shorthand for ``remotes.<name>.url``.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import re
+import typing
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pivot.core.atomic import write_text_atomic
+from pivot.core.project import PIVOT_DIR
+from pivot.exceptions import ConfigError
+
+__all__ = [
+    "ConfigKey",
+    "ExecutorConfig",
+    "PivotConfig",
+    "RemoteConfig",
+    "Scope",
+    "WatchConfig",
+    "config_path",
+    "get_value",
+    "known_keys",
+    "list_values",
+    "load_config",
+    "parse_key",
+    "set_value",
+    "unset_value",
+    "user_config_path",
+]
+
+CONFIG_FILE = "config.yaml"
+LOCAL_CONFIG_FILE = "config.local.yaml"
+
+_S3_URL = re.compile(r"^s3://(?P<bucket>[A-Za-z0-9][A-Za-z0-9._-]{1,254})(?P<prefix>/[^\s]*)?$")
+_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+class Scope(enum.StrEnum):
+    """Which file a read or write targets; listed from weakest to strongest."""
+
+    USER = "user"
+    PROJECT = "project"
+    LOCAL = "local"
+
+
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number, not true/false")
+    return value
+
+
+Milliseconds = Annotated[int, BeforeValidator(_not_bool), Field(ge=0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RemoteConfig(_Section):
+    """One S3 remote. ``url`` may come from one file and ``endpoint_url`` from another, so
+    each is optional here; :func:`pivot.core.remote.resolve_remote` insists on ``url``."""
+
+    url: str | None = None
+    endpoint_url: str | None = None
+    region: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        # `remotes: {origin: s3://bucket/prefix}` is the same as `{origin: {url: ...}}`.
+        return {"url": data} if isinstance(data, str) else data
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not _S3_URL.match(value):
+            raise ValueError(f"expected s3://bucket/prefix, got {value!r}")
+        return value.rstrip("/") if value.count("/") > 2 else value
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _check_endpoint(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"expected http(s)://host[:port], got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("region")
+    @classmethod
+    def _check_region(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[a-z0-9-]+$", value):
+            raise ValueError(f"expected a region name like us-east-1, got {value!r}")
+        return value
+
+
+class ExecutorConfig(_Section):
+    """Where stages run: the local process pool, or an existing Dask cluster."""
+
+    kind: Literal["local", "dask"] = "local"
+    scheduler: str | None = None  # Dask scheduler address, e.g. tcp://host:8786
+    transport: Literal["shared", "remote"] = "shared"  # how Dask workers reach deps and outs
+
+
+class WatchConfig(_Section):
+    """`pivot run --watch`."""
+
+    debounce_ms: Milliseconds = 300
+
+
+class PivotConfig(_Section):
+    """The whole configuration; every file is a partial instance of it."""
+
+    default_remote: str | None = None
+    remotes: dict[str, RemoteConfig] = Field(default_factory=dict)
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    watch: WatchConfig = Field(default_factory=WatchConfig)
+
+    @field_validator("remotes")
+    @classmethod
+    def _check_names(cls, value: dict[str, RemoteConfig]) -> dict[str, RemoteConfig]:
+        for name in value:
+            if not _NAME.match(name):
+                raise ValueError(f"remote name {name!r} may only hold letters, digits, '-' and '_'")
+        return value
+
+
+# -- files ------------------------------------------------------------------------------------
+
+
+def user_config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "pivot" / CONFIG_FILE
+
+
+def config_path(scope: Scope, root: Path | None) -> Path:
+    """The file of ``scope``; project and local scopes need a project ``root``."""
+    if scope is Scope.USER:
+        return user_config_path()
+    if root is None:
+        raise ConfigError(
+            f"no Pivot project here, so there is no {scope} config file; run `pivot init` or use --global"
+        )
+    name = CONFIG_FILE if scope is Scope.PROJECT else LOCAL_CONFIG_FILE
+    return root / PIVOT_DIR / name
+
+
+def _read_raw(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path} ({exc}); fix or delete it") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"config file {path} is not valid YAML{where} ({first}); fix or delete it") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of keys, not {type(data).__name__}; fix or delete it")
+    return data
+
+
+def _validate(data: dict[str, Any], source: str) -> PivotConfig:
+    try:
+        return PivotConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from None
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    error = exc.errors()[0]
+    key = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return (
+            f"unknown config key '{key}' in {source}; remove it with `pivot config unset {key}` "
+            f"(known keys: {', '.join(known_keys())})"
+        )
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] != "value_error":
+        message = f"{message} (got {error['input']!r})"
+    return f"bad value for config key '{key}' in {source}: {message}"
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _normalized(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """The file's data after validation, shorthand expanded (so merging works key by key)."""
+    return _validate(data, source).model_dump(mode="json", exclude_unset=True)
+
+
+def _layers(root: Path | None) -> Iterator[tuple[Scope, Path, dict[str, Any]]]:
+    for scope in Scope:
+        if scope is not Scope.USER and root is None:
+            continue
+        path = config_path(scope, root)
+        yield scope, path, _normalized(_read_raw(path), str(path))
+
+
+def load_config(root: Path | None) -> PivotConfig:
+    """The effective configuration for the project at ``root`` (user file only if None)."""
+    merged: dict[str, Any] = {}
+    for _scope, _path, data in _layers(root):
+        merged = _merge(merged, data)
+    return _validate(merged, "the merged configuration")
+
+
+# -- keys -------------------------------------------------------------------------------------
+
+
+class ConfigKey(typing.NamedTuple):
+    """A parsed dotted key: its path into the model and whether it names a whole section."""
+
+    parts: tuple[str, ...]
+    section: bool
+
+    def __str__(self) -> str:
+        return ".".join(self.parts)
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
+def _dict_model(annotation: Any) -> type[BaseModel] | None:
+    if typing.get_origin(annotation) is dict:
+        return _model_of(typing.get_args(annotation)[1])
+    return None
+
+
+def known_keys() -> list[str]:
+    """Every settable key, with ``<name>`` standing for a user-chosen name."""
+
+    def walk(model: type[BaseModel], prefix: str) -> Iterator[str]:
+        for name, field in model.model_fields.items():
+            sub = _model_of(field.annotation)
+            entries = _dict_model(field.annotation)
+            if sub is not None:
+                yield from walk(sub, f"{prefix}{name}.")
+            elif entries is not None:
+                yield f"{prefix}{name}.<name>"
+                yield from walk(entries, f"{prefix}{name}.<name>.")
+            else:
+                yield f"{prefix}{name}"
+
+    return list(walk(PivotConfig, ""))
+
+
+def parse_key(key: str) -> ConfigKey:
+    """Check ``key`` against the model; ``remotes.origin`` becomes ``remotes.origin.url``."""
+    parts = tuple(key.strip().split("."))
+    if not key.strip() or any(not part for part in parts):
+        raise ConfigError(f"bad config key '{key}'; use a dotted key such as executor.kind")
+    model: type[BaseModel] = PivotConfig
+    resolved: list[str] = []
+    index = 0
+    while index < len(parts):
+        name = parts[index]
+        field = model.model_fields.get(name)
+        if field is None:
+            raise ConfigError(f"unknown config key '{key}'; known keys: {', '.join(known_keys())}")
+        resolved.append(name)
+        index += 1
+        sub = _model_of(field.annotation)
+        entries = _dict_model(field.annotation)
+        if sub is not None:
+            model = sub
+        elif entries is not None:
+            if index == len(parts):
+                return ConfigKey(tuple(resolved), section=True)
+            entry = parts[index]
+            if not _NAME.match(entry):
+                raise ConfigError(f"bad name '{entry}' in config key '{key}'; use letters, digits, '-' and '_'")
+            resolved.append(entry)
+            index += 1
+            model = entries
+            if index == len(parts) and "url" in entries.model_fields:
+                resolved.append("url")  # `remotes.origin` is shorthand for its url
+                return ConfigKey(tuple(resolved), section=False)
+        elif index < len(parts):
+            raise ConfigError(f"unknown config key '{key}': '{name}' is not a section; known keys: {', '.join(known_keys())}")
+        else:
+            return ConfigKey(tuple(resolved), section=False)
+    return ConfigKey(tuple(resolved), section=True)
+
+
+def _lookup(data: Any, parts: tuple[str, ...]) -> Any:
+    for part in parts:
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
+
+
+def _flatten(data: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _flatten(value, f"{prefix}{key}.")
+    elif data is not None:
+        yield prefix.rstrip("."), data
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+# -- get / set / unset / list -----------------------------------------------------------------
+
+
+def get_value(root: Path | None, key: str, scope: Scope | None = None) -> list[tuple[str, Any]]:
+    """``(key, value)`` pairs under ``key``: one pair for a leaf, several for a section.
+
+    Without ``scope`` values are effective ones (defaults included); with it, only what
+    that file sets. Empty when nothing is set.
+    """
+    parsed = parse_key(key)
+    if scope is None:
+        data: dict[str, Any] = load_config(root).model_dump(mode="json")
+    else:
+        path = config_path(scope, root)
+        data = _normalized(_read_raw(path), str(path))
+    value = _lookup(data, parsed.parts)
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return [(f"{parsed}.{sub}", v) for sub, v in _flatten(value)]
+    return [(str(parsed), value)]
+
+
+def list_values(root: Path | None, scope: Scope | None = None) -> list[tuple[str, Any, str]]:
+    """``(key, value, origin)`` for every set key; origin is a scope name or ``default``."""
+    if scope is not None:
+        path = config_path(scope, root)
+        data = _normalized(_read_raw(path), str(path))
+        return [(key, value, str(scope)) for key, value in _flatten(data)]
+    origins: dict[str, str] = {}
+    for layer_scope, _path, data in _layers(root):
+        for key, _value in _flatten(data):
+            origins[key] = str(layer_scope)
+    effective = load_config(root).model_dump(mode="json")
+    return [(key, value, origins.get(key, "default")) for key, value in _flatten(effective)]
+
+
+def set_value(root: Path | None, key: str, value: str, scope: Scope = Scope.PROJECT) -> tuple[str, Any, Path]:
+    """Validate and write one value; returns the resolved key, the stored value and the file.
+
+    The file is rewritten in normalized form, atomically; a value the model refuses
+    leaves it untouched.
+    """
+    parsed = parse_key(key)
+    if parsed.section:
+        children = [k for k in known_keys() if k.startswith(f"{parsed}.") or k.startswith(f"{parsed.parts[0]}.<name>")]
+        raise ConfigError(f"'{parsed}' is a section, not a value; set one of its keys: {', '.join(children)}")
+    path = config_path(scope, root)
+    data = _normalized(_read_raw(path), str(path))
+    node = data
+    for part in parsed.parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parsed.parts[-1]] = value
+    model = _validate(data, f"{path} (after setting {parsed})")
+    result = model.model_dump(mode="json", exclude_unset=True)
+    _write(path, result)
+    return str(parsed), _lookup(result, parsed.parts), path
+
+
+def unset_value(root: Path | None, key: str, scope: Scope = Scope.PROJECT) -> tuple[str, Path] | None:
+    """Remove ``key`` (a value or a whole section) from one file; None if it was not set.
+
+    Works on keys the model does not know, so a bad key can be removed from a file.
+    """
+    path = config_path(scope, root)
+    data = _read_raw(path)
+    parts = tuple(key.strip().split("."))
+    if _lookup(data, parts) is None:
+        parsed = parse_key(key)  # an unknown key that is not in the file: say so
+        parts = parsed.parts
+        if parsed.section is False and len(parts) >= 3 and parts[0] == "remotes" and _lookup(data, parts) is None:
+            # `remotes.origin` resolves to its url; unsetting it removes the whole remote.
+            parts = parts[:2] if key.strip().count(".") == 1 else parts
+        if _lookup(data, parts) is None:
+            return None
+    elif parts[0] == "remotes" and len(parts) == 2 and isinstance(_lookup(data, parts), str):
+        pass  # shorthand remote: remove it whole
+    _delete(data, parts)
+    _write(path, data)
+    return ".".join(parts), path
+
+
+def _delete(data: dict[str, Any], parts: tuple[str, ...]) -> None:
+    parent = data
+    trail: list[tuple[dict[str, Any], str]] = []
+    for part in parts[:-1]:
+        trail.append((parent, part))
+        parent = parent[part]
+    del parent[parts[-1]]
+    for container, part in reversed(trail):  # drop sections left empty
+        if container[part] == {}:
+            del container[part]
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    text = yaml.safe_dump(data, sort_keys=False, default_flow_style=False) if data else ""
+    write_text_atomic(path, text)
