@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import itertools
 import re
 import sys
 import typing
@@ -23,7 +24,7 @@ from typing import Any, Literal, TypeVar, overload
 
 from pivot import loaders
 from pivot.exceptions import StageDefinitionError
-from pivot.outputs import Dep, Out
+from pivot.outputs import Dep, IncrementalOut, Out
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,6 +41,15 @@ class DepSpec:
     paths: tuple[str, ...]
     loader: loaders.Loader[Any]
     many: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class IncrementalArg:
+    """A parameter that receives the previous version of an incremental output."""
+
+    arg: str
+    path: str
+    loader: loaders.Loader[Any]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +93,11 @@ class StageSpec:
     params_arg: str | None = None
     params_model: type | None = None
     params_overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    #: The params model is a StageDef: deps are loaded into it and outs read back from it.
+    stagedef: bool = False
+    incremental_args: tuple[IncrementalArg, ...] = ()
+    #: For a matrix variant: the values of its matrix dimensions.
+    variant: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def dep_paths(self) -> tuple[str, ...]:
@@ -107,7 +122,10 @@ class StageSpec:
             for dep in self.deps
         )
         outs = tuple(dataclasses.replace(out, path=normalize(out.path)) for out in self.outs)
-        return dataclasses.replace(self, deps=deps, outs=outs)
+        incremental = tuple(
+            dataclasses.replace(arg, path=normalize(arg.path)) for arg in self.incremental_args
+        )
+        return dataclasses.replace(self, deps=deps, outs=outs, incremental_args=incremental)
 
 
 class Pipeline:
@@ -119,28 +137,46 @@ class Pipeline:
         _LIVE_PIPELINES.append(self)
 
     @overload
-    def register(self, func: F, *, name: str | None = None) -> F: ...
+    def register(
+        self, func: F, *, name: str | None = None, matrix: Mapping[str, Any] | None = None
+    ) -> F: ...
 
     @overload
-    def register(self, func: None = None, *, name: str | None = None) -> Callable[[F], F]: ...
+    def register(
+        self, func: None = None, *, name: str | None = None, matrix: Mapping[str, Any] | None = None
+    ) -> Callable[[F], F]: ...
 
-    def register(self, func: F | None = None, *, name: str | None = None) -> F | Callable[[F], F]:
-        """Add ``func`` as a stage (usable as a decorator, with or without arguments)."""
+    def register(
+        self,
+        func: F | None = None,
+        *,
+        name: str | None = None,
+        matrix: Mapping[str, Any] | None = None,
+    ) -> F | Callable[[F], F]:
+        """Add ``func`` as a stage (usable as a decorator, with or without arguments).
+
+        ``matrix`` expands it into one stage per combination of values, named
+        ``name@v1_v2``; ``{dimension}`` placeholders in its paths take each variant's value,
+        and dimensions named like a params field set that field::
+
+            pipeline.register(train, matrix={"model": ["bert", "gpt"], "lang": ["swe", "eng"]})
+
+        A dimension may also map labels to params: ``{"model": {"small": {"hidden": 64}}}``.
+        """
         if func is None:
-            return lambda f: self.register(f, name=name)
-        spec = build_stage_spec(func, name=name)
+            return lambda f: self.register(f, name=name, matrix=matrix)
+        base = build_stage_spec(func, name=name)
+        for spec in expand_matrix(base, matrix) if matrix else [base]:
+            self.add(spec)
+        return func
+
+    def add(self, spec: StageSpec) -> None:
+        """Add a ready-made spec."""
         if spec.name in self._stages:
             raise StageDefinitionError(
                 f"stage '{spec.name}' is registered twice in pipeline '{self.name}'; "
                 "give one of them another name with register(fn, name=...)"
             )
-        self._stages[spec.name] = spec
-        return func
-
-    def add(self, spec: StageSpec) -> None:
-        """Add a ready-made spec (used by matrix expansion)."""
-        if spec.name in self._stages:
-            raise StageDefinitionError(f"stage '{spec.name}' is registered twice")
         self._stages[spec.name] = spec
 
     @property
@@ -216,14 +252,19 @@ def build_stage_spec(func: Callable[..., Any], *, name: str | None = None) -> St
     signature = inspect.signature(func)
 
     deps: list[DepSpec] = []
+    incremental: list[IncrementalArg] = []
     params_arg: str | None = None
     params_model: type | None = None
     for param in signature.parameters.values():
         base, markers = _markers(hints.get(param.name, param.annotation))
         dep_markers = [m for m in markers if isinstance(m, Dep)]
+        incremental_markers = [m for m in markers if isinstance(m, Out) and m.incremental]
         if dep_markers:
             marker = dep_markers[0]
             deps.append(DepSpec(param.name, marker.paths, marker.loader, marker.many))
+        elif incremental_markers:
+            out_marker = incremental_markers[0]
+            incremental.append(IncrementalArg(param.name, out_marker.path, out_marker.loader))
         elif _is_params_model(base):
             if params_arg is not None:
                 raise StageDefinitionError(
@@ -234,7 +275,7 @@ def build_stage_spec(func: Callable[..., Any], *, name: str | None = None) -> St
         elif any(isinstance(m, Out) for m in markers):
             raise StageDefinitionError(
                 f"stage '{stage}': parameter '{param.name}' is marked Out; declare outputs in "
-                "the return annotation"
+                "the return annotation (only IncrementalOut may mark a parameter)"
             )
         elif param.default is inspect.Parameter.empty and param.kind not in (
             inspect.Parameter.VAR_POSITIONAL,
@@ -246,6 +287,27 @@ def build_stage_spec(func: Callable[..., Any], *, name: str | None = None) -> St
             )
 
     outs, return_kind = _return_outs(stage, hints.get("return", signature.return_annotation))
+    stagedef = params_model is not None and hasattr(params_model, "__pivot_artifacts__")
+    if stagedef:
+        if outs:
+            raise StageDefinitionError(
+                f"stage '{stage}': a StageDef stage declares its outputs on the class; its "
+                "function should return None"
+            )
+        for attr, marker in params_model.__pivot_artifacts__.items():  # type: ignore[union-attr]
+            if isinstance(marker, Dep):
+                deps.append(DepSpec(attr, marker.paths, marker.loader, marker.many))
+            else:
+                outs.append(OutSpec(attr, marker.path, marker))
+    declared = {out.path for out in outs}
+    for arg in incremental:
+        if arg.path not in declared:
+            if not isinstance(arg.loader, loaders.PathOnly):
+                raise StageDefinitionError(
+                    f"stage '{stage}': return the new value of IncrementalOut '{arg.path}' "
+                    "(declare it in the return annotation too), or use PathOnly and write it"
+                )
+            outs.append(OutSpec(None, arg.path, IncrementalOut(arg.path, arg.loader)))
     return StageSpec(
         name=stage,
         func=func,
@@ -254,7 +316,63 @@ def build_stage_spec(func: Callable[..., Any], *, name: str | None = None) -> St
         return_kind=return_kind,
         params_arg=params_arg,
         params_model=params_model,
+        stagedef=stagedef,
+        incremental_args=tuple(incremental),
     )
+
+
+def _variant_label(value: Any) -> str:
+    return str(value).replace(" ", "-")
+
+
+def expand_matrix(base: StageSpec, matrix: Mapping[str, Any]) -> list[StageSpec]:
+    """One spec per combination of the matrix dimensions' values."""
+    dims: list[tuple[str, list[tuple[str, Any]]]] = []
+    for dim, values in matrix.items():
+        if isinstance(values, Mapping):
+            options = [(_variant_label(label), params) for label, params in values.items()]
+        elif isinstance(values, list | tuple):
+            options = [(_variant_label(value), value) for value in values]
+        else:
+            raise StageDefinitionError(
+                f"stage '{base.name}': matrix dimension '{dim}' needs a list of values or a "
+                "mapping of label to params"
+            )
+        if not options:
+            raise StageDefinitionError(f"stage '{base.name}': matrix dimension '{dim}' is empty")
+        dims.append((dim, options))
+    fields = set(getattr(base.params_model, "model_fields", {}) or {})
+    specs = []
+    for combo in itertools.product(*(options for _, options in dims)):
+        labels = {dim: label for (dim, _), (label, _) in zip(dims, combo, strict=True)}
+        overrides: dict[str, Any] = {}
+        for (dim, _), (_, value) in zip(dims, combo, strict=True):
+            if isinstance(value, Mapping):
+                overrides.update(value)
+            elif dim in fields:
+                overrides[dim] = value
+        name = f"{base.name}@{'_'.join(labels.values())}"
+        validate_stage_name(name)
+
+        def fill(path: str, name: str = name, labels: dict[str, str] = labels) -> str:
+            try:
+                return path.format_map(labels)
+            except (KeyError, IndexError, ValueError) as exc:
+                raise StageDefinitionError(
+                    f"stage '{name}': path '{path}' has a placeholder the matrix does not "
+                    f"define ({exc})"
+                ) from None
+
+        spec = base.with_paths(fill)
+        specs.append(
+            dataclasses.replace(
+                spec,
+                name=name,
+                params_overrides={**dict(base.params_overrides), **overrides},
+                variant=labels,
+            )
+        )
+    return specs
 
 
 def _return_outs(stage: str, annotation: object) -> tuple[list[OutSpec], ReturnKind]:

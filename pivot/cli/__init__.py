@@ -88,9 +88,9 @@ def cli(ctx: click.Context, no_tui: bool, directory: str | None, verbose: int, q
 
 
 def _register() -> None:
-    from pivot.cli import core_commands
+    from pivot.cli import cache_commands, core_commands
 
-    for command in core_commands.COMMANDS:
+    for command in [*core_commands.COMMANDS, *cache_commands.COMMANDS]:
         cli.add_command(command)
 
 

@@ -84,6 +84,11 @@ def _run_options(func: Any) -> Any:
             is_flag=True,
             help="If another run holds the project, wait for it instead of stopping.",
         ),
+        click.option(
+            "--allow-uncached-incremental",
+            is_flag=True,
+            help="Let an incremental output start over when its previous version is not cached.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -104,6 +109,7 @@ def run(
     as_json: bool,
     show_output: bool,
     wait: bool,
+    allow_uncached_incremental: bool,
 ) -> None:
     """Run stale stages: the named STAGES and their upstream, or all.
 
@@ -132,6 +138,7 @@ def run(
         jobs=jobs,
         no_deps=no_deps,
         wait=wait,
+        allow_uncached_incremental=allow_uncached_incremental,
     )
     sink = (
         JsonLinesSink()

@@ -18,6 +18,7 @@ from pivot.exceptions import PipelineError, PivotError, ProjectError, StageDefin
 from pivot.registry import StageSpec
 
 MODULE_NAME = "pipeline"
+MATRIX_FILE = "pivot.yaml"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +63,8 @@ def load_pipeline(root: Path, *, fresh: bool = False) -> PipelineDefinition:
     With ``fresh``, project modules imported earlier in this process are dropped first.
     """
     path = root / PIPELINE_FILE
-    if not path.is_file():
+    matrix_file = root / MATRIX_FILE
+    if not path.is_file() and not matrix_file.is_file():
         raise PipelineError(f"no {PIPELINE_FILE} in {root}; create one that registers your stages")
     if fresh:
         purge_project_modules(root)
@@ -70,6 +72,14 @@ def load_pipeline(root: Path, *, fresh: bool = False) -> PipelineDefinition:
     if root_str not in sys.path:
         sys.path.insert(0, root_str)
     registry.begin_collection()
+    if path.is_file():
+        _exec_pipeline_file(path, root)
+    if matrix_file.is_file():
+        load_matrix_file(matrix_file, root)
+    return collect(root)
+
+
+def _exec_pipeline_file(path: Path, root: Path) -> None:
     spec = importlib.util.spec_from_file_location(MODULE_NAME, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -89,7 +99,49 @@ def load_pipeline(root: Path, *, fresh: bool = False) -> PipelineDefinition:
             f"{PIPELINE_FILE} failed to load at {_user_frame(exc, root)}: "
             f"{type(exc).__name__}: {exc}"
         ) from exc
-    return collect(root)
+
+
+def load_matrix_file(path: Path, root: Path) -> None:
+    """Register the stages of ``pivot.yaml``::
+
+    stages:
+      train:
+        function: stages:train       # module:function, importable from the project root
+        matrix:
+          model: [bert, gpt]
+          lang: [swe, eng]
+    """
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise PipelineError(f"{path.name} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    stages = data.get("stages") if isinstance(data, dict) else None
+    if not isinstance(stages, dict):
+        raise PipelineError(f"{path.name} needs a top-level 'stages:' mapping of name to stage")
+    pipeline = registry.Pipeline(path.name)
+    for name, entry in stages.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("function"), str):
+            raise PipelineError(f"{path.name}: stage '{name}' needs 'function: module:function'")
+        unknown = set(entry) - {"function", "matrix"}
+        if unknown:
+            raise PipelineError(
+                f"{path.name}: stage '{name}' has unknown key '{sorted(unknown)[0]}'"
+            )
+        module_name, _, func_name = entry["function"].partition(":")
+        try:
+            module = importlib.import_module(module_name)
+            func = getattr(module, func_name)
+        except Exception as exc:
+            raise PipelineError(
+                f"{path.name}: stage '{name}': cannot import '{entry['function']}' "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
+        matrix = entry.get("matrix")
+        if matrix is not None and not isinstance(matrix, dict):
+            raise PipelineError(f"{path.name}: stage '{name}': 'matrix' must be a mapping")
+        pipeline.register(func, name=str(name), matrix=matrix)
 
 
 def collect(root: Path) -> PipelineDefinition:

@@ -20,6 +20,7 @@ import datetime
 import json
 import os
 import secrets
+import shutil
 import threading
 import time
 from collections.abc import Iterable
@@ -43,7 +44,7 @@ from pivot.core.events import (
 )
 from pivot.core.executors import Executor, LocalExecutor
 from pivot.core.graph import StageGraph, build_graph, check_sources_exist
-from pivot.core.lock import DepRecord, StageLock
+from pivot.core.lock import DepRecord, OutRecord, StageLock
 from pivot.core.logs import LogTail
 from pivot.core.planner import Action, Decision, Planner
 from pivot.core.project_context import Project
@@ -65,6 +66,8 @@ class RunRequest:
     no_deps: bool = False
     #: Wait for another run of the project to finish instead of stopping.
     wait: bool = False
+    #: Let an incremental output start over when its previous version is not in the cache.
+    allow_uncached_incremental: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -344,6 +347,11 @@ class _Run:
         while self.waiting and len(self.running) < (1 if solo else self.capacity):
             name, decision = self.waiting.pop(0)
             assert decision.inputs is not None
+            try:
+                self._prepare_incremental(name)
+            except PivotError as exc:
+                self._fail(name, str(exc), str(exc))
+                continue
             log_path = self.log_dir / f"{name}.log"
             if log_path.exists():
                 log_path.unlink()
@@ -357,6 +365,46 @@ class _Run:
             self.emit(StageStarted(run_id=self.run_id, stage=name))
             future = self.engine.executor.submit(task)
             self.running[future] = _Running(name, decision, time.time(), LogTail(log_path))
+
+    def _prepare_incremental(self, name: str) -> None:
+        """Put the last committed version of each incremental output in place, as a writable
+        copy; with no committed version the stage starts from empty."""
+        spec = self.pipeline[name]
+        incremental = [out for out in spec.outs if out.incremental]
+        if not incremental:
+            return
+        lock = self.project.locks.read(name)
+        recorded = lock.out_records() if lock is not None else {}
+        for out in incremental:
+            target = self.project.abspath(out.path)
+            record = recorded.get(out.path)
+            if record is None:
+                _remove(target)
+                continue
+            current = self.planner.hasher.hash_path(out.path)
+            if current is not None and current.hash == record.hash:
+                continue
+            if all(self.project.cache.has(h) for h in record.blob_hashes()):
+                _remove(target)
+                self._restore_record(record)
+            elif self.request.allow_uncached_incremental:
+                _remove(target)
+            else:
+                raise IncrementalStateError(
+                    f"the previous version of incremental output '{out.path}' is not in the "
+                    "cache; `pivot pull` it, or pass --allow-uncached-incremental to start over"
+                )
+
+    def _restore_record(self, record: OutRecord) -> None:
+        target = self.project.abspath(record.path)
+        if record.files is None:
+            self.project.cache.restore(record.hash, target)
+            self.planner.hasher.record(target, record.hash)
+            return
+        target.mkdir(parents=True, exist_ok=True)
+        for entry in record.files:
+            self.project.cache.restore(entry.hash, target / entry.path)
+            self.planner.hasher.record(target / entry.path, entry.hash)
 
     def _pump_logs(self) -> None:
         for job in self.running.values():
@@ -435,15 +483,7 @@ class _Run:
         started = time.time()
         try:
             for record in decision.restore:
-                target = self.project.abspath(record.path)
-                if record.files is None:
-                    self.project.cache.restore(record.hash, target)
-                    self.planner.hasher.record(target, record.hash)
-                else:
-                    target.mkdir(parents=True, exist_ok=True)
-                    for entry in record.files:
-                        self.project.cache.restore(entry.hash, target / entry.path)
-                        self.planner.hasher.record(target / entry.path, entry.hash)
+                self._restore_record(record)
         except CacheError as exc:
             # The cache let us down: run the stage instead.
             self.emit(Message(run_id=self.run_id, level="warning", text=str(exc)))
@@ -521,6 +561,17 @@ class _Running:
     decision: Decision
     started: float
     tail: LogTail
+
+
+class IncrementalStateError(PivotError):
+    """An incremental output's previous version cannot be restored."""
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
 
 
 _NOT_OK = {StageStatus.FAILED, StageStatus.BLOCKED, StageStatus.CANCELLED}

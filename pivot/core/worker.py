@@ -88,11 +88,29 @@ def execute_stage(task: StageTask) -> StageOutcome:
 
 def _run(spec: StageSpec, root: Path, params: dict[str, Any]) -> tuple[OutRecord, ...]:
     kwargs: dict[str, Any] = {}
+    loaded_deps: dict[str, Any] = {}
     for dep in spec.deps:
         loaded = [dep.loader.load(root / path) for path in dep.paths]
-        kwargs[dep.arg] = loaded if dep.many else loaded[0]
+        loaded_deps[dep.arg] = loaded if dep.many else loaded[0]
+    for arg in spec.incremental_args:
+        previous = root / arg.path
+        if isinstance(arg.loader, PathOnly):
+            previous.parent.mkdir(parents=True, exist_ok=True)
+            kwargs[arg.arg] = previous
+        else:
+            kwargs[arg.arg] = arg.loader.load(previous) if previous.exists() else arg.loader.empty()
+    stage_object: Any = None
     if spec.params_arg is not None and spec.params_model is not None:
-        kwargs[spec.params_arg] = spec.params_model(**params)
+        stage_object = spec.params_model(**params)
+        kwargs[spec.params_arg] = stage_object
+    if spec.stagedef:
+        for name, value in loaded_deps.items():
+            setattr(stage_object, name, value)
+        for out in spec.outs:
+            if isinstance(out.loader, PathOnly) and out.key is not None:
+                setattr(stage_object, out.key, root / out.path)
+    else:
+        kwargs.update(loaded_deps)
     for out in spec.outs:
         _prepare_output(root / out.path, out)
 
@@ -100,7 +118,9 @@ def _run(spec: StageSpec, root: Path, params: dict[str, Any]) -> tuple[OutRecord
     if inspect.isawaitable(result):
         result = asyncio.run(_await(result))
 
-    values = _returned_values(spec, result)
+    values = (
+        _stagedef_values(spec, stage_object) if spec.stagedef else _returned_values(spec, result)
+    )
     cache = Cache(root / ".pivot" / "cache")
     records = []
     for out in spec.outs:
@@ -147,6 +167,20 @@ def _returned_values(spec: StageSpec, result: Any) -> dict[str, Any]:
                 continue
             raise StageOutputError(f"stage '{spec.name}' returned no value for '{out.key}'")
         values[out.path] = result[out.key]
+    return values
+
+
+def _stagedef_values(spec: StageSpec, stage_object: Any) -> dict[str, Any]:
+    values = {}
+    for out in spec.outs:
+        if isinstance(out.loader, PathOnly):
+            continue
+        try:
+            values[out.path] = getattr(stage_object, str(out.key))
+        except AttributeError:
+            raise StageOutputError(
+                f"stage '{spec.name}' did not assign its output '{out.key}' ({out.path})"
+            ) from None
     return values
 
 

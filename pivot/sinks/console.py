@@ -141,7 +141,11 @@ class ConsoleSink:
         )
         line = f"[{style}]{symbol} {word:<9}[/] {event.stage:<{self._width}} {seconds}  [dim]{event.reason}[/]"
         self.console.print(line, highlight=False)
-        if event.status is StageStatus.FAILED and event.error:
+        if (
+            event.status is StageStatus.FAILED
+            and event.error
+            and event.error.strip() != event.reason
+        ):
             from rich.text import Text
 
             self.console.print(Text(event.error.rstrip(), style="red"))

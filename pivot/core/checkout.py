@@ -1,0 +1,87 @@
+"""Restore stage outputs in the workspace from the cache, as their lock files record them."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+
+from pivot.core.artifacts import ArtifactHasher
+from pivot.core.lock import OutRecord
+from pivot.core.project import is_within, normalize_path
+from pivot.core.project_context import Project
+from pivot.exceptions import CacheError, UsageError
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckoutResult:
+    path: str
+    action: str  # "restored" | "unchanged" | "modified" (kept; needs --force) | "missing-blob"
+    detail: str = ""
+
+
+def _records(project: Project, targets: tuple[str, ...]) -> list[OutRecord]:
+    records: list[OutRecord] = []
+    locks = {name: project.locks.read(name) for name in project.locks.stages()}
+    if not targets:
+        return [out for lock in locks.values() if lock is not None for out in lock.outs]
+    for target in targets:
+        if target in locks:
+            lock = locks[target]
+            records.extend(lock.outs if lock else [])
+            continue
+        path = normalize_path(target, project.root)
+        found = [
+            out
+            for lock in locks.values()
+            if lock is not None
+            for out in lock.outs
+            if is_within(out.path, path) or is_within(path, out.path)
+        ]
+        if not found:
+            raise UsageError(f"'{target}' is neither a stage with a lock nor a recorded output")
+        records.extend(found)
+    return records
+
+
+def checkout(
+    project: Project, targets: tuple[str, ...] = (), *, force: bool = False
+) -> list[CheckoutResult]:
+    hasher = ArtifactHasher(project.root, project.state)
+    results: list[CheckoutResult] = []
+    for record in _records(project, targets):
+        current = hasher.hash_path(record.path)
+        if current is not None and current.hash == record.hash:
+            results.append(CheckoutResult(record.path, "unchanged"))
+            continue
+        if current is not None and not force:
+            results.append(
+                CheckoutResult(
+                    record.path, "modified", "differs from its lock; --force to overwrite"
+                )
+            )
+            continue
+        target = project.abspath(record.path)
+        try:
+            if record.files is None:
+                if target.is_dir():
+                    shutil.rmtree(target)
+                project.cache.restore(record.hash, target)
+                hasher.record(target, record.hash)
+            else:
+                if target.exists() and not target.is_dir():
+                    target.unlink()
+                wanted = {entry.path for entry in record.files}
+                if target.is_dir():
+                    for child in sorted(target.rglob("*"), reverse=True):
+                        rel = child.relative_to(target).as_posix()
+                        if child.is_file() and rel not in wanted:
+                            child.unlink()
+                for entry in record.files:
+                    project.cache.restore(entry.hash, target / entry.path)
+                    hasher.record(target / entry.path, entry.hash)
+        except CacheError as exc:
+            results.append(CheckoutResult(record.path, "missing-blob", str(exc)))
+            continue
+        results.append(CheckoutResult(record.path, "restored"))
+    hasher.flush()
+    return results
