@@ -85,6 +85,12 @@ def _run_options(func: Any) -> Any:
             help="If another run holds the project, wait for it instead of stopping.",
         ),
         click.option(
+            "--explain",
+            "explain_first",
+            is_flag=True,
+            help="Before running, show why each stage will run.",
+        ),
+        click.option(
             "--allow-uncached-incremental",
             is_flag=True,
             help="Let an incremental output start over when its previous version is not cached.",
@@ -110,6 +116,7 @@ def run(
     show_output: bool,
     wait: bool,
     allow_uncached_incremental: bool,
+    explain_first: bool,
 ) -> None:
     """Run stale stages: the named STAGES and their upstream, or all.
 
@@ -149,6 +156,13 @@ def run(
     def on_signal(signum: int, _frame: object) -> None:
         engine.cancel(signal.Signals(signum).name)
 
+    if explain_first and not as_json:
+        from pivot.core.explain import explain as explain_stages
+        from pivot.sinks.explain import render_explanations
+
+        render_explanations(
+            cli.console(), explain_stages(engine, stages, force=force), changed_only=True
+        )
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         summary = engine.run(request, sink)
@@ -187,6 +201,11 @@ def status(cli: CliContext, stages: tuple[str, ...], as_json: bool, explain: boo
     project = cli.project()
     engine = Engine(project)
     decisions = engine.plan(stages)
+    explanations = {}
+    if explain:
+        from pivot.core.explain import explain as explain_stages
+
+        explanations = {e.stage: e for e in explain_stages(engine, stages)}
     rows = []
     for decision in decisions:
         state = {
@@ -197,8 +216,9 @@ def status(cli: CliContext, stages: tuple[str, ...], as_json: bool, explain: boo
         }[decision.action]
         row = decision.to_dict()
         row["status"] = state
-        if decision.inputs is not None:
-            row["warnings"] = list(decision.inputs.warnings)
+        row["warnings"] = list(decision.inputs.warnings) if decision.inputs is not None else []
+        if decision.stage in explanations:
+            row["explain"] = explanations[decision.stage].to_dict()
         rows.append(row)
     if as_json:
         click.echo(json.dumps({"stages": rows}, indent=2, default=str))
@@ -211,16 +231,44 @@ def status(cli: CliContext, stages: tuple[str, ...], as_json: bool, explain: boo
             f"[{style}]{row['status']:<7}[/] {row['stage']:<{width}}  [dim]{row['reason']}[/]",
             highlight=False,
         )
-        if explain:
-            for change in row["changes"]:
-                console.print(
-                    f"          {change['kind']:<6} {change['key']}: {change['old']} -> {change['new']}",
-                    highlight=False,
-                )
-            for warning in row.get("warnings", []):
-                console.print(f"          [yellow]warning:[/] {warning}", highlight=False)
     stale = sum(1 for r in rows if r["status"] != "cached")
     console.print(f"{len(rows)} stages, {stale} stale" if rows else "no stages", highlight=False)
+    if explanations:
+        from pivot.sinks.explain import render_explanations
+
+        console.print()
+        render_explanations(console, list(explanations.values()), changed_only=True)
+
+
+@click.command()
+@click.argument("stages", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="The same structure as JSON.")
+@click.option("-f", "--force", is_flag=True, help="Explain as if the stages were forced.")
+@pass_cli
+def explain(cli: CliContext, stages: tuple[str, ...], as_json: bool, force: bool) -> None:
+    """Explain why each stage will run or is skipped, with the code diff.
+
+    For every changed code key (a helper, constant, class or loader the stage reaches) it
+    shows file:line and a unified diff of the old and new source; for params, old -> new
+    values; for deps, old -> new hashes. Keys that appeared or disappeared are marked.
+
+    \b
+    Examples:
+      pivot explain train
+      pivot explain --json
+    """
+    from pivot.core.engine import Engine
+    from pivot.core.explain import explain as explain_stages
+
+    explanations = explain_stages(Engine(cli.project()), stages, force=force)
+    if as_json:
+        click.echo(
+            json.dumps({"stages": [e.to_dict() for e in explanations]}, indent=2, default=str)
+        )
+        return
+    from pivot.sinks.explain import render_explanations
+
+    render_explanations(cli.console(), explanations)
 
 
 def _when(timestamp: float) -> str:
@@ -289,4 +337,4 @@ def show(cli: CliContext, run_id: str | None, as_json: bool) -> None:
         )
 
 
-COMMANDS: list[click.Command] = [init, run, repro, status, history, show]
+COMMANDS: list[click.Command] = [init, run, repro, status, explain, history, show]
