@@ -85,6 +85,17 @@ def _run_options(func: Any) -> Any:
             help="If another run holds the project, wait for it instead of stopping.",
         ),
         click.option(
+            "-w",
+            "--watch",
+            is_flag=True,
+            help="Keep running: re-run affected stages whenever files change.",
+        ),
+        click.option(
+            "--debounce",
+            type=click.IntRange(min=0),
+            help="Watch: milliseconds to gather a burst of changes (default 300, or watch.debounce_ms).",
+        ),
+        click.option(
             "--explain",
             "explain_first",
             is_flag=True,
@@ -117,6 +128,8 @@ def run(
     wait: bool,
     allow_uncached_incremental: bool,
     explain_first: bool,
+    watch: bool,
+    debounce: int | None,
 ) -> None:
     """Run stale stages: the named STAGES and their upstream, or all.
 
@@ -156,6 +169,9 @@ def run(
     def on_signal(signum: int, _frame: object) -> None:
         engine.cancel(signal.Signals(signum).name)
 
+    if watch:
+        _watch(cli, engine, request, sink, debounce, quiet=as_json)
+        return
     if explain_first and not as_json:
         from pivot.core.explain import explain as explain_stages
         from pivot.sinks.explain import render_explanations
@@ -171,6 +187,39 @@ def run(
             signal.signal(sig, handler)
         engine.close()
     sys.exit(summary.exit_code)
+
+
+def _watch(
+    cli: CliContext, engine: Any, request: Any, sink: Any, debounce: int | None, *, quiet: bool
+) -> None:
+    from pivot.core.watch import WatchSession
+
+    if debounce is None:
+        debounce = _configured_debounce(engine.project)
+
+    def cycle_done(_summary: object) -> None:
+        if not quiet:
+            click.echo("Watching for changes (Ctrl-C to stop)…")
+
+    session = WatchSession(engine, request, sink, debounce_ms=debounce, on_cycle_end=cycle_done)
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        session.stop()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        session.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        engine.close()
+    sys.exit(0)
+
+
+def _configured_debounce(project: Any) -> int:
+    from pivot.core.config import load_config
+
+    return int(load_config(project.root).watch.debounce_ms)
 
 
 repro = click.Command(

@@ -105,6 +105,26 @@ class Message(Event):
     event_name = "message"
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FilesChanged(Event):
+    """Watch mode: a debounced batch of relevant file changes (paths relative to the root)."""
+
+    paths: tuple[str, ...]
+    restart: bool = False  # the change cancelled a run in progress
+
+    event_name = "files_changed"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class WatchCycle(Event):
+    """Watch mode: a new cycle starts; a run's events follow."""
+
+    cycle: int
+    trigger: tuple[str, ...]
+
+    event_name = "watch_cycle"
+
+
 EventSink = Callable[[Event], None]
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from pivot.core.events import (
     Event,
+    FilesChanged,
     Message,
     RunFinished,
     RunStarted,
@@ -15,6 +16,7 @@ from pivot.core.events import (
     StageQueued,
     StageStarted,
     StageStatus,
+    WatchCycle,
 )
 
 if TYPE_CHECKING:
@@ -84,6 +86,14 @@ class ConsoleSink:
         elif isinstance(event, RunFinished):
             self._stop()
             self._summary(event)
+        elif isinstance(event, WatchCycle):
+            import datetime
+
+            now = datetime.datetime.fromtimestamp(event.time).strftime("%H:%M:%S")
+            trigger = ", ".join(event.trigger[:5]) + (" …" if len(event.trigger) > 5 else "")
+            self.console.rule(f"[bold]cycle {event.cycle}[/] · {now} · {trigger}", style="dim")
+        elif isinstance(event, FilesChanged) and event.restart:
+            self.console.print("[yellow]change touches a running stage: restarting the run[/]")
 
     def _start(self, event: RunStarted) -> None:
         self._dry = event.dry_run
