@@ -196,10 +196,10 @@ class WatchSession:
             if code_changed:
                 self._needs_reload = True
             running = set(self._running_stages)
-        if running and self._busy():
-            if code_changed or any(self._touches(stage, relevant) for stage in running):
-                restart = True
-                self.engine.cancel("restart")
+        touched = code_changed or any(self._touches(stage, relevant) for stage in running)
+        if running and self._busy() and touched:
+            restart = True
+            self.engine.cancel("restart")
         self.emit_outer(
             FilesChanged(run_id="watch", paths=tuple(sorted(relevant)), restart=restart)
         )
