@@ -18,7 +18,6 @@ class Project:
         self.root = root
         self.pivot_dir = root / PIVOT_DIR
         self.cache = Cache(self.pivot_dir / "cache")
-        self.locks = LockStore(self.pivot_dir / "stages")
         self.logs_dir = self.pivot_dir / "logs"
         self.pipeline_file = root / PIPELINE_FILE
         self.params_file = root / "params.yaml"
@@ -31,6 +30,10 @@ class Project:
     @functools.cached_property
     def state(self) -> StateDB:
         return StateDB(self.pivot_dir / "state.lmdb")
+
+    @functools.cached_property
+    def locks(self) -> LockStore:
+        return LockStore(self.pivot_dir / "stages", self.state)
 
     def abspath(self, rel: str) -> Path:
         return self.root / rel

@@ -23,6 +23,7 @@ DB_HASHES = b"hashes"
 DB_FINGERPRINTS = b"fingerprints"
 DB_RUNS = b"runs"
 DB_REMOTE = b"remote"
+DB_LOCKS = b"locks"
 
 _ENVS: dict[Path, lmdb.Environment] = {}
 _ENVS_LOCK = threading.Lock()
@@ -56,7 +57,7 @@ class StateDB:
         self.env = _open_env(path)
         self._dbs = {
             name: self.env.open_db(name)
-            for name in (DB_HASHES, DB_FINGERPRINTS, DB_RUNS, DB_REMOTE)
+            for name in (DB_HASHES, DB_FINGERPRINTS, DB_RUNS, DB_REMOTE, DB_LOCKS)
         }
 
     # -- file hashes -------------------------------------------------------------------------

@@ -8,7 +8,6 @@ tails to stream log events.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import inspect
@@ -116,6 +115,8 @@ def _run(spec: StageSpec, root: Path, params: dict[str, Any]) -> tuple[OutRecord
 
     result = spec.func(**kwargs)
     if inspect.isawaitable(result):
+        import asyncio
+
         result = asyncio.run(_await(result))
 
     values = (
