@@ -42,7 +42,7 @@ from pivot.core.events import (
     StageStarted,
     StageStatus,
 )
-from pivot.core.executors import Executor, LocalExecutor
+from pivot.core.executors import Executor, LocalExecutor, WorkerLost
 from pivot.core.graph import StageGraph, build_graph, check_sources_exist
 from pivot.core.lock import DepRecord, OutRecord, StageLock
 from pivot.core.logs import LogTail
@@ -361,6 +361,7 @@ class _Run:
                 log_path=str(log_path),
                 code_token=self.engine._token,
                 params=decision.inputs.params,
+                expected_code=decision.inputs.code if self.engine.executor.verifies_code else None,
             )
             self.emit(StageStarted(run_id=self.run_id, stage=name))
             future = self.engine.executor.submit(task)
@@ -419,6 +420,9 @@ class _Run:
             self.emit(StageLog(run_id=self.run_id, stage=job.name, line=line))
         try:
             outcome = future.result()
+        except WorkerLost as exc:
+            self._fail(job.name, f"worker process died while running it ({exc})", str(exc), job)
+            return
         except concurrent.futures.BrokenExecutor as exc:
             self._worker_died(job, exc)
             return

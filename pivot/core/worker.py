@@ -36,6 +36,8 @@ class StageTask:
     log_path: str
     code_token: str
     params: dict[str, Any]
+    #: When set, the worker refuses to run unless its own fingerprint of the stage matches.
+    expected_code: dict[str, str] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +75,8 @@ def execute_stage(task: StageTask) -> StageOutcome:
         try:
             os.chdir(root)
             spec = _pipeline(root, task.code_token)[task.stage]
+            if task.expected_code is not None:
+                _check_code(spec, root, task.expected_code)
             outs = _run(spec, root, task.params)
         except KeyboardInterrupt:
             raise
@@ -83,6 +87,27 @@ def execute_stage(task: StageTask) -> StageOutcome:
                 task.stage, False, (), time.perf_counter() - started, error, os.getpid()
             )
     return StageOutcome(task.stage, True, outs, time.perf_counter() - started, None, os.getpid())
+
+
+class CodeMismatchError(StageOutputError):
+    """The worker's copy of the project code differs from the coordinator's."""
+
+
+def _check_code(spec: StageSpec, root: Path, expected: dict[str, str]) -> None:
+    from pivot.core.fingerprint import fingerprint_stage
+
+    extra: list[object] = list(spec.loaders())
+    if spec.params_model is not None:
+        extra.append(spec.params_model)
+    actual = fingerprint_stage(spec.func, project_root=root, extra_objects=extra).manifest
+    differing = sorted(
+        k for k in expected.keys() | actual.keys() if expected.get(k) != actual.get(k)
+    )
+    if differing:
+        raise CodeMismatchError(
+            f"refusing to run '{spec.name}': the code on this worker differs from the "
+            f"coordinator's ({', '.join(differing[:5])}); sync the project code to the workers"
+        )
 
 
 def _run(spec: StageSpec, root: Path, params: dict[str, Any]) -> tuple[OutRecord, ...]:

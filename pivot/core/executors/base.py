@@ -23,6 +23,12 @@ class WorkerLost(RuntimeError):
 
 
 class Executor(abc.ABC):
+    #: A dead worker fails only the future it was running (Dask), rather than every future of
+    #: the pool (loky), so the engine need not isolate the culprit.
+    isolates_failures: bool = False
+    #: Workers may see different code than the coordinator: have them check the code manifest.
+    verifies_code: bool = False
+
     @property
     @abc.abstractmethod
     def capacity(self) -> int:
