@@ -14,7 +14,7 @@ from pivot.core.graph import StageGraph
 from pivot.core.lock import OutRecord, StageLock
 from pivot.core.params import effective_params, read_params_file
 from pivot.core.project_context import Project
-from pivot.exceptions import PivotError
+from pivot.exceptions import StageDefinitionError
 
 
 class Action(enum.StrEnum):
@@ -117,10 +117,10 @@ class Planner:
         return self.project.locks.read(name)
 
     def decide(self, name: str, *, force: bool = False) -> Decision:
+        lock = self.read_lock(name)  # a corrupt lock stops everything (LockFileError, exit 2)
         try:
             inputs = self.inputs(name)
-            lock = self.read_lock(name)
-        except PivotError as exc:
+        except StageDefinitionError as exc:  # e.g. invalid params for this stage only
             return Decision(name, Action.ERROR, str(exc))
         return self.compare(name, lock, inputs, force=force)
 

@@ -343,3 +343,32 @@ def test_init_creates_pivot_dir_and_ignore_files(tmp_path: Path) -> None:
         timeout=60,
     )
     assert again.returncode == 0 and "already" in again.stdout
+
+
+def test_corrupt_lock_file_is_a_one_line_error(two: TempProject) -> None:
+    two.pivot("run")
+    lock = two.root / ".pivot" / "stages" / "make.lock"
+    lock.write_text("schema: 1\nstage: [unclosed\n")
+    proc = two.pivot("--no-tui", "status", check=2)
+    line = proc.stderr.strip()
+    assert len(line.splitlines()) == 1 and "make.lock" in line and "not valid YAML" in line
+    lock.write_text("schema: 99\nstage: make\n")
+    assert "unknown schema" in two.pivot("--no-tui", "run", check=2).stderr
+    assert two.read("data/b.txt") == "11"  # nothing lost
+
+
+def test_corrupt_cache_blob_is_never_restored(two: TempProject) -> None:
+    two.pivot("run")
+    import yaml
+
+    digest = yaml.safe_load(two.lock("make"))["outs"][0]["hash"]
+    blob = two.root / ".pivot" / "cache" / "files" / digest[:2] / digest[2:]
+    blob.chmod(0o644)
+    blob.write_text('{"n": 999}')
+    (two.root / "data" / "a.json").unlink()
+    events = two.run_events()
+    finished = {e["stage"]: e["status"] for e in events if e["event"] == "stage_finished"}
+    assert finished["make"] == "ran"
+    assert any(e["event"] == "message" and "corrupt" in e["text"] for e in events)
+    assert json.loads(two.read("data/a.json")) == {"n": 10}
+    assert json.loads(blob.read_text()) == {"n": 10}  # re-created from the real run
