@@ -17,6 +17,9 @@ Measurements:
   ``report()``, reading both files with ``polars.read_csv``. datacompy pins an older polars,
   so it runs in its own interpreter: pass ``--datacompy-python`` (see docs/data-diff.md).
 
+Each tool first runs once untimed (warm page cache, compiled ``.pyc`` files); the median of
+the next ``--repeat`` runs is reported. Runs of the tools are interleaved.
+
 Usage::
 
     uv run python benchmarks/datadiff_bench.py [--rows 1000000] [--repeat 3]
@@ -34,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -125,9 +129,11 @@ def child_datacompy(old: str, new: str) -> dict[str, Any]:
     }
 
 
-def measure(cmd: list[str], cwd: Path | None = None) -> tuple[str, float, float]:
-    """Run ``cmd``; return its stdout, wall seconds, and its own peak RSS in MiB."""
+def measure(cmd: list[str], cwd: Path | None = None) -> tuple[str, float, float, float]:
+    """Run ``cmd``; return its stdout, wall seconds, its own peak RSS in MiB, CPU seconds."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    # Let the warm-up run write .pyc files, as an installed package has them.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, env=env)
@@ -138,19 +144,21 @@ def measure(cmd: list[str], cwd: Path | None = None) -> tuple[str, float, float]
         err.seek(0)
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} failed:\n{err.read().decode()}")
-        return out.read().decode(), elapsed, usage.ru_maxrss / 1024
+        cpu = usage.ru_utime + usage.ru_stime
+        return out.read().decode(), elapsed, usage.ru_maxrss / 1024, cpu
 
 
 def run_child(python: str, kind: str, old: Path, new: Path) -> dict[str, Any]:
     """One measurement in a fresh interpreter (the child times itself, from imports on)."""
-    stdout, _, rss = measure([python, __file__, "--child", kind, str(old), str(new)])
+    stdout, _, rss, cpu = measure([python, __file__, "--child", kind, str(old), str(new)])
     result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
     result["max_rss_mib"] = rss
+    result["cpu_seconds"] = cpu
     return result
 
 
-def run_cli(work: Path, old: Path, new: Path) -> dict[str, Any]:
-    """End to end: a git repo with the old file committed, the new one in the workspace."""
+def make_repo(work: Path, old: Path, new: Path) -> Path:
+    """A Pivot project in a git repo: the old file committed, the new one in the workspace."""
     repo = work / "repo"
     if repo.exists():
         shutil.rmtree(repo)
@@ -166,10 +174,17 @@ def run_cli(work: Path, old: Path, new: Path) -> dict[str, Any]:
     for args in (["init", "-q"], ["add", "data.csv"], ["commit", "-q", "-m", "old"]):
         subprocess.run(["git", *args], cwd=repo, check=True, env=env)
     shutil.copyfile(new, repo / "data.csv")
-    stdout, elapsed, rss = measure(
+    return repo
+
+
+def run_cli(repo: Path, expected: str) -> dict[str, Any]:
+    """End to end: ``python -m pivot data diff`` with text output to a pipe."""
+    stdout, elapsed, rss, cpu = measure(
         [sys.executable, "-m", "pivot", "data", "diff", "data.csv", "--key", "id"], cwd=repo
     )
-    return {"seconds": elapsed, "max_rss_mib": rss, "output_lines": len(stdout.splitlines())}
+    if expected not in stdout:
+        raise SystemExit(f"unexpected pivot data diff output:\n{stdout[:2000]}")
+    return {"seconds": elapsed, "max_rss_mib": rss, "cpu_seconds": cpu}
 
 
 def main() -> None:
@@ -201,29 +216,39 @@ def main() -> None:
     )
 
     def report(name: str, runs: list[dict[str, Any]]) -> None:
+        runs = runs[1:]  # the first run is a warm-up (page cache, .pyc files)
         secs = [r["seconds"] for r in runs]
+        cpu = [r["cpu_seconds"] for r in runs]
         rss = [r["max_rss_mib"] for r in runs if r.get("max_rss_mib")]
         counts = {k: runs[0][k] for k in ("modified", "removed", "added") if k in runs[0]}
         extra = {k: runs[0][k] for k in ("version", "polars") if k in runs[0]}
         print(
             f"{name:14s} median {statistics.median(secs):6.2f} s  "
             f"(min {min(secs):.2f}, max {max(secs):.2f})  "
+            f"CPU {statistics.median(cpu):.2f} s  "
             + (f"peak RSS {max(rss):,.0f} MiB  " if rss else "")
             + (f"counts {counts}  " if counts else "")
             + (f"{extra}" if extra else "")
         )
 
-    report(
-        "pivot-engine",
-        [run_child(sys.executable, "pivot-engine", old, new) for _ in range(args.repeat)],
-    )
+    tools: dict[str, Callable[[], dict[str, Any]]] = {
+        "pivot-engine": lambda: run_child(sys.executable, "pivot-engine", old, new),
+    }
     if not args.no_cli:
-        report("pivot-cli", [run_cli(work, old, new) for _ in range(args.repeat)])
+        repo = make_repo(work, old, new)
+        summary = f"{truth['added']:,} added, {truth['removed']:,} removed, {truth['modified']:,} modified"
+        tools["pivot-cli"] = lambda: run_cli(repo, summary)
     if args.datacompy_python:
-        report(
-            "datacompy",
-            [run_child(args.datacompy_python, "datacompy", old, new) for _ in range(args.repeat)],
-        )
+        python = args.datacompy_python
+        tools["datacompy"] = lambda: run_child(python, "datacompy", old, new)
+    # Interleave the tools, so that a busy moment on the machine hurts them all alike.
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in tools}
+    for _ in range(args.repeat + 1):
+        for name, run in tools.items():
+            runs[name].append(run())
+    for name, results in runs.items():
+        report(name, results)
+    print(f"load average during the run: {os.getloadavg()[0]:.2f} (1 min)")
     if args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)
 

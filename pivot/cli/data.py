@@ -92,24 +92,23 @@ def diff_command(
 
     root = _project_root()
     reader = RevisionReader(root, rev)
-    diffs = [
-        compute_data_diff(
-            root,
-            _project_path(root, target),
-            rev=rev,
-            keys=key_columns,
-            max_rows=max_rows,
-            summary=summary,
-            reader=reader,
+    paths = [_project_path(root, target) for target in targets]
+    console = None if as_json or as_md else _console()
+    diffs = []
+    for index, path in enumerate(paths):
+        diff = compute_data_diff(
+            root, path, rev=rev, keys=key_columns, max_rows=max_rows, summary=summary, reader=reader
         )
-        for target in targets
-    ]
+        if console is not None:
+            # Text goes out file by file, as each diff is ready.
+            if index:
+                console.print()
+            render_text([diff], console)
+        diffs.append(diff)
     if as_json:
         click.echo(render_json(diffs))
     elif as_md:
         click.echo(render_markdown(diffs), nl=False)
-    else:
-        render_text(diffs, _console())
 
 
 @data_group.command("get")
@@ -165,7 +164,7 @@ def get_command(paths: tuple[str, ...], rev: str, out: str | None, force: bool) 
         item.materialise(dest)
     console = _console(stderr=True)
     for item, dest in plan:
-        console.print(f"{item.path} @ {rev} [{item.source}] -> {_shown(dest)}", highlight=False)
+        console.print(f"{item.path} @ {rev} [{item.source}] -> {_shown(dest)}", markup=False)
 
 
 def _plan_destinations(

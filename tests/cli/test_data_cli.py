@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import polars as pl
 import pytest
 import xxhash
 import yaml
 
-from tests.helpers import TempProject, pivot_env
+from tests.helpers import TempProject
 
 OLD_CSV = """\
 id,name,price,qty
@@ -30,22 +29,10 @@ id,name,price,qty
 """
 
 
-def pivot(project: TempProject, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
-    # TEMPORARY FALLBACK until `data` is registered on the main CLI: remove before finishing.
-    from pivot.cli import cli
-
-    if "data" not in cli.commands:
-        code = (
-            "import sys; from pivot.cli import cli, main; from pivot.cli.data import data_group; "
-            "cli.add_command(data_group); main(sys.argv[1:])"
-        )
-        proc = subprocess.run(
-            [sys.executable, "-c", code, *args],
-            cwd=project.root, env=pivot_env(), capture_output=True, text=True, check=False,
-        )
-        if check is not None and proc.returncode != check:
-            raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-        return proc
+def pivot(
+    project: TempProject, *args: str, check: int | None = 0
+) -> subprocess.CompletedProcess[str]:
+    """``python -m pivot ARGS`` in the project, as a real subprocess."""
     return project.pivot(*args, check=check)
 
 
@@ -59,7 +46,9 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str], code: int, *ne
         assert needle in lines[0], lines[0]
 
 
-def cache_output(project: TempProject, stage: str, path: str, files: dict[str, bytes] | bytes) -> None:
+def cache_output(
+    project: TempProject, stage: str, path: str, files: dict[str, bytes] | bytes
+) -> None:
     """Record an output as a pipeline run would: blobs in the cache and a stage lock file.
 
     ``files`` is the content of a file output, or {relative path: content} for a directory.
@@ -141,7 +130,13 @@ class TestDiff:
         assert entry["old"]["source"] == "git" and entry["old"]["label"] == "HEAD"
         assert len(entry["old"]["revision"]) == 40
         assert entry["new"]["source"] == "workspace"
-        assert entry["rows"] == {"added": 1, "removed": 1, "modified": 2, "unchanged": 1, "moved": None}
+        assert entry["rows"] == {
+            "added": 1,
+            "removed": 1,
+            "modified": 2,
+            "unchanged": 1,
+            "moved": None,
+        }
         assert entry["added_rows"] == [
             {"row": 4, "values": {"id": 5, "name": "elder", "price": 4.0, "qty": 1}}
         ]
@@ -191,7 +186,9 @@ class TestDiff:
         frame.with_columns(pl.col("v") * 2).write_parquet(project.root / "t.parquet")
         project.commit_all("two")
         frame.with_columns(pl.col("v") * 3).write_parquet(project.root / "t.parquet")
-        proc = pivot(project, "data", "diff", "t.parquet", "--key", "id", "--rev", "HEAD~1", "--json")
+        proc = pivot(
+            project, "data", "diff", "t.parquet", "--key", "id", "--rev", "HEAD~1", "--json"
+        )
         entry = json.loads(proc.stdout)["files"][0]
         assert entry["format"] == "parquet"
         assert entry["old"]["label"] == "HEAD~1"
@@ -225,7 +222,9 @@ class TestDiff:
         project.commit_all("first run")
         cache_output(project, "clean", "out/clean.csv", NEW_CSV.encode())
         project.commit_all("second run")
-        proc = pivot(project, "data", "diff", "out/clean.csv", "--rev", "HEAD~1", "--key", "id", "--json")
+        proc = pivot(
+            project, "data", "diff", "out/clean.csv", "--rev", "HEAD~1", "--key", "id", "--json"
+        )
         entry = json.loads(proc.stdout)["files"][0]
         assert entry["old"]["source"] == "cache"
         assert entry["rows"]["modified"] == 2
@@ -314,7 +313,9 @@ class TestGet:
         cache_output(project, "clean", "out/clean.csv", OLD_CSV.encode())
         project.commit_all()
         drop_cache(project)
-        proc = pivot(project, "data", "get", "out/clean.csv", "--rev", "HEAD", "-o", "x.csv", check=None)
+        proc = pivot(
+            project, "data", "get", "out/clean.csv", "--rev", "HEAD", "-o", "x.csv", check=None
+        )
         assert_one_line_error(proc, 1, "out/clean.csv at HEAD", "pivot pull")
         assert not (project.root / "x.csv").exists()
 
