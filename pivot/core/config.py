@@ -27,7 +27,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from pivot.core.atomic import write_text_atomic
 from pivot.core.project import PIVOT_DIR
@@ -54,7 +62,7 @@ __all__ = [
 CONFIG_FILE = "config.yaml"
 LOCAL_CONFIG_FILE = "config.local.yaml"
 
-_S3_URL = re.compile(r"^s3://(?P<bucket>[A-Za-z0-9][A-Za-z0-9._-]{1,254})(?P<prefix>/[^\s]*)?$")
+_S3_URL = re.compile(r"^s3://(?P<bucket>[A-Za-z0-9][A-Za-z0-9._-]{0,254})(?P<prefix>/[^\s]*)?$")
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -185,11 +193,15 @@ def _read_raw(path: Path) -> dict[str, Any]:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"config file {path} is not valid YAML{where} ({first}); fix or delete it") from exc
+        raise ConfigError(
+            f"config file {path} is not valid YAML{where} ({first}); fix or delete it"
+        ) from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of keys, not {type(data).__name__}; fix or delete it")
+        raise ConfigError(
+            f"config file {path} must hold a mapping of keys, not {type(data).__name__}; fix or delete it"
+        )
     return data
 
 
@@ -259,7 +271,9 @@ class ConfigKey(typing.NamedTuple):
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:
-    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    return (
+        annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    )
 
 
 def _dict_model(annotation: Any) -> type[BaseModel] | None:
@@ -310,7 +324,9 @@ def parse_key(key: str) -> ConfigKey:
                 return ConfigKey(tuple(resolved), section=True)
             entry = parts[index]
             if not _NAME.match(entry):
-                raise ConfigError(f"bad name '{entry}' in config key '{key}'; use letters, digits, '-' and '_'")
+                raise ConfigError(
+                    f"bad name '{entry}' in config key '{key}'; use letters, digits, '-' and '_'"
+                )
             resolved.append(entry)
             index += 1
             model = entries
@@ -318,7 +334,9 @@ def parse_key(key: str) -> ConfigKey:
                 resolved.append("url")  # `remotes.origin` is shorthand for its url
                 return ConfigKey(tuple(resolved), section=False)
         elif index < len(parts):
-            raise ConfigError(f"unknown config key '{key}': '{name}' is not a section; known keys: {', '.join(known_keys())}")
+            raise ConfigError(
+                f"unknown config key '{key}': '{name}' is not a section; known keys: {', '.join(known_keys())}"
+            )
         else:
             return ConfigKey(tuple(resolved), section=False)
     return ConfigKey(tuple(resolved), section=True)
@@ -383,7 +401,9 @@ def list_values(root: Path | None, scope: Scope | None = None) -> list[tuple[str
     return [(key, value, origins.get(key, "default")) for key, value in _flatten(effective)]
 
 
-def set_value(root: Path | None, key: str, value: str, scope: Scope = Scope.PROJECT) -> tuple[str, Any, Path]:
+def set_value(
+    root: Path | None, key: str, value: str, scope: Scope = Scope.PROJECT
+) -> tuple[str, Any, Path]:
     """Validate and write one value; returns the resolved key, the stored value and the file.
 
     The file is rewritten in normalized form, atomically; a value the model refuses
@@ -391,8 +411,10 @@ def set_value(root: Path | None, key: str, value: str, scope: Scope = Scope.PROJ
     """
     parsed = parse_key(key)
     if parsed.section:
-        children = [k for k in known_keys() if k.startswith(f"{parsed}.") or k.startswith(f"{parsed.parts[0]}.<name>")]
-        raise ConfigError(f"'{parsed}' is a section, not a value; set one of its keys: {', '.join(children)}")
+        children = [k for k in known_keys() if k.startswith(f"{parsed.parts[0]}.")]
+        raise ConfigError(
+            f"'{parsed}' is a section, not a value; set one of its keys: {', '.join(children)}"
+        )
     path = config_path(scope, root)
     data = _normalized(_read_raw(path), str(path))
     node = data
@@ -403,30 +425,30 @@ def set_value(root: Path | None, key: str, value: str, scope: Scope = Scope.PROJ
             node[part] = child
         node = child
     node[parsed.parts[-1]] = value
-    model = _validate(data, f"{path} (after setting {parsed})")
+    model = _validate(data, f"{path} (nothing written)")
     result = model.model_dump(mode="json", exclude_unset=True)
     _write(path, result)
     return str(parsed), _lookup(result, parsed.parts), path
 
 
-def unset_value(root: Path | None, key: str, scope: Scope = Scope.PROJECT) -> tuple[str, Path] | None:
+def unset_value(
+    root: Path | None, key: str, scope: Scope = Scope.PROJECT
+) -> tuple[str, Path] | None:
     """Remove ``key`` (a value or a whole section) from one file; None if it was not set.
 
-    Works on keys the model does not know, so a bad key can be removed from a file.
+    ``remotes.origin`` removes the whole remote. A key the model does not know can still be
+    removed when it is in the file, so a bad key can always be fixed.
     """
     path = config_path(scope, root)
-    data = _read_raw(path)
+    raw = _read_raw(path)
+    try:
+        data = _normalized(raw, str(path))
+    except ConfigError:
+        data = raw
     parts = tuple(key.strip().split("."))
     if _lookup(data, parts) is None:
-        parsed = parse_key(key)  # an unknown key that is not in the file: say so
-        parts = parsed.parts
-        if parsed.section is False and len(parts) >= 3 and parts[0] == "remotes" and _lookup(data, parts) is None:
-            # `remotes.origin` resolves to its url; unsetting it removes the whole remote.
-            parts = parts[:2] if key.strip().count(".") == 1 else parts
-        if _lookup(data, parts) is None:
-            return None
-    elif parts[0] == "remotes" and len(parts) == 2 and isinstance(_lookup(data, parts), str):
-        pass  # shorthand remote: remove it whole
+        parse_key(key)  # refuses unknown keys that are not in the file either
+        return None
     _delete(data, parts)
     _write(path, data)
     return ".".join(parts), path

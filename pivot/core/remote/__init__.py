@@ -1,0 +1,83 @@
+"""Share the cache through S3: push, fetch, pull, and checks of what the remote holds.
+
+The public surface, for the CLI, the TUI and the engine::
+
+    from pivot.core import remote
+
+    result = remote.push(project, ["train"], remote="origin", jobs=16, progress=callback)
+    result = remote.fetch(project)                   # blobs into .pivot/cache only
+    result = remote.pull(project)                    # fetch + write outputs into the workspace
+    rows = remote.remote_status(project, stages)     # per output: missing locally / on remote
+    rows = remote.verify_remote(project)             # outputs with blobs missing on the remote
+    problems = remote.verify_local(project)          # locks, local cache, workspace
+
+Remotes are configured in :mod:`pivot.core.config` (``remotes.<name>.url`` and friends);
+credentials come from boto3's standard chain. Errors that stop a whole command raise
+:class:`~pivot.exceptions.RemoteError` (exit 1) or :class:`~pivot.exceptions.ConfigError`
+(exit 2); problems with single blobs are returned in the results.
+
+Modules: ``_s3`` (the boto3 transport), ``_transfer`` (push/fetch/pull orchestration),
+``_index`` (the LMDB index of hashes known to be on a remote), ``_progress`` (typed progress
+snapshots and the rich bar), ``_verify`` (local checks). boto3 is imported lazily.
+"""
+
+from __future__ import annotations
+
+from pivot.core.remote._progress import (
+    ConsoleProgress,
+    Direction,
+    Phase,
+    ProgressCallback,
+    TransferProgress,
+)
+from pivot.core.remote._s3 import (
+    BlobCorruptError,
+    BlobMissingError,
+    RemoteLocation,
+    RemoteUnavailableError,
+    resolve_remote,
+)
+from pivot.core.remote._transfer import (
+    DEFAULT_JOBS,
+    BlobProblem,
+    BlobRef,
+    PullResult,
+    RemoteStatusRow,
+    TransferResult,
+    fetch,
+    lock_blobs,
+    pull,
+    push,
+    remote_status,
+    select_locks,
+    verify_remote,
+)
+from pivot.core.remote._verify import VerifyProblem, verify_local
+
+__all__ = [
+    "DEFAULT_JOBS",
+    "BlobCorruptError",
+    "BlobMissingError",
+    "BlobProblem",
+    "BlobRef",
+    "ConsoleProgress",
+    "Direction",
+    "Phase",
+    "ProgressCallback",
+    "PullResult",
+    "RemoteLocation",
+    "RemoteStatusRow",
+    "RemoteUnavailableError",
+    "TransferProgress",
+    "TransferResult",
+    "VerifyProblem",
+    "fetch",
+    "lock_blobs",
+    "pull",
+    "push",
+    "remote_status",
+    "resolve_remote",
+    "select_locks",
+    "verify_local",
+    "verify_remote",
+]

@@ -1,0 +1,481 @@
+"""The S3 transport: one boto3 client, shared by every worker thread, that moves single blobs.
+
+Contract, relied on by :mod:`pivot.core.remote._transfer`:
+
+- :meth:`S3Transport.upload` never makes a partial object visible under the final key. Small
+  blobs go up in one ``PutObject`` (S3 shows an object only once it is complete) with
+  ``If-None-Match: *`` so an existing object is never rewritten (412 means "already there");
+  large ones go up as a multipart upload, which appears only on completion.
+- :meth:`S3Transport.download` writes to the path it is given (a temp file) and checks the
+  xxhash64 of what arrived; the caller renames it into the cache only afterwards.
+- Errors leave as :class:`RemoteError` (via :func:`translate`); :func:`is_fatal` tells which
+  of them mean "stop everything" (unreachable, credentials, bucket) rather than "this blob".
+
+boto3 is imported here and only here, when a transport is created, so that commands which
+never touch the remote (and ``pivot --help``) do not pay its 300 ms import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import xxhash
+
+from pivot.core.hashing import CHUNK, hash_file
+from pivot.exceptions import ConfigError, RemoteError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from s3transfer.manager import TransferManager
+
+    from pivot.core.config import PivotConfig
+
+SMALL_LIMIT = 16 << 20  # up to this size: one PutObject / GetObject; above: multipart / ranged
+PART_SIZE = 16 << 20
+CONNECT_TIMEOUT = 3.0
+READ_TIMEOUT = 30.0
+CHECK_LIST_KEYS = 1000  # the connectivity check lists this many blobs (one page)
+STREAM_ATTEMPTS = 3  # our own retries of a download whose body broke off mid-stream
+
+ByteCallback = Callable[[int], None]
+
+
+class RemoteUnavailableError(RemoteError):
+    """No blob can succeed: the remote is unreachable, refuses the credentials, or has no
+    such bucket. A transfer stops at the first one."""
+
+
+class BlobCorruptError(RemoteError):
+    """Bytes whose xxhash64 is not the name they are stored under."""
+
+
+class BlobMissingError(RemoteError):
+    """The remote has no object for this hash."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RemoteLocation:
+    """Where one named remote keeps its blobs: ``s3://bucket/prefix/files/ab/cdef…``."""
+
+    name: str
+    url: str
+    bucket: str
+    prefix: str  # without leading or trailing slash; may be empty
+    endpoint_url: str | None = None
+    region: str | None = None
+
+    @classmethod
+    def parse(
+        cls, name: str, url: str, endpoint_url: str | None = None, region: str | None = None
+    ) -> RemoteLocation:
+        rest = url.removeprefix("s3://")
+        bucket, _, prefix = rest.partition("/")
+        if not bucket or not url.startswith("s3://"):
+            raise ConfigError(f"remote '{name}' has url {url!r}; expected s3://bucket/prefix")
+        return cls(name, url, bucket, prefix.strip("/"), endpoint_url, region)
+
+    @property
+    def files_prefix(self) -> str:
+        return f"{self.prefix}/files/" if self.prefix else "files/"
+
+    def key(self, digest: str) -> str:
+        return f"{self.files_prefix}{digest[:2]}/{digest[2:]}"
+
+    @property
+    def identity(self) -> str:
+        """What the local index of known hashes is keyed by: the same bucket behind two
+        endpoints is two remotes."""
+        return f"{self.endpoint_url or 'aws'} {self.url}"
+
+    def describe(self) -> str:
+        where = f" at {self.endpoint_url}" if self.endpoint_url else ""
+        return f"remote '{self.name}' ({self.url}{where})"
+
+
+def resolve_remote(config: PivotConfig, name: str | None) -> RemoteLocation:
+    """The remote called ``name``, else ``default_remote``, else the only one configured."""
+    remotes = config.remotes
+    hint = "`pivot config set remotes.origin s3://bucket/prefix`"
+    if name is None:
+        name = config.default_remote
+        if name is None:
+            if len(remotes) == 1:
+                name = next(iter(remotes))
+            elif not remotes:
+                raise ConfigError(f"no remote is configured; add one with {hint}")
+            else:
+                raise ConfigError(
+                    f"several remotes are configured ({', '.join(sorted(remotes))}) and no default; "
+                    "pick one with -r NAME or `pivot config set default_remote NAME`"
+                )
+    remote = remotes.get(name)
+    if remote is None:
+        known = ", ".join(sorted(remotes)) or "none"
+        raise ConfigError(
+            f"remote '{name}' is not configured (remotes: {known}); add it with {hint.replace('origin', name)}"
+        )
+    if remote.url is None:
+        raise ConfigError(
+            f"remote '{name}' has no url; set it with `pivot config set remotes.{name} s3://bucket/prefix`"
+        )
+    return RemoteLocation.parse(name, remote.url, remote.endpoint_url, remote.region)
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+_AUTH_CODES = {
+    "AccessDenied",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "InvalidToken",
+    "ExpiredToken",
+    "TokenRefreshRequired",
+    "AuthorizationHeaderMalformed",
+    "403",
+}
+_MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
+
+
+def _error_code(exc: BaseException) -> str | None:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        if code:
+            return str(code)
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return str(status) if status else None
+    return None
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    """s3transfer wraps the error that ended a transfer; look at the original."""
+    last = getattr(exc, "last_exception", None)
+    return last if isinstance(last, BaseException) else exc
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    from botocore import exceptions as bce
+
+    exc = _unwrap(exc)
+    return isinstance(
+        exc, bce.ConnectionError | bce.HTTPClientError | ConnectionError | TimeoutError
+    )
+
+
+def is_fatal(exc: BaseException) -> bool:
+    """True when no other blob can succeed either: stop the whole transfer."""
+    from botocore import exceptions as bce
+
+    if isinstance(exc, RemoteError):
+        return isinstance(exc, RemoteUnavailableError)
+    exc = _unwrap(exc)
+    if isinstance(
+        exc, bce.NoCredentialsError | bce.PartialCredentialsError | bce.CredentialRetrievalError
+    ):
+        return True
+    if is_connection_error(exc):
+        return True
+    code = _error_code(exc)
+    return code in _AUTH_CODES or code == "NoSuchBucket"
+
+
+def translate(exc: BaseException, location: RemoteLocation) -> RemoteError:
+    """One line for the user: what failed, where, what to do."""
+    from botocore import exceptions as bce
+
+    if isinstance(exc, RemoteError):
+        return exc
+    exc = _unwrap(exc)
+    desc = location.describe()
+    message: str
+    if isinstance(
+        exc, bce.NoCredentialsError | bce.PartialCredentialsError | bce.CredentialRetrievalError
+    ):
+        message = (
+            f"no usable AWS credentials for {desc} ({exc}); set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (Pivot uses boto3's standard credential chain)"
+        )
+    elif is_connection_error(exc):
+        hint = (
+            f"check that the server is up and remotes.{location.name}.endpoint_url is right"
+            if location.endpoint_url
+            else "check the network connection"
+        )
+        message = f"cannot reach {desc} ({_connection_reason(exc)}); {hint}"
+    else:
+        code = _error_code(exc)
+        if code in _AUTH_CODES:
+            message = (
+                f"{desc} refused the request ({code}); check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
+                f"or AWS_PROFILE and that they may read and write {location.url}"
+            )
+        elif code == "NoSuchBucket":
+            message = (
+                f"bucket '{location.bucket}' does not exist on {desc}; create it or fix "
+                f"`pivot config set remotes.{location.name} s3://bucket/prefix`"
+            )
+        else:
+            message = f"{desc} failed: {_first_line(exc)}"
+    return RemoteUnavailableError(message) if is_fatal(exc) else RemoteError(message)
+
+
+def _connection_reason(exc: BaseException) -> str:
+    """'connection refused' rather than botocore's URL-laden sentence."""
+    from botocore import exceptions as bce
+
+    if isinstance(exc, bce.ConnectTimeoutError):
+        return f"no connection within {CONNECT_TIMEOUT:.0f}s"
+    if isinstance(exc, bce.ReadTimeoutError):
+        return f"no answer within {READ_TIMEOUT:.0f}s"
+    if isinstance(exc, bce.ConnectionClosedError | bce.ResponseStreamingError):
+        return "the connection broke off"
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc, getattr(exc, "kwargs", {}).get("error")]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.strerror:
+            return current.strerror[:1].lower() + current.strerror[1:]
+        todo += [current.__cause__, current.__context__]
+    return _first_line(exc)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# -- transport --------------------------------------------------------------------------------
+
+
+class S3Transport:
+    """Blob-level operations on one remote. Thread-safe: boto3 clients are."""
+
+    def __init__(self, location: RemoteLocation, *, jobs: int = 16) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.location = location
+        self.jobs = jobs
+        session = boto3.session.Session()
+        s3_options: Any = {"addressing_style": "path"} if location.endpoint_url else {}
+
+        def client(attempts: int, read_timeout: float) -> S3Client:
+            config = Config(
+                connect_timeout=CONNECT_TIMEOUT,
+                read_timeout=read_timeout,
+                retries={"mode": "standard", "max_attempts": attempts},
+                max_pool_connections=jobs + 16,
+                s3=s3_options,
+            )
+            return session.client(
+                "s3", endpoint_url=location.endpoint_url, region_name=location.region, config=config
+            )
+
+        self.client = client(5, READ_TIMEOUT)
+        # The connectivity check must fail in seconds on a dead endpoint, not after minutes of
+        # retries: one attempt, short timeouts.
+        self._probe = client(1, 10.0)
+        self._conditional_put = True
+        self.complete_listing: set[str] | None = None  # every blob, if :meth:`check` saw them all
+        self._manager: TransferManager | None = None
+        self._manager_lock = threading.Lock()
+
+    def close(self) -> None:
+        if self._manager is not None:
+            self._manager.shutdown()
+            self._manager = None
+
+    def _transfers(self) -> TransferManager:
+        with self._manager_lock:
+            if self._manager is None:
+                from s3transfer.manager import TransferConfig, TransferManager
+
+                config = TransferConfig(
+                    multipart_threshold=SMALL_LIMIT,
+                    multipart_chunksize=PART_SIZE,
+                    max_request_concurrency=max(8, self.jobs),
+                )
+                self._manager = TransferManager(self.client, config)
+            return self._manager
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Fail fast, with one clear line, if the remote cannot be listed.
+
+        The request lists the first 1,000 blobs; when that is all of them,
+        :attr:`complete_listing` holds them and no other existence check is needed.
+        """
+        try:
+            page = self._probe.list_objects_v2(
+                Bucket=self.location.bucket,
+                Prefix=self.location.files_prefix,
+                MaxKeys=CHECK_LIST_KEYS,
+            )
+        except Exception as exc:
+            raise translate(exc, self.location) from None
+        if not page.get("IsTruncated"):
+            self.complete_listing = {
+                digest
+                for item in page.get("Contents", [])
+                if (digest := self._digest_of(item["Key"])) is not None
+            }
+
+    def _digest_of(self, key: str) -> str | None:
+        shard, _, name = key[len(self.location.files_prefix) :].partition("/")
+        if len(shard) != 2 or not name or "/" in name:
+            return None
+        return shard + name
+
+    def exists(self, digest: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.location.bucket, Key=self.location.key(digest))
+        except Exception as exc:
+            if _error_code(exc) in _MISSING_CODES:
+                return False
+            raise
+        return True
+
+    def list_shard(self, shard: str) -> tuple[set[str], int]:
+        """Hashes stored under ``files/<shard>/``, and how many pages the listing took."""
+        prefix = f"{self.location.files_prefix}{shard}/"
+        found: set[str] = set()
+        pages = 0
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.location.bucket, Prefix=prefix):
+            pages += 1
+            for item in page.get("Contents", []):
+                rest = item["Key"][len(prefix) :]
+                if rest and "/" not in rest:
+                    found.add(shard + rest)
+        return found, pages
+
+    # -- transfers ----------------------------------------------------------------------------
+
+    def upload(self, source: Path, digest: str, on_bytes: ByteCallback) -> bool:
+        """Upload ``source`` as blob ``digest``; False if the remote already had it.
+
+        The bytes are hashed first, so a corrupt local blob is never published
+        (:class:`BlobCorruptError`).
+        """
+        size = source.stat().st_size
+        if size <= SMALL_LIMIT:
+            data = source.read_bytes()
+            actual = xxhash.xxh64(data).hexdigest()
+            if actual != digest:
+                raise BlobCorruptError(f"local copy of blob {digest} hashes to {actual}")
+            created = self._put(digest, data)
+            on_bytes(len(data))
+            return created
+        actual = hash_file(source)
+        if actual != digest:
+            raise BlobCorruptError(f"local copy of blob {digest} hashes to {actual}")
+        from boto3.s3.transfer import ProgressCallbackInvoker
+
+        future = self._transfers().upload(
+            str(source),
+            self.location.bucket,
+            self.location.key(digest),
+            subscribers=[ProgressCallbackInvoker(on_bytes)],
+        )
+        future.result()
+        return True
+
+    def _put(self, digest: str, data: bytes) -> bool:
+        key = self.location.key(digest)
+        for attempt in range(5):
+            try:
+                if self._conditional_put:
+                    self.client.put_object(
+                        Bucket=self.location.bucket, Key=key, Body=data, IfNoneMatch="*"
+                    )
+                else:
+                    self.client.put_object(Bucket=self.location.bucket, Key=key, Body=data)
+                return True
+            except Exception as exc:
+                code = _error_code(exc)
+                if code in ("PreconditionFailed", "412"):
+                    return False  # someone (maybe us, earlier) stored it already
+                if code in ("NotImplemented", "501"):
+                    self._conditional_put = False  # server without conditional writes
+                    if self.exists(digest):
+                        return False
+                    continue
+                if code == "ConditionalRequestConflict" and attempt < 4:
+                    time.sleep(0.2 * 2**attempt * random.random())  # a concurrent upload of it
+                    continue
+                raise
+        raise RemoteError(f"could not store blob {digest} on {self.location.describe()}")
+
+    def download(self, digest: str, size: int | None, target: Path, on_bytes: ByteCallback) -> None:
+        """Download blob ``digest`` into ``target`` and check its hash.
+
+        A body that breaks off mid-stream is retried (botocore retries only the request).
+        """
+        from botocore import exceptions as bce
+
+        transient = (
+            bce.ResponseStreamingError,
+            bce.IncompleteReadError,
+            bce.ReadTimeoutError,
+            bce.ConnectionClosedError,
+        )
+        for attempt in range(STREAM_ATTEMPTS):
+            written = 0
+
+            def count(n: int) -> None:
+                nonlocal written
+                written += n
+                on_bytes(n)
+
+            try:
+                actual = self._download_once(digest, size, target, count)
+                break
+            except Exception as exc:
+                on_bytes(-written)
+                if _error_code(exc) in _MISSING_CODES:
+                    raise BlobMissingError(
+                        f"blob {digest} is not on {self.location.describe()}"
+                    ) from None
+                if isinstance(_unwrap(exc), transient) and attempt + 1 < STREAM_ATTEMPTS:
+                    time.sleep(0.2 * 2**attempt)
+                    continue
+                raise
+        if actual != digest:
+            raise BlobCorruptError(
+                f"remote object {self.location.key(digest)} on {self.location.describe()} is corrupt "
+                f"(its bytes hash to {actual}, not {digest}); it was not stored locally"
+            )
+
+    def _download_once(
+        self, digest: str, size: int | None, target: Path, on_bytes: ByteCallback
+    ) -> str:
+        key = self.location.key(digest)
+        if size is not None and size > SMALL_LIMIT:
+            from boto3.s3.transfer import ProgressCallbackInvoker
+
+            future = self._transfers().download(
+                self.location.bucket,
+                key,
+                str(target),
+                subscribers=[ProgressCallbackInvoker(on_bytes)],
+            )
+            future.result()
+            return hash_file(target)
+        response = self.client.get_object(Bucket=self.location.bucket, Key=key)
+        hasher = xxhash.xxh64()
+        with open(target, "wb") as handle:
+            for chunk in response["Body"].iter_chunks(CHUNK):
+                hasher.update(chunk)
+                handle.write(chunk)
+                on_bytes(len(chunk))
+        return hasher.hexdigest()

