@@ -108,3 +108,17 @@ def test_remote_status_rows(shared: TempProject, tmp_path: Path) -> None:
 
     rows = remote.remote_status(project)
     assert [(r.path, r.status) for r in rows] == [("out/a.txt", "ok"), ("out/dir", "not pushed")]
+
+
+def test_status_remote_through_the_cli(pipeline_project: TempProject, tmp_path: Path) -> None:
+    before = pipeline_project.pivot("--no-tui", "status", "--remote")
+    assert "not pushed" in before.stdout
+    assert "not in sync with the remote" in before.stdout
+    pipeline_project.pivot("push")
+    data = json.loads(pipeline_project.pivot("status", "--json", "--remote").stdout)
+    assert data["remote"] and {row["status"] for row in data["remote"]} == {"ok"}
+    assert {row["status"] for row in data["stages"]} == {"cached"}
+    pipeline_project.commit_all()
+    other = clone(pipeline_project, tmp_path / "clone")
+    after = other.pivot("--no-tui", "status", "--remote", "origin")
+    assert "not pulled" in after.stdout
