@@ -84,13 +84,32 @@ def cli(ctx: click.Context, no_tui: bool, directory: str | None, verbose: int, q
         os.chdir(directory)
     ctx.obj = CliContext(no_tui=no_tui, verbose=verbose, quiet=quiet)
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        if ctx.obj.interactive:
+            from pivot.cli._tui import open_tui
+
+            open_tui(ctx.obj)
+        else:
+            click.echo(ctx.get_help())
 
 
 def _register() -> None:
-    from pivot.cli import cache_commands, core_commands
+    from pivot.cli import (
+        cache_commands,
+        core_commands,
+        metrics_commands,
+        project_commands,
+        remote_commands,
+    )
+    from pivot.cli.data import data_group
 
-    for command in [*core_commands.COMMANDS, *cache_commands.COMMANDS]:
+    for command in [
+        *core_commands.COMMANDS,
+        *cache_commands.COMMANDS,
+        *remote_commands.COMMANDS,
+        *metrics_commands.COMMANDS,
+        *project_commands.COMMANDS,
+        data_group,
+    ]:
         cli.add_command(command)
 
 

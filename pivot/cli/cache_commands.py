@@ -7,12 +7,13 @@ import sys
 import click
 
 from pivot.cli._context import CliContext
+from pivot.cli.project_commands import complete_stages
 
 pass_cli = click.make_pass_decorator(CliContext)
 
 
 @click.command()
-@click.argument("stages", nargs=-1)
+@click.argument("stages", nargs=-1, shell_complete=complete_stages)
 @pass_cli
 def commit(cli: CliContext, stages: tuple[str, ...]) -> None:
     """Record the current outputs of STAGES (all if none) as their result, without running.
@@ -33,7 +34,7 @@ def commit(cli: CliContext, stages: tuple[str, ...]) -> None:
 
 
 @click.command()
-@click.argument("targets", nargs=-1)
+@click.argument("targets", nargs=-1, shell_complete=complete_stages)
 @click.option(
     "-f", "--force", is_flag=True, help="Also overwrite outputs that differ from their lock."
 )

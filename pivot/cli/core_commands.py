@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from pivot.cli._context import CliContext
+from pivot.cli.project_commands import complete_stages
 
 pass_cli = click.make_pass_decorator(CliContext)
 
@@ -43,7 +44,7 @@ def init(cli: CliContext, directory: str | None) -> None:
 
 def _run_options(func: Any) -> Any:
     options = [
-        click.argument("stages", nargs=-1),
+        click.argument("stages", nargs=-1, shell_complete=complete_stages),
         click.option(
             "-f",
             "--force",
@@ -96,6 +97,16 @@ def _run_options(func: Any) -> Any:
             help="Watch: milliseconds to gather a burst of changes (default 300, or watch.debounce_ms).",
         ),
         click.option(
+            "--executor",
+            type=click.Choice(["local", "dask"]),
+            help="Where stages run (default: executor.kind in config, else local).",
+        ),
+        click.option(
+            "--scheduler",
+            metavar="ADDR",
+            help="Dask scheduler address (tcp://HOST:PORT); without it --executor dask starts a LocalCluster.",
+        ),
+        click.option(
             "--explain",
             "explain_first",
             is_flag=True,
@@ -130,6 +141,8 @@ def run(
     explain_first: bool,
     watch: bool,
     debounce: int | None,
+    executor: str | None,
+    scheduler: str | None,
 ) -> None:
     """Run stale stages: the named STAGES and their upstream, or all.
 
@@ -144,12 +157,12 @@ def run(
       pivot --no-tui run --json # JSON lines for scripts
     """
     from pivot.core.engine import Engine, RunRequest
-    from pivot.core.executors import LocalExecutor
+    from pivot.core.executors import make_executor
     from pivot.sinks.console import ConsoleSink
     from pivot.sinks.jsonl import JsonLinesSink
 
     project = cli.project()
-    engine = Engine(project, LocalExecutor(jobs))
+    engine = Engine(project, make_executor(project.root, executor, scheduler, jobs))
     request = RunRequest(
         targets=stages,
         force=force,
@@ -232,17 +245,29 @@ repro = click.Command(
 
 
 @click.command()
-@click.argument("stages", nargs=-1)
+@click.argument("stages", nargs=-1, shell_complete=complete_stages)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--explain", is_flag=True, help="Also show what changed for each stale stage.")
+@click.option(
+    "--remote",
+    "remote_name",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[NAME]",
+    help="Also show outputs missing locally or on the remote (default remote if no NAME).",
+)
 @pass_cli
-def status(cli: CliContext, stages: tuple[str, ...], as_json: bool, explain: bool) -> None:
+def status(
+    cli: CliContext, stages: tuple[str, ...], as_json: bool, explain: bool, remote_name: str | None
+) -> None:
     """Show which stages are stale or cached, and why.
 
     \b
     Examples:
       pivot status
       pivot status train --json
+      pivot status --remote         # and what is missing locally / on the remote
     """
     from pivot.core.engine import Engine
     from pivot.core.planner import Action
@@ -269,9 +294,17 @@ def status(cli: CliContext, stages: tuple[str, ...], as_json: bool, explain: boo
         if decision.stage in explanations:
             row["explain"] = explanations[decision.stage].to_dict()
         rows.append(row)
+    remote_rows: list[Any] = []
+    if remote_name is not None:
+        from pivot.core import remote
+
+        remote_rows = remote.remote_status(project, stages, remote_name or None)
     if as_json:
-        click.echo(json.dumps({"stages": rows}, indent=2, default=str))
-        return
+        data: dict[str, Any] = {"stages": rows}
+        if remote_name is not None:
+            data["remote"] = [row.to_dict() for row in remote_rows]
+        click.echo(json.dumps(data, indent=2, default=str))
+        sys.exit(1 if any(r["status"] == "error" for r in rows) else 0)
     console = cli.console()
     width = max([8, *(len(r["stage"]) for r in rows)])
     for row in rows:
@@ -287,10 +320,23 @@ def status(cli: CliContext, stages: tuple[str, ...], as_json: bool, explain: boo
 
         console.print()
         render_explanations(console, list(explanations.values()), changed_only=True)
+    if remote_name is not None:
+        from pivot.cli.remote_commands import remote_status_lines
+
+        console.print()
+        lines = remote_status_lines(remote_rows)
+        for line in lines:
+            console.print(line, highlight=False, markup=False)
+        problems = sum(1 for row in remote_rows if row.status != "ok")
+        console.print(
+            f"{len(remote_rows)} outputs, {problems} not in sync with the remote", highlight=False
+        )
+    if any(r["status"] == "error" for r in rows):
+        sys.exit(1)
 
 
 @click.command()
-@click.argument("stages", nargs=-1)
+@click.argument("stages", nargs=-1, shell_complete=complete_stages)
 @click.option("--json", "as_json", is_flag=True, help="The same structure as JSON.")
 @click.option("-f", "--force", is_flag=True, help="Explain as if the stages were forced.")
 @pass_cli

@@ -25,7 +25,13 @@ __all__ = ["data_group"]
 
 @click.group("data")
 def data_group() -> None:
-    """Compare data files with, and fetch them from, past git revisions."""
+    """Compare data files with, and fetch them from, past git revisions.
+
+    \b
+    Examples:
+      pivot data diff data/clean.csv --key id
+      pivot data get models/model.pkl --rev HEAD~1 -o old_model.pkl
+    """
 
 
 @data_group.command("diff")
@@ -73,6 +79,11 @@ def diff_command(
     TARGETS are CSV, TSV, JSON (array of records), JSONL/NDJSON or Parquet files. The old
     version is read from git when committed there, else from the cache through the lock
     files committed at REV (for pipeline outputs).
+
+    \b
+    Examples:
+      pivot data diff data/clean.csv --key id
+      pivot data diff data/clean.parquet --rev HEAD~3 --json
     """
     from pivot.core.datadiff import (
         DEFAULT_MAX_ROWS,
@@ -134,6 +145,11 @@ def get_command(paths: tuple[str, ...], rev: str, out: str | None, force: bool) 
     A directory (in git, or a directory output) is written with all its files. Content
     that is in neither git nor the local cache is an error; `pivot pull` fetches cached
     outputs from the remote.
+
+    \b
+    Examples:
+      pivot data get data/clean.csv --rev HEAD~1 -o clean_before.csv
+      pivot data get data/images --rev v1.0 -o /tmp/images_v1
     """
     from pivot.core.revisions import RevisionReader
 

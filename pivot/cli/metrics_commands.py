@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pivot.cli._context import CliContext
+from pivot.cli.project_commands import complete_stages
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -104,7 +105,7 @@ def params_group() -> None:
 
 
 @params_group.command("show")
-@click.argument("stages", nargs=-1)
+@click.argument("stages", nargs=-1, shell_complete=complete_stages)
 @_json_option
 @_md_option
 @pass_cli
@@ -167,7 +168,7 @@ def params_show(cli: CliContext, stages: tuple[str, ...], as_json: bool, as_md: 
 
 
 @params_group.command("diff")
-@click.argument("stages", nargs=-1)
+@click.argument("stages", nargs=-1, shell_complete=complete_stages)
 @_rev_option
 @click.option("--all", "show_all", is_flag=True, help="Also list params that did not change.")
 @_json_option
@@ -275,7 +276,7 @@ def _targets(
 
 
 @metrics_group.command("show")
-@click.argument("targets", nargs=-1)
+@click.argument("targets", nargs=-1, shell_complete=complete_stages)
 @_json_option
 @_md_option
 @_precision_option
@@ -330,7 +331,7 @@ def metrics_show(
 
 
 @metrics_group.command("diff")
-@click.argument("targets", nargs=-1)
+@click.argument("targets", nargs=-1, shell_complete=complete_stages)
 @_rev_option
 @click.option("--all", "show_all", is_flag=True, help="Also list metrics that did not change.")
 @_json_option
@@ -421,7 +422,7 @@ def plots_group() -> None:
 def _plot_options(default_out: str) -> Any:
     def decorate(func: Any) -> Any:
         options = [
-            click.argument("targets", nargs=-1),
+            click.argument("targets", nargs=-1, shell_complete=complete_stages),
             click.option(
                 "-o",
                 "--out",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pivot.cli._context import CliContext
+from pivot.cli.project_commands import complete_stages
 
 if TYPE_CHECKING:
     from pivot.core.remote import BlobProblem, ProgressCallback, RemoteStatusRow, TransferResult
@@ -24,7 +25,7 @@ pass_cli = click.make_pass_decorator(CliContext)
 
 def _transfer_options(func: Any) -> Any:
     options = [
-        click.argument("stages", nargs=-1),
+        click.argument("stages", nargs=-1, shell_complete=complete_stages),
         click.option(
             "-r", "--remote", metavar="NAME", help="Remote to use (default: default_remote)."
         ),
@@ -258,7 +259,7 @@ def remote_status_lines(
 
 
 @click.command()
-@click.argument("stages", nargs=-1)
+@click.argument("stages", nargs=-1, shell_complete=complete_stages)
 @click.option(
     "--remote", "check_remote", is_flag=True, help="Check the remote instead: is everything pushed?"
 )
