@@ -13,6 +13,7 @@ still skipped.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import contextlib
 import dataclasses
@@ -251,6 +252,15 @@ class _Run:
         self.waiting: list[tuple[str, Decision]] = []
         self.suspects: set[str] = set()  # stages in flight when a worker died
         self.stopped = False  # no new stages after a failure without --keep-going
+        self.pending_or_done = frozenset(selected)
+        self.pending: dict[str, None] = dict.fromkeys(selected)  # not yet finished, in order
+        self.upstream_left = {
+            name: sum(1 for up in self.graph.upstream[name] if up in self.pending_or_done)
+            for name in selected
+        }
+        self.ready: collections.deque[str] = collections.deque(
+            name for name in selected if self.upstream_left[name] == 0
+        )
         self.capacity = engine.executor.capacity
         if request.jobs:
             self.capacity = min(self.capacity, request.jobs)
@@ -260,21 +270,20 @@ class _Run:
     def execute(self) -> RunSummary:
         started = time.time()
         self.emit(RunStarted(run_id=self.run_id, stages=tuple(self.selected), jobs=self.capacity))
-        pending = list(self.selected)
+        pending = self.pending
         try:
             while pending or self.running or self.waiting:
                 if self.engine._cancel_event.is_set():
-                    self._cancel(pending)
+                    self._cancel(list(pending))
                     break
-                pending = self._decide_ready(pending)
+                self._decide_ready()
                 self._submit_waiting()
                 if not self.running:
-                    if self.waiting or not pending:
+                    if self.waiting or self.ready or not pending:
                         continue
                     # Nothing runs and nothing became ready: the rest is blocked.
-                    for name in pending:
+                    for name in list(pending):
                         self._finish(name, StageStatus.BLOCKED, "upstream did not complete")
-                    pending = []
                     continue
                 done, _ = concurrent.futures.wait(
                     list(self.running),
@@ -305,15 +314,16 @@ class _Run:
         )
         return summary
 
-    def _decide_ready(self, pending: list[str]) -> list[str]:
-        """Decide every pending stage whose upstream has finished; return the rest."""
-        remaining = []
-        for name in pending:
-            upstream = [up for up in self.graph.upstream[name] if up in self.selected]
-            if any(up not in self.statuses for up in upstream):
-                remaining.append(name)
-                continue
-            bad = [up for up in upstream if self.statuses[up] in _NOT_OK]
+    def _decide_ready(self) -> None:
+        """Decide every stage whose upstream stages have all finished.
+
+        Stages become ready in :meth:`_finish` of their last upstream stage, so each poll only
+        looks at newly ready stages (linear in the number of stages overall).
+        """
+        while self.ready:
+            name = self.ready.popleft()
+            upstream = [up for up in self.graph.upstream[name] if up in self.pending_or_done]
+            bad = [up for up in upstream if self.statuses.get(up) in _NOT_OK]
             if bad:
                 self._finish(
                     name, StageStatus.BLOCKED, f"upstream {sorted(bad)[0]} did not complete"
@@ -336,7 +346,6 @@ class _Run:
             else:
                 self.emit(StageQueued(run_id=self.run_id, stage=name, reason=decision.reason))
                 self.waiting.append((name, decision))
-        return remaining
 
     def _forced(self, name: str) -> bool:
         # `-f` forces the named stages (all when none are named), not their upstream.
@@ -513,7 +522,8 @@ class _Run:
             self._finish(name, StageStatus.CANCELLED, reason)
         self.waiting.clear()
         for name in pending:
-            self._finish(name, StageStatus.CANCELLED, reason)
+            if name in self.pending:  # not finished above
+                self._finish(name, StageStatus.CANCELLED, reason)
 
     def _remove_partial_outputs(self, name: str) -> None:
         """Delete temp files a killed stage left beside its outputs."""
@@ -547,6 +557,12 @@ class _Run:
         self.statuses[name] = status
         self.reasons[name] = reason
         self.durations[name] = duration
+        self.pending.pop(name, None)
+        for down in self.graph.downstream[name]:
+            if down in self.upstream_left:
+                self.upstream_left[down] -= 1
+                if self.upstream_left[down] == 0:
+                    self.ready.append(down)
         self.emit(
             StageFinished(
                 run_id=self.run_id,

@@ -292,15 +292,14 @@ class _Collector:
             return
         self.visit(node, stack)
         # string annotations ("Model", list["Model"]) still name the classes they mean
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
-                try:
-                    parsed = _quiet_parse(sub.value.strip(), "<annotation>", "eval")
-                except (SyntaxError, ValueError):
-                    continue
-                for inner in ast.walk(parsed):
-                    ast.copy_location(inner, sub)
-                self.visit(parsed.body, stack)
+        for sub in _forward_references(node):
+            try:
+                parsed = _quiet_parse(str(sub.value).strip(), "<annotation>", "eval")
+            except (SyntaxError, ValueError):
+                continue
+            for inner in ast.walk(parsed):
+                ast.copy_location(inner, sub)
+            self.visit(parsed.body, stack)
 
     def _visit_name(self, node: ast.Name, stack: list[_Scope]) -> None:
         if isinstance(node.ctx, ast.Load) and not self._is_local(node.id, stack):
@@ -747,3 +746,34 @@ def load_file(path: str) -> ParsedFile:
     parsed = ParsedFile(path, data, stat)
     _FILES[path] = parsed
     return parsed
+
+
+def _forward_references(node: ast.expr) -> list[ast.Constant]:
+    """String constants in type positions of an annotation.
+
+    Strings that are arguments of a call (``Dep("data/a.csv")``) or metadata of ``Annotated``
+    are values, not forward references: parsing ``"out/first.json"`` as an expression would
+    make ``first`` look like a referenced name.
+    """
+    found: list[ast.Constant] = []
+    pending: list[ast.AST] = [node]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, ast.Call):
+            continue
+        if isinstance(current, ast.Subscript) and _is_annotated(current.value):
+            inner = current.slice
+            pending.append(inner.elts[0] if isinstance(inner, ast.Tuple) and inner.elts else inner)
+            continue
+        if isinstance(current, ast.Constant):
+            if isinstance(current.value, str):
+                found.append(current)
+            continue
+        pending.extend(ast.iter_child_nodes(current))
+    return found
+
+
+def _is_annotated(node: ast.expr) -> bool:
+    return (isinstance(node, ast.Name) and node.id == "Annotated") or (
+        isinstance(node, ast.Attribute) and node.attr == "Annotated"
+    )
