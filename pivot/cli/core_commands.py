@@ -230,6 +230,11 @@ def _watch(
 
 
 def _configured_debounce(project: Any) -> int:
+    from pivot.core.config_files import any_config_file
+    from pivot.core.watch import DEFAULT_DEBOUNCE_MS
+
+    if not any_config_file(project.root):
+        return DEFAULT_DEBOUNCE_MS
     from pivot.core.config import load_config
 
     return int(load_config(project.root).watch.debounce_ms)

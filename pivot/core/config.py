@@ -18,8 +18,6 @@ Keys are dotted paths into the model (``executor.kind``, ``remotes.origin.endpoi
 
 from __future__ import annotations
 
-import enum
-import os
 import re
 import typing
 from collections.abc import Iterator
@@ -38,7 +36,11 @@ from pydantic import (
 )
 
 from pivot.core.atomic import write_text_atomic
-from pivot.core.project import PIVOT_DIR
+from pivot.core.config_files import (
+    Scope,
+    config_path,
+    user_config_path,
+)
 from pivot.exceptions import ConfigError
 
 __all__ = [
@@ -59,19 +61,9 @@ __all__ = [
     "user_config_path",
 ]
 
-CONFIG_FILE = "config.yaml"
-LOCAL_CONFIG_FILE = "config.local.yaml"
 
 _S3_URL = re.compile(r"^s3://(?P<bucket>[A-Za-z0-9][A-Za-z0-9._-]{0,254})(?P<prefix>/[^\s]*)?$")
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-class Scope(enum.StrEnum):
-    """Which file a read or write targets; listed from weakest to strongest."""
-
-    USER = "user"
-    PROJECT = "project"
-    LOCAL = "local"
 
 
 def _not_bool(value: Any) -> Any:
@@ -161,23 +153,6 @@ class PivotConfig(_Section):
 
 
 # -- files ------------------------------------------------------------------------------------
-
-
-def user_config_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "pivot" / CONFIG_FILE
-
-
-def config_path(scope: Scope, root: Path | None) -> Path:
-    """The file of ``scope``; project and local scopes need a project ``root``."""
-    if scope is Scope.USER:
-        return user_config_path()
-    if root is None:
-        raise ConfigError(
-            f"no Pivot project here, so there is no {scope} config file; run `pivot init` or use --global"
-        )
-    name = CONFIG_FILE if scope is Scope.PROJECT else LOCAL_CONFIG_FILE
-    return root / PIVOT_DIR / name
 
 
 def _read_raw(path: Path) -> dict[str, Any]:

@@ -149,8 +149,18 @@ class ConsoleSink:
             if event.status in (StageStatus.RAN, StageStatus.FAILED)
             else "       "
         )
-        line = f"[{style}]{symbol} {word:<9}[/] {event.stage:<{self._width}} {seconds}  [dim]{event.reason}[/]"
-        self.console.print(line, highlight=False)
+        if self.console.is_terminal:
+            line = f"[{style}]{symbol} {word:<9}[/] {event.stage:<{self._width}} {seconds}  [dim]{event.reason}[/]"
+            self.console.print(line, highlight=False)
+        else:
+            # Piped (CI, logs): plain text straight to the stream; rich's renderer costs ~1 ms
+            # a line, which is most of a no-op run over hundreds of stages.
+            stream = self.console.file
+            stream.write(
+                f"{symbol} {word:<9} {event.stage:<{self._width}} {seconds}  {event.reason}\n"
+            )
+            if event.status is not StageStatus.SKIPPED:
+                stream.flush()
         if (
             event.status is StageStatus.FAILED
             and event.error

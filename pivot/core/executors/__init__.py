@@ -14,7 +14,9 @@ def make_executor(
     root: Path, kind: str | None = None, scheduler: str | None = None, jobs: int | None = None
 ) -> Executor:
     """The executor asked for on the command line, else the one in config (default: local)."""
-    if kind is None or (kind == "dask" and scheduler is None):
+    from pivot.core.config_files import any_config_file
+
+    if (kind is None or (kind == "dask" and scheduler is None)) and any_config_file(root):
         from pivot.core.config import load_config
 
         config = load_config(root).executor
