@@ -313,6 +313,9 @@ def status(
     console = cli.console()
     width = max([8, *(len(r["stage"]) for r in rows)])
     for row in rows:
+        if not console.is_terminal:  # piped: plain text, without rich's per-line rendering
+            console.file.write(f"{row['status']:<7} {row['stage']:<{width}}  {row['reason']}\n")
+            continue
         style = {"cached": "green", "stale": "yellow", "error": "red"}[row["status"]]
         console.print(
             f"[{style}]{row['status']:<7}[/] {row['stage']:<{width}}  [dim]{row['reason']}[/]",
