@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from pivot.cli._context import CliContext
 from pivot.exceptions import ProjectError, UsageError
 
 if TYPE_CHECKING:
@@ -65,7 +66,9 @@ def data_group() -> None:
     help="Only counts and schema, no rows (automatic for files over 512 MiB; "
     "--no-summary lists rows anyway).",
 )
+@click.pass_context
 def diff_command(
+    ctx: click.Context,
     targets: tuple[str, ...],
     rev: str,
     keys: tuple[str, ...],
@@ -102,8 +105,14 @@ def diff_command(
         max_rows = DEFAULT_MAX_ROWS_JSON if as_json else DEFAULT_MAX_ROWS
 
     root = _project_root()
-    reader = RevisionReader(root, rev)
     paths = [_project_path(root, target) for target in targets]
+    cli = ctx.find_object(CliContext)
+    if cli is not None and cli.interactive and not (as_json or as_md):
+        from pivot.cli._tui import open_data_diff_tui
+
+        open_data_diff_tui(root, paths, rev=rev, keys=key_columns, summary=summary)
+        return
+    reader = RevisionReader(root, rev)
     console = None if as_json or as_md else _console()
     diffs = []
     for index, path in enumerate(paths):

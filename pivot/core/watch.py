@@ -182,7 +182,8 @@ class WatchSession:
         relevant = {
             p
             for p in relevant
-            if not any(is_within(p, out) for out in own)
+            # not an output, or a folder created to hold one, that the run itself wrote
+            if not any(is_within(p, out) or is_within(out, p) for out in own)
             and (p.endswith(".py") or self._still_relevant(p))
         }
         if not relevant:

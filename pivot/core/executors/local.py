@@ -40,8 +40,9 @@ class LocalExecutor(Executor):
         return self._pool
 
     def warm_up(self) -> None:
-        """Start the worker processes now (e.g. before a Textual app owns stderr)."""
-        self._executor()
+        """Start the worker processes now (e.g. before a Textual app owns stderr): loky only
+        spawns them for a first task."""
+        self._executor().submit(os.getpid).result()
 
     def submit(self, task: StageTask) -> Future[StageOutcome]:
         try:

@@ -1,0 +1,143 @@
+"""Data for the Params and Outputs tabs (no Textual here; blocking, call from workers)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import TYPE_CHECKING, Any
+
+from pivot.core.params import effective_params, read_params_file
+from pivot.exceptions import PivotError
+
+if TYPE_CHECKING:
+    from pivot.core.engine import Engine
+
+
+@dataclasses.dataclass(frozen=True)
+class ParamRow:
+    key: str  # dotted for nested values
+    value: Any
+    #: "default" (the model), "pipeline" (set at registration) or "params.yaml"
+    source: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ParamsInfo:
+    model: str | None
+    rows: tuple[ParamRow, ...]
+    error: str | None = None
+
+
+def stage_params(engine: Engine, name: str) -> ParamsInfo:
+    """Effective params of ``name``, each marked with where its value comes from."""
+    pipeline, _ = engine.load()
+    spec = pipeline[name]
+    model = getattr(spec.params_model, "__name__", None)
+    try:
+        overrides = read_params_file(engine.project.params_file).get(name, {})
+        values = effective_params(spec, overrides)
+    except PivotError as exc:
+        return ParamsInfo(model, (), str(exc))
+    from_file = _flatten(overrides)
+    from_pipeline = _flatten(dict(spec.params_overrides))
+    rows = []
+    for key, value in _flatten(values).items():
+        if _covered(key, from_file):
+            source = "params.yaml"
+        elif _covered(key, from_pipeline):
+            source = "pipeline"
+        else:
+            source = "default"
+        rows.append(ParamRow(key, value, source))
+    return ParamsInfo(model, tuple(rows))
+
+
+def _covered(key: str, overrides: dict[str, Any]) -> bool:
+    """True when ``key`` or one of its parents is overridden."""
+    parts = key.split(".")
+    return any(".".join(parts[:i]) in overrides for i in range(1, len(parts) + 1))
+
+
+def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputRow:
+    path: str
+    kind: str  # the output marker's kind: out, incremental, metric, plot, directory
+    cached: bool
+    #: From the stage's lock (the last committed run); None when never committed.
+    locked_hash: str | None
+    locked_size: int | None
+    #: Size in the workspace; None when missing.
+    size: int | None
+    #: The data-diff format when the file is tabular (csv, json, parquet...), else None.
+    diff_format: str | None
+
+
+def stage_outputs(engine: Engine, name: str) -> list[OutputRow]:
+    pipeline, _ = engine.load()
+    spec = pipeline[name]
+    try:
+        lock = engine.project.locks.read(name)
+    except PivotError:
+        lock = None
+    records = lock.out_records() if lock is not None else {}
+    rows = []
+    for out in spec.outs:
+        record = records.get(out.path)
+        rows.append(
+            OutputRow(
+                path=out.path,
+                kind=str(out.kind),
+                cached=out.cached,
+                locked_hash=record.hash if record else None,
+                locked_size=record.size if record else None,
+                size=_size(engine.project.abspath(out.path)),
+                diff_format=None if out.directory else diff_format(out.path),
+            )
+        )
+    return rows
+
+
+def diff_format(path: str) -> str | None:
+    suffix = os.path.splitext(path)[1].lower()
+    try:
+        from pivot.core.datadiff import FORMATS
+    except ImportError:  # pragma: no cover - datadiff is part of core
+        return None
+    return FORMATS.get(suffix)
+
+
+def _size(path: os.PathLike[str]) -> int | None:
+    try:
+        if os.path.isdir(path):
+            return sum(
+                entry.stat().st_size
+                for entry in _walk(os.fspath(path))
+                if entry.is_file(follow_symlinks=False)
+            )
+        return os.stat(path).st_size
+    except OSError:
+        return None
+
+
+def _walk(root: str) -> list[os.DirEntry[str]]:
+    found = []
+    stack = [root]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                else:
+                    found.append(entry)
+    return found

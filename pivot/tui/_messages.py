@@ -1,0 +1,67 @@
+"""Typed messages from worker threads to the app (posting a message is thread-safe)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.message import Message
+
+from pivot.core.engine import RunSummary
+from pivot.core.events import Event
+from pivot.core.graph import StageGraph
+from pivot.core.planner import Decision
+
+
+class PipelineLoaded(Message):
+    """The pipeline was (re)loaded; ``graph`` is the stage graph to show."""
+
+    def __init__(self, graph: StageGraph) -> None:
+        super().__init__()
+        self.graph = graph
+
+
+class EngineFailed(Message):
+    """Loading, planning or starting a run failed with a Pivot error (shown to the user)."""
+
+    def __init__(self, what: str, error: str) -> None:
+        super().__init__()
+        self.what = what
+        self.error = error
+
+
+class PlanReady(Message):
+    def __init__(self, decisions: list[Decision], generation: int) -> None:
+        super().__init__()
+        self.decisions = decisions
+        self.generation = generation
+
+
+class EngineEvents(Message):
+    """A batch of engine events, in the order the engine emitted them."""
+
+    def __init__(self, events: list[Event]) -> None:
+        super().__init__()
+        self.events = events
+
+
+class RunDone(Message):
+    """The run worker returned (after the RunFinished event, if the run started)."""
+
+    def __init__(self, summary: RunSummary | None) -> None:
+        super().__init__()
+        self.summary = summary
+
+
+class DetailReady(Message):
+    """Data for one detail tab of one stage, computed in a worker."""
+
+    def __init__(self, tab: str, stage: str, token: int, payload: Any) -> None:
+        super().__init__()
+        self.tab = tab
+        self.stage = stage
+        self.token = token
+        self.payload = payload
+
+
+class WatchEnded(Message):
+    """The watch session stopped and released the engine."""

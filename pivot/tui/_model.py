@@ -1,0 +1,312 @@
+"""What the app knows about each stage, updated from engine events and plans.
+
+UI-free on purpose: the app feeds it :mod:`pivot.core.events` in batches and
+:class:`~pivot.core.planner.Decision` lists, and asks it what to draw. Tests drive it directly.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import enum
+from collections.abc import Iterable, Sequence
+
+from pivot.core.events import (
+    Event,
+    Message,
+    RunFinished,
+    RunStarted,
+    StageFinished,
+    StageLog,
+    StageQueued,
+    StageStarted,
+    StageStatus,
+)
+from pivot.core.graph import StageGraph
+from pivot.core.planner import Action, Decision
+from pivot.tui._text import strip_ansi
+
+#: Lines of log kept per stage; older lines are dropped (the full log stays on disk).
+MAX_LOG_LINES = 200_000
+
+
+class Phase(enum.StrEnum):
+    """What the stage pane shows for a stage."""
+
+    UNKNOWN = "unknown"  # not planned yet
+    FRESH = "up to date"
+    STALE = "stale"
+    ERROR = "error"
+    PENDING = "pending"  # in the active run, waiting on upstream
+    QUEUED = "queued"
+    RUNNING = "running"
+    RAN = "ran"
+    SKIPPED = "skipped"
+    RESTORED = "restored"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    CANCELLED = "cancelled"
+
+
+#: Symbol and theme colour name (see ``_styles``) for each phase.
+PHASE_STYLE: dict[Phase, tuple[str, str]] = {
+    Phase.UNKNOWN: ("?", "muted"),
+    Phase.FRESH: ("✓", "muted"),
+    Phase.STALE: ("○", "warning"),
+    Phase.ERROR: ("✗", "error"),
+    Phase.PENDING: ("·", "muted"),
+    Phase.QUEUED: ("…", "accent"),
+    Phase.RUNNING: ("▶", "accent"),
+    Phase.RAN: ("✓", "success"),
+    Phase.SKIPPED: ("✓", "muted"),
+    Phase.RESTORED: ("↺", "success"),
+    Phase.FAILED: ("✗", "error"),
+    Phase.BLOCKED: ("-", "warning"),
+    Phase.CANCELLED: ("!", "warning"),
+}
+
+_STATUS_PHASE = {
+    StageStatus.RAN: Phase.RAN,
+    StageStatus.SKIPPED: Phase.SKIPPED,
+    StageStatus.RESTORED: Phase.RESTORED,
+    StageStatus.FAILED: Phase.FAILED,
+    StageStatus.BLOCKED: Phase.BLOCKED,
+    StageStatus.CANCELLED: Phase.CANCELLED,
+}
+
+_BAD = {Phase.FAILED, Phase.BLOCKED, Phase.CANCELLED}
+
+
+class LogBuffer:
+    """The captured output of one stage's latest run, capped at ``limit`` lines."""
+
+    def __init__(self, limit: int = MAX_LOG_LINES) -> None:
+        self.lines: collections.deque[str] = collections.deque(maxlen=limit)
+        self.dropped = 0
+
+    def extend(self, lines: Sequence[str]) -> None:
+        overflow = len(self.lines) + len(lines) - (self.lines.maxlen or 0)
+        if overflow > 0:
+            self.dropped += overflow
+        self.lines.extend(lines)
+
+    def clear(self) -> None:
+        self.lines.clear()
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+
+@dataclasses.dataclass
+class StageState:
+    name: str
+    decision: Decision | None = None
+    #: Status in the latest run that included the stage (None: not run in this session).
+    run_status: Phase | None = None
+    run_reason: str = ""
+    #: Live phase while a run is active.
+    live: Phase | None = None
+    started: float | None = None
+    duration: float | None = None
+    error: str | None = None
+    #: The decision the stage was run with (kept so Explain can say why it ran).
+    ran_because: Decision | None = None
+    log: LogBuffer = dataclasses.field(default_factory=LogBuffer)
+
+    @property
+    def phase(self) -> Phase:
+        if self.live is not None:
+            return self.live
+        planned = self.decision.action if self.decision is not None else None
+        if planned is Action.ERROR:
+            return Phase.ERROR
+        if self.run_status in _BAD and planned is not Action.SKIP:
+            return self.run_status
+        if planned is Action.RUN:
+            return Phase.STALE
+        if planned in (Action.SKIP, Action.RESTORE):
+            if self.run_status in (Phase.RAN, Phase.RESTORED):
+                return self.run_status
+            return Phase.FRESH
+        return self.run_status or Phase.UNKNOWN
+
+    @property
+    def reason(self) -> str:
+        if self.live is not None or (self.run_status in _BAD and self.run_reason):
+            return self.run_reason
+        if self.decision is not None:
+            return self.decision.reason
+        return self.run_reason
+
+    def elapsed(self, now: float) -> float | None:
+        if self.live is Phase.RUNNING and self.started is not None:
+            return max(0.0, now - self.started)
+        return self.duration
+
+
+@dataclasses.dataclass
+class Changes:
+    """What one batch of events changed, so the app redraws only that."""
+
+    stages: set[str] = dataclasses.field(default_factory=set)
+    logs: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    #: Stages whose log was reset (a new run of the stage started).
+    cleared: set[str] = dataclasses.field(default_factory=set)
+    run_started: bool = False
+    run_finished: RunFinished | None = None
+    messages: list[Message] = dataclasses.field(default_factory=list)
+
+
+class PipelineModel:
+    """Stages in run order, their graph, and their live state."""
+
+    def __init__(self, graph: StageGraph) -> None:
+        self.graph = graph
+        self.order: tuple[str, ...] = graph.order
+        self.stages: dict[str, StageState] = {name: StageState(name) for name in graph.order}
+        self.run_id: str | None = None
+        self.run_stages: tuple[str, ...] = ()
+        self.last_run: RunFinished | None = None
+        self.planned = False
+
+    # -- updates -------------------------------------------------------------------------------
+
+    def rebuild(self, graph: StageGraph) -> None:
+        """Adopt a reloaded graph, keeping what is known about stages that still exist."""
+        old = self.stages
+        self.graph = graph
+        self.order = graph.order
+        self.stages = {name: old.get(name) or StageState(name) for name in graph.order}
+
+    def apply_plan(self, decisions: Iterable[Decision]) -> set[str]:
+        changed = set()
+        for decision in decisions:
+            state = self.stages.get(decision.stage)
+            if state is not None:
+                state.decision = decision
+                changed.add(decision.stage)
+        self.planned = True
+        return changed
+
+    @property
+    def running(self) -> bool:
+        return self.run_id is not None
+
+    def apply(self, events: Iterable[Event]) -> Changes:
+        changes = Changes()
+        for event in events:
+            if isinstance(event, StageLog):
+                state = self.stages.get(event.stage)
+                if state is not None:
+                    changes.logs.setdefault(event.stage, []).append(strip_ansi(event.line))
+                continue
+            if isinstance(event, RunStarted):
+                self._run_started(event, changes)
+            elif isinstance(event, StageQueued):
+                self._set_live(event.stage, Phase.QUEUED, event.reason, changes)
+            elif isinstance(event, StageStarted):
+                state = self.stages.get(event.stage)
+                if state is not None:
+                    state.live = Phase.RUNNING
+                    state.started = event.time
+                    state.duration = None
+                    state.error = None
+                    state.ran_because = state.decision
+                    state.log.clear()
+                    changes.cleared.add(event.stage)
+                    changes.logs.pop(event.stage, None)
+                    changes.stages.add(event.stage)
+            elif isinstance(event, StageFinished):
+                self._finished(event, changes)
+            elif isinstance(event, RunFinished):
+                if event.run_id == self.run_id:
+                    for name in self.run_stages:
+                        state = self.stages.get(name)
+                        if state is not None and state.live is not None:
+                            state.live = None
+                            changes.stages.add(name)
+                    self.run_id = None
+                    self.last_run = event
+                    changes.run_finished = event
+            elif isinstance(event, Message):
+                changes.messages.append(event)
+        for name, lines in changes.logs.items():
+            self.stages[name].log.extend(lines)
+        return changes
+
+    def _run_started(self, event: RunStarted, changes: Changes) -> None:
+        self.run_id = event.run_id
+        self.run_stages = event.stages
+        changes.run_started = True
+        for name in event.stages:
+            state = self.stages.get(name)
+            if state is not None:
+                state.live = Phase.PENDING
+                changes.stages.add(name)
+
+    def _set_live(self, name: str, phase: Phase, reason: str, changes: Changes) -> None:
+        state = self.stages.get(name)
+        if state is None:
+            return
+        state.live = phase
+        state.run_reason = reason
+        changes.stages.add(name)
+
+    def _finished(self, event: StageFinished, changes: Changes) -> None:
+        state = self.stages.get(event.stage)
+        if state is None:
+            return
+        phase = _STATUS_PHASE[event.status]
+        state.live = phase if self.run_id is not None else None
+        state.run_status = phase
+        state.run_reason = event.reason
+        state.error = event.error
+        if event.status in (StageStatus.RAN, StageStatus.FAILED, StageStatus.CANCELLED):
+            state.duration = event.duration
+        if event.status is StageStatus.RAN and state.ran_because is None:
+            state.ran_because = state.decision
+        changes.stages.add(event.stage)
+
+    # -- queries -------------------------------------------------------------------------------
+
+    def filtered(self, query: str) -> list[str]:
+        """Stages whose name (or status) contains every word of ``query``, in run order."""
+        words = query.lower().split()
+        if not words:
+            return list(self.order)
+        result = []
+        for name in self.order:
+            haystack = f"{name.lower()} {self.stages[name].phase}"
+            if all(word in haystack for word in words):
+                result.append(name)
+        return result
+
+    def counts(self) -> dict[Phase, int]:
+        counts: dict[Phase, int] = {}
+        for state in self.stages.values():
+            counts[state.phase] = counts.get(state.phase, 0) + 1
+        return counts
+
+    def summary(self) -> str:
+        """One line for the top bar, e.g. ``12 stages · 3 stale · running 2``."""
+        counts = self.counts()
+        parts = [f"{len(self.order)} stages"]
+        if not self.planned and not self.running:
+            parts.append("checking…")
+        for phase in (
+            Phase.STALE,
+            Phase.ERROR,
+            Phase.RUNNING,
+            Phase.QUEUED,
+            Phase.FAILED,
+            Phase.BLOCKED,
+            Phase.CANCELLED,
+        ):
+            if counts.get(phase):
+                parts.append(f"{counts[phase]} {phase}")
+        if self.planned and not any(
+            counts.get(p) for p in (Phase.STALE, Phase.ERROR, *_BAD, Phase.UNKNOWN)
+        ):
+            parts.append("all up to date")
+        return " · ".join(parts)

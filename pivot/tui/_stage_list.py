@@ -1,0 +1,238 @@
+"""The stage pane: every stage with a live status symbol and elapsed time (Line API)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from pivot.tui._model import PHASE_STYLE, Phase, PipelineModel
+from pivot.tui._text import format_duration, shorten
+
+#: Component classes for the theme colours used by status symbols (see ``PHASE_STYLE``).
+TONE_CLASSES = {
+    "success": "tone--success",
+    "error": "tone--error",
+    "warning": "tone--warning",
+    "accent": "tone--accent",
+    "muted": "tone--muted",
+}
+
+TONE_CSS = """
+& > .tone--success { color: $text-success; }
+& > .tone--error { color: $text-error; text-style: bold; }
+& > .tone--warning { color: $text-warning; }
+& > .tone--accent { color: $text-accent; text-style: bold; }
+& > .tone--muted { color: $text-muted; }
+"""
+
+
+class StageList(ScrollView, can_focus=True):
+    """Stages in run order (optionally filtered); the cursor row is the selected stage."""
+
+    BINDINGS = [
+        Binding("j,down", "cursor(1)", "Down", show=False),
+        Binding("k,up", "cursor(-1)", "Up", show=False),
+        Binding("g,home", "first", "First", show=False),
+        Binding("G,end", "last", "Last", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("slash", "filter", "Filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+    ]
+
+    COMPONENT_CLASSES = {
+        "stages--cursor",
+        "stages--cursor-blurred",
+        "stages--time",
+        *TONE_CLASSES.values(),
+    }
+
+    DEFAULT_CSS = (
+        """
+    StageList {
+        height: 1fr;
+        overflow-x: hidden;
+        & > .stages--cursor { background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold; }
+        & > .stages--cursor-blurred { background: $block-cursor-blurred-background; text-style: bold; }
+        & > .stages--time { color: $text-muted; }
+    """
+        + TONE_CSS
+        + "}"
+    )
+
+    class Highlighted(Message):
+        """The cursor moved to ``stage`` (None when the filter matches nothing)."""
+
+        def __init__(self, stage: str | None) -> None:
+            super().__init__()
+            self.stage = stage
+
+    class FilterRequested(Message):
+        pass
+
+    class FilterCleared(Message):
+        pass
+
+    def __init__(
+        self, model: PipelineModel, clock: Callable[[], float], *, id: str | None = None
+    ) -> None:
+        super().__init__(id=id)
+        self.model = model
+        self.clock = clock
+        self.rows: list[str] = list(model.order)
+        self.cursor = 0
+        self.filter_text = ""
+        self._index: dict[str, int] = {}
+        self._reindex()
+
+    # -- data ----------------------------------------------------------------------------------
+
+    def _reindex(self) -> None:
+        self._index = {name: i for i, name in enumerate(self.rows)}
+        self.virtual_size = Size(self.size.width, len(self.rows))
+
+    @property
+    def selected(self) -> str | None:
+        return self.rows[self.cursor] if 0 <= self.cursor < len(self.rows) else None
+
+    def set_model(self, model: PipelineModel) -> None:
+        self.model = model
+        self.apply_filter(self.filter_text, keep=self.selected)
+
+    def apply_filter(self, query: str, *, keep: str | None = None) -> None:
+        """Show only stages matching ``query``, keeping ``keep`` (or the first row) selected."""
+        keep = keep if keep is not None else self.selected
+        self.filter_text = query
+        self.rows = self.model.filtered(query)
+        self._reindex()
+        self.cursor = self._index.get(keep, 0) if keep is not None else 0
+        self.refresh()
+        self._announce()
+
+    def refresh_stages(self, names: set[str] | None = None) -> None:
+        """Redraw the rows of ``names`` (all when None) if they are visible."""
+        if names is None or len(names) > 32:
+            self.refresh()
+            return
+        for name in names:
+            index = self._index.get(name)
+            if index is not None:
+                self.refresh_line(index)
+
+    def select(self, name: str) -> None:
+        index = self._index.get(name)
+        if index is None and self.filter_text:
+            self.apply_filter("", keep=name)
+            return
+        if index is not None:
+            self._move(index)
+
+    # -- movement ------------------------------------------------------------------------------
+
+    def _move(self, index: int) -> None:
+        if not self.rows:
+            return
+        index = max(0, min(index, len(self.rows) - 1))
+        if index == self.cursor:
+            self._scroll_to_cursor()
+            return
+        previous = self.cursor
+        self.cursor = index
+        self.refresh_line(previous)
+        self.refresh_line(index)
+        self._scroll_to_cursor()
+        self._announce()
+
+    def _scroll_to_cursor(self) -> None:
+        self.scroll_to_region(
+            Region(0, self.cursor, 1, 1), animate=False, force=True, immediate=True
+        )
+
+    def _announce(self) -> None:
+        self.post_message(self.Highlighted(self.selected))
+
+    def action_cursor(self, delta: int) -> None:
+        self._move(self.cursor + delta)
+
+    def action_page(self, direction: int) -> None:
+        self._move(self.cursor + direction * max(1, self.size.height - 1))
+
+    def action_first(self) -> None:
+        self._move(0)
+
+    def action_last(self) -> None:
+        self._move(len(self.rows) - 1)
+
+    def action_filter(self) -> None:
+        self.post_message(self.FilterRequested())
+
+    def action_clear_filter(self) -> None:
+        if self.filter_text:
+            self.apply_filter("")
+            self.post_message(self.FilterCleared())
+
+    def on_click(self, event: events.Click) -> None:
+        index = event.y + self.scroll_offset.y
+        if 0 <= index < len(self.rows):
+            self._move(index)
+
+    def on_focus(self) -> None:
+        self.refresh_line(self.cursor)
+
+    def on_blur(self) -> None:
+        self.refresh_line(self.cursor)
+
+    def on_resize(self) -> None:
+        self.virtual_size = Size(self.size.width, len(self.rows))
+
+    # -- drawing -------------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        index = self.scroll_offset.y + y
+        width = self.size.width
+        base = self.rich_style
+        if index >= len(self.rows):
+            if not self.rows and y == 0:
+                text = " no stage matches" if self.filter_text else " no stages"
+                return Strip([Segment(text, base)]).adjust_cell_length(width, base)
+            return Strip.blank(width, base)
+        name = self.rows[index]
+        state = self.model.stages[name]
+        phase = state.phase
+        symbol, tone = PHASE_STYLE[phase]
+        if phase is Phase.RUNNING:
+            symbol = _spinner(self.clock())
+        elapsed = format_duration(state.elapsed(self.clock()))
+        tone_style = self.get_component_rich_style(TONE_CLASSES[tone])
+        time_style = self.get_component_rich_style("stages--time")
+        name_width = max(1, width - 3 - (len(elapsed) + 2 if elapsed else 1))
+        segments = [
+            Segment(" ", base),
+            Segment(symbol, base + tone_style),
+            Segment(" ", base),
+            Segment(shorten(name, name_width).ljust(name_width), base),
+        ]
+        if elapsed:
+            segments.append(Segment(" " + elapsed + " ", base + time_style))
+        strip = Strip(segments).adjust_cell_length(width, base)
+        if index == self.cursor:
+            cursor = self.get_component_rich_style(
+                "stages--cursor" if self.has_focus else "stages--cursor-blurred"
+            )
+            strip = strip.apply_style(Style(bgcolor=cursor.bgcolor, bold=True))
+        return strip
+
+
+_SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+def _spinner(now: float) -> str:
+    return _SPINNER[int(now * 10) % len(_SPINNER)]

@@ -1,0 +1,71 @@
+"""Small text helpers shared by the panes (no Textual here: tested without a UI)."""
+
+from __future__ import annotations
+
+import re
+
+#: CSI and OSC escape sequences, plus lone control characters other than tab.
+_ANSI = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI ... final byte
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC ... BEL or ST
+    r"|\x1b[@-Z\\-_]"  # other two-byte escapes
+    r"|[\x00-\x08\x0b-\x1f\x7f]"
+)
+
+
+#: Anything that can start an escape sequence or is a control character (tab excepted).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def strip_ansi(line: str) -> str:
+    """``line`` without terminal escape sequences (a ``Log`` would show them as garbage)."""
+    if _CONTROL.search(line) is None:
+        return line
+    return _ANSI.sub("", line)
+
+
+def format_duration(seconds: float | None) -> str:
+    """``0.31s``, ``12.4s``, ``3m05s``, ``1h02m``; empty for None."""
+    if seconds is None:
+        return ""
+    if seconds < 10:
+        return f"{seconds:.2f}s"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def format_size(size: int | None) -> str:
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"  # pragma: no cover - unreachable
+
+
+def short_hash(digest: str | None) -> str:
+    return digest[:8] if digest else "-"
+
+
+def shorten(text: str, width: int) -> str:
+    """Cut ``text`` to ``width`` cells with an ellipsis."""
+    if width <= 0:
+        return ""
+    if len(text) <= width:
+        return text
+    return text[: max(width - 1, 0)] + "…"
+
+
+def format_value(value: object, width: int = 60) -> str:
+    """A one-line, bounded repr for params and change tables."""
+    if value is None:
+        return "∅"
+    text = repr(value) if not isinstance(value, str) else value
+    return shorten(" ".join(text.split()), width)

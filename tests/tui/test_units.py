@@ -1,0 +1,215 @@
+"""The TUI's UI-free parts: state model, DAG layout, event batching, paging, text helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pivot.core.events import (
+    RunFinished,
+    RunStarted,
+    StageFinished,
+    StageLog,
+    StageQueued,
+    StageStarted,
+    StageStatus,
+)
+from pivot.core.graph import StageGraph
+from pivot.core.planner import Action, Decision
+from pivot.tui._batch import EventBatcher
+from pivot.tui._dag import DagLayout
+from pivot.tui._diffpages import PAGE_SIZE, build_page, page_count
+from pivot.tui._model import Phase, PipelineModel
+from pivot.tui._text import format_duration, format_size, strip_ansi
+
+
+def graph(edges: dict[str, set[str]]) -> StageGraph:
+    order = tuple(edges)
+    downstream: dict[str, set[str]] = {name: set() for name in order}
+    for name, ups in edges.items():
+        for up in ups:
+            downstream[up].add(name)
+    return StageGraph(
+        order=order,
+        upstream={k: frozenset(v) for k, v in edges.items()},
+        downstream={k: frozenset(v) for k, v in downstream.items()},
+        producer={},
+    )
+
+
+DIAMOND = graph({"a": set(), "b": {"a"}, "c": {"a"}, "d": {"b", "c"}})
+
+
+class TestModel:
+    def test_plan_then_run_events_drive_phases(self) -> None:
+        model = PipelineModel(DIAMOND)
+        assert {s.phase for s in model.stages.values()} == {Phase.UNKNOWN}
+        model.apply_plan(
+            [
+                Decision("a", Action.SKIP, "up to date"),
+                Decision("b", Action.RUN, "code changed"),
+                Decision("c", Action.SKIP, "up to date"),
+                Decision("d", Action.RUN, "upstream b will run"),
+            ]
+        )
+        assert model.stages["a"].phase is Phase.FRESH
+        assert model.stages["b"].phase is Phase.STALE
+        assert model.summary() == "4 stages · 2 stale"
+
+        changes = model.apply(
+            [
+                RunStarted(run_id="r1", stages=("a", "b", "c", "d"), jobs=2),
+                StageFinished(run_id="r1", stage="a", status=StageStatus.SKIPPED, reason="ok"),
+                StageQueued(run_id="r1", stage="b", reason="code changed"),
+                StageStarted(run_id="r1", stage="b", time=100.0),
+                StageLog(run_id="r1", stage="b", line="\x1b[31mred\x1b[0m text"),
+            ]
+        )
+        assert changes.run_started and model.running
+        assert changes.logs == {"b": ["red text"]}
+        assert model.stages["b"].phase is Phase.RUNNING
+        assert model.stages["b"].elapsed(now=102.5) == 2.5
+        assert model.stages["d"].phase is Phase.PENDING
+
+        changes = model.apply(
+            [
+                StageFinished(
+                    run_id="r1", stage="b", status=StageStatus.FAILED, reason="boom", duration=1.5
+                ),
+                StageFinished(run_id="r1", stage="d", status=StageStatus.BLOCKED, reason="up"),
+                RunFinished(run_id="r1", counts={}, duration=2.0, exit_code=1),
+            ]
+        )
+        assert changes.run_finished is not None and not model.running
+        # A failed stage stays visibly failed while the plan still says it is stale.
+        assert model.stages["b"].phase is Phase.FAILED
+        assert model.stages["b"].duration == 1.5
+        assert model.stages["d"].phase is Phase.BLOCKED
+        assert model.stages["a"].phase is Phase.FRESH
+
+    def test_new_run_of_a_stage_clears_its_log(self) -> None:
+        model = PipelineModel(DIAMOND)
+        model.apply(
+            [
+                RunStarted(run_id="r", stages=("a",), jobs=1),
+                StageStarted(run_id="r", stage="a"),
+                StageLog(run_id="r", stage="a", line="old"),
+            ]
+        )
+        changes = model.apply(
+            [StageStarted(run_id="r", stage="a"), StageLog(run_id="r", stage="a", line="new")]
+        )
+        assert "a" in changes.cleared
+        assert list(model.stages["a"].log.lines) == ["new"]
+
+    def test_filter_matches_words_in_name_or_status(self) -> None:
+        model = PipelineModel(DIAMOND)
+        model.apply_plan([Decision("b", Action.RUN, "x"), Decision("c", Action.SKIP, "x")])
+        assert model.filtered("") == ["a", "b", "c", "d"]
+        assert model.filtered("B") == ["b"]
+        assert model.filtered("stale") == ["b"]
+        assert model.filtered("c date") == ["c"]
+
+    def test_rebuild_keeps_known_stages(self) -> None:
+        model = PipelineModel(DIAMOND)
+        model.apply_plan([Decision("a", Action.SKIP, "ok")])
+        model.rebuild(graph({"a": set(), "e": {"a"}}))
+        assert model.order == ("a", "e")
+        assert model.stages["a"].phase is Phase.FRESH
+
+
+class TestDagLayout:
+    def test_node_with_two_parents_appears_once_with_both_edges(self) -> None:
+        layout = DagLayout.build(DIAMOND.order, DIAMOND.upstream)
+        stages = [line.stage for line in layout.lines if line.stage]
+        assert sorted(stages) == ["a", "b", "c", "d"]
+        assert layout.layers == (("a",), ("b", "c"), ("d",))
+        d = layout.lines[layout.line_of["d"]]
+        assert d.parents == ("b", "c")
+
+    def test_layer_is_longest_path_from_a_source(self) -> None:
+        g = graph({"a": set(), "b": {"a"}, "c": {"a", "b"}})
+        layout = DagLayout.build(g.order, g.upstream)
+        assert layout.layer_of == {"a": 0, "b": 1, "c": 2}
+
+    def test_large_graph_lays_out_fast(self) -> None:
+        edges: dict[str, set[str]] = {}
+        width = 16
+        for i in range(2000):
+            layer, col = divmod(i, width)
+            edges[f"s{i}"] = (
+                set()
+                if layer == 0
+                else {f"s{(layer - 1) * width + (col + k) % width}" for k in (0, 1)}
+            )
+        g = graph(edges)
+        layout = DagLayout.build(g.order, g.upstream)
+        assert len([line for line in layout.lines if line.stage]) == 2000
+        assert len(layout.layers) == 125
+
+
+class TestBatcher:
+    def test_delivers_in_order_and_in_few_batches(self) -> None:
+        now = [0.0]
+        batches: list[list[object]] = []
+        batcher = EventBatcher(batches.append, interval=0.05, clock=lambda: now[0])
+        for i in range(1000):
+            now[0] = i * 0.001  # 1 ms apart: 1 s in total
+            batcher(StageLog(run_id="r", stage="a", line=str(i)))
+        batcher.flush()
+        lines = [e.line for batch in batches for e in batch]  # type: ignore[attr-defined]
+        assert lines == [str(i) for i in range(1000)]
+        assert 15 <= len(batches) <= 25
+
+    def test_flush_if_due_delivers_a_quiet_tail(self) -> None:
+        now = [0.0]
+        batches: list[list[object]] = []
+        batcher = EventBatcher(batches.append, interval=0.05, clock=lambda: now[0])
+        batcher(StageLog(run_id="r", stage="a", line="x"))
+        batcher.flush_if_due()
+        assert batches == []
+        now[0] = 1.0
+        batcher.flush_if_due()
+        assert len(batches) == 1
+
+
+class TestPaging:
+    def test_a_large_diff_is_paged(self, tmp_path: Path) -> None:
+        from pivot.core.datadiff import diff_files
+
+        old = tmp_path / "old.csv"
+        new = tmp_path / "new.csv"
+        old.write_text("id,v\n" + "".join(f"{i},{i}\n" for i in range(2500)))
+        new.write_text("id,v\n" + "".join(f"{i},{i * (2 if i % 2 else 1)}\n" for i in range(2500)))
+        diff = diff_files(old, new, keys=["id"], max_rows=1_000_000)
+        assert diff.counts.modified == 1250
+        first = build_page(diff, "modified", 0)
+        assert len(first.rows) == PAGE_SIZE
+        assert first.count == page_count(1250) == 13
+        assert first.columns == ("row", "id", "v")
+        assert first.rows[0][1:] == ("1", "1 → 2")
+        last = build_page(diff, "modified", 99)  # clamped
+        assert last.index == 12 and len(last.rows) == 50
+        assert last.label == "rows 1,201-1,250 of 1,250 · page 13/13"
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("plain", "plain"),
+        ("\x1b[1;32mok\x1b[0m done", "ok done"),
+        ("progress\r", "progress"),
+        ("\x1b]0;title\x07text", "text"),
+        ("tab\tkept", "tab\tkept"),
+    ],
+)
+def test_strip_ansi(raw: str, clean: str) -> None:
+    assert strip_ansi(raw) == clean
+
+
+def test_formatting() -> None:
+    assert format_duration(0.312) == "0.31s"
+    assert format_duration(75) == "1m15s"
+    assert format_size(2048) == "2.0 KiB"
+    assert format_size(None) == "-"
