@@ -7,9 +7,13 @@ The project root goes on ``sys.path`` first, so ``pipeline.py`` can import sibli
 from __future__ import annotations
 
 import dataclasses
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import sys
 import traceback
+import types
+from collections.abc import Sequence
 from pathlib import Path
 
 from pivot import registry
@@ -50,6 +54,45 @@ def is_project_module_file(file: str | None, root: Path) -> bool:
     return not parts & {"site-packages", "dist-packages", ".venv", "venv", ".pivot", ".tox"}
 
 
+class FreshSourceLoader(importlib.machinery.SourceFileLoader):
+    """Compiles a project module from its source every time, never from a ``.pyc``.
+
+    A ``.pyc`` is validated by the source's mtime in whole seconds plus its size, so a
+    same-size edit saved within the second of the last import would load stale code: the
+    stage would run, and be fingerprinted, as it was before the edit.
+    """
+
+    def get_code(self, fullname: str) -> types.CodeType:
+        path = self.get_filename(fullname)
+        return self.source_to_code(self.get_data(path), path)
+
+
+class ProjectModuleFinder(importlib.abc.MetaPathFinder):
+    """Gives the project's own modules a :class:`FreshSourceLoader`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if (
+            spec is None
+            or spec.origin is None
+            or type(spec.loader) is not importlib.machinery.SourceFileLoader
+            or not is_project_module_file(spec.origin, self.root)
+        ):
+            return None
+        spec.loader = FreshSourceLoader(fullname, spec.origin)
+        return spec
+
+
+def _install_finder(root: Path) -> None:
+    if not any(isinstance(f, ProjectModuleFinder) and f.root == root for f in sys.meta_path):
+        sys.meta_path.insert(0, ProjectModuleFinder(root))
+
+
 def purge_project_modules(root: Path) -> None:
     """Forget imported project modules so the next load sees edited code."""
     for name, module in list(sys.modules.items()):
@@ -71,6 +114,7 @@ def load_pipeline(root: Path, *, fresh: bool = False) -> PipelineDefinition:
     root_str = str(root)
     if root_str not in sys.path:
         sys.path.insert(0, root_str)
+    _install_finder(root)
     registry.begin_collection()
     if path.is_file():
         _exec_pipeline_file(path, root)
@@ -80,7 +124,9 @@ def load_pipeline(root: Path, *, fresh: bool = False) -> PipelineDefinition:
 
 
 def _exec_pipeline_file(path: Path, root: Path) -> None:
-    spec = importlib.util.spec_from_file_location(MODULE_NAME, path)
+    spec = importlib.util.spec_from_file_location(
+        MODULE_NAME, path, loader=FreshSourceLoader(MODULE_NAME, str(path))
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[MODULE_NAME] = module
