@@ -131,7 +131,7 @@ class Planner:
         if lock is None:
             return Decision(name, Action.RUN, "never run", inputs=inputs)
         code = _dict_changes("code", lock.code, inputs.code)
-        params = _dict_changes("params", _flatten(lock.params), _flatten(inputs.params))
+        params = _dict_changes("params", flatten_params(lock.params), flatten_params(inputs.params))
         deps = _dict_changes("dep", lock.dep_hashes(), dict(inputs.deps))
         changes = code + params + deps
         if force:
@@ -206,12 +206,13 @@ class Planner:
         self.code.flush()
 
 
-def _flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten_params(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested params as ``{"optimizer.lr": 0.1}`` (lists stay whole values)."""
     flat: dict[str, Any] = {}
     for key, value in params.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict) and value:
-            flat.update(_flatten(value, name + "."))
+            flat.update(flatten_params(value, name + "."))
         else:
             flat[name] = value
     return flat

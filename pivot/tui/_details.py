@@ -7,6 +7,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from pivot.core.params import effective_params, read_params_file
+from pivot.core.planner import flatten_params
 from pivot.exceptions import PivotError
 
 if TYPE_CHECKING:
@@ -38,10 +39,10 @@ def stage_params(engine: Engine, name: str) -> ParamsInfo:
         values = effective_params(spec, overrides)
     except PivotError as exc:
         return ParamsInfo(model, (), str(exc))
-    from_file = _flatten(overrides)
-    from_pipeline = _flatten(dict(spec.params_overrides))
+    from_file = flatten_params(overrides)
+    from_pipeline = flatten_params(dict(spec.params_overrides))
     rows = []
-    for key, value in _flatten(values).items():
+    for key, value in flatten_params(values).items():
         if _covered(key, from_file):
             source = "params.yaml"
         elif _covered(key, from_pipeline):
@@ -56,17 +57,6 @@ def _covered(key: str, overrides: dict[str, Any]) -> bool:
     """True when ``key`` or one of its parents is overridden."""
     parts = key.split(".")
     return any(".".join(parts[:i]) in overrides for i in range(1, len(parts) + 1))
-
-
-def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in values.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            flat.update(_flatten(value, name + "."))
-        else:
-            flat[name] = value
-    return flat
 
 
 @dataclasses.dataclass(frozen=True)
