@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
+from pathlib import Path
 
 from pivot.core.artifacts import ArtifactHasher
+from pivot.core.atomic import remove_path
+from pivot.core.cache import Cache
 from pivot.core.lock import OutRecord
 from pivot.core.project import is_within, normalize_path
 from pivot.core.project_context import Project
@@ -43,6 +45,27 @@ def _records(project: Project, targets: tuple[str, ...]) -> list[OutRecord]:
     return records
 
 
+def restore_record(cache: Cache, record: OutRecord, target: Path, hasher: ArtifactHasher) -> None:
+    """Make ``target`` exactly what ``record`` says, from the cache (a folder file by file,
+    dropping files its record does not list), and remember the hashes written."""
+    if record.files is None:
+        if target.is_dir():
+            remove_path(target)
+        cache.restore(record.hash, target)
+        hasher.record(target, record.hash)
+        return
+    if target.exists() and not target.is_dir():
+        remove_path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    wanted = {entry.path for entry in record.files}
+    for child in sorted(target.rglob("*"), reverse=True):
+        if child.is_file() and child.relative_to(target).as_posix() not in wanted:
+            child.unlink()
+    for entry in record.files:
+        cache.restore(entry.hash, target / entry.path)
+        hasher.record(target / entry.path, entry.hash)
+
+
 def checkout(
     project: Project, targets: tuple[str, ...] = (), *, force: bool = False
 ) -> list[CheckoutResult]:
@@ -60,25 +83,8 @@ def checkout(
                 )
             )
             continue
-        target = project.abspath(record.path)
         try:
-            if record.files is None:
-                if target.is_dir():
-                    shutil.rmtree(target)
-                project.cache.restore(record.hash, target)
-                hasher.record(target, record.hash)
-            else:
-                if target.exists() and not target.is_dir():
-                    target.unlink()
-                wanted = {entry.path for entry in record.files}
-                if target.is_dir():
-                    for child in sorted(target.rglob("*"), reverse=True):
-                        rel = child.relative_to(target).as_posix()
-                        if child.is_file() and rel not in wanted:
-                            child.unlink()
-                for entry in record.files:
-                    project.cache.restore(entry.hash, target / entry.path)
-                    hasher.record(target / entry.path, entry.hash)
+            restore_record(project.cache, record, project.abspath(record.path), hasher)
         except CacheError as exc:
             results.append(CheckoutResult(record.path, "missing-blob", str(exc)))
             continue

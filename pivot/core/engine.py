@@ -21,7 +21,6 @@ import datetime
 import json
 import os
 import secrets
-import shutil
 import threading
 import time
 from collections.abc import Iterable
@@ -30,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from pivot.core import history
-from pivot.core.atomic import is_temp_path
+from pivot.core.atomic import is_temp_path, remove_path
+from pivot.core.checkout import restore_record
 from pivot.core.discovery import PipelineDefinition, is_project_module_file, load_pipeline
 from pivot.core.events import (
     EventSink,
@@ -389,16 +389,16 @@ class _Run:
             target = self.project.abspath(out.path)
             record = recorded.get(out.path)
             if record is None:
-                _remove(target)
+                remove_path(target)
                 continue
             current = self.planner.hasher.hash_path(out.path)
             if current is not None and current.hash == record.hash:
                 continue
             if all(self.project.cache.has(h) for h in record.blob_hashes()):
-                _remove(target)
+                remove_path(target)
                 self._restore_record(record)
             elif self.request.allow_uncached_incremental:
-                _remove(target)
+                remove_path(target)
             else:
                 raise IncrementalStateError(
                     f"the previous version of incremental output '{out.path}' is not in the "
@@ -407,14 +407,7 @@ class _Run:
 
     def _restore_record(self, record: OutRecord) -> None:
         target = self.project.abspath(record.path)
-        if record.files is None:
-            self.project.cache.restore(record.hash, target)
-            self.planner.hasher.record(target, record.hash)
-            return
-        target.mkdir(parents=True, exist_ok=True)
-        for entry in record.files:
-            self.project.cache.restore(entry.hash, target / entry.path)
-            self.planner.hasher.record(target / entry.path, entry.hash)
+        restore_record(self.project.cache, record, target, self.planner.hasher)
 
     def _pump_logs(self) -> None:
         for job in self.running.values():
@@ -585,13 +578,6 @@ class _Running:
 
 class IncrementalStateError(PivotError):
     """An incremental output's previous version cannot be restored."""
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
 
 
 _NOT_OK = {StageStatus.FAILED, StageStatus.BLOCKED, StageStatus.CANCELLED}

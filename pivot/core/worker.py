@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import inspect
 import os
-import shutil
 import sys
 import time
 import traceback
@@ -20,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from pivot.core.atomic import atomic_path
+from pivot.core.atomic import atomic_path, remove_path
 from pivot.core.cache import Cache
 from pivot.core.discovery import PipelineDefinition, load_pipeline
 from pivot.core.hashing import FileEntry, hash_file, manifest_hash, walk_files
@@ -166,10 +165,7 @@ def _prepare_output(target: Path, out: OutSpec) -> None:
     output is noticed; give folder outputs an empty folder."""
     if out.incremental:
         return
-    if target.is_dir() and not target.is_symlink():
-        shutil.rmtree(target)
-    elif target.exists() or target.is_symlink():
-        target.unlink()
+    remove_path(target)
     if out.directory:
         target.mkdir(parents=True)
     else:
