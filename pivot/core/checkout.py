@@ -45,14 +45,18 @@ def _records(project: Project, targets: tuple[str, ...]) -> list[OutRecord]:
     return records
 
 
-def restore_record(cache: Cache, record: OutRecord, target: Path, hasher: ArtifactHasher) -> None:
+def restore_record(
+    cache: Cache, record: OutRecord, target: Path, hasher: ArtifactHasher | None
+) -> None:
     """Make ``target`` exactly what ``record`` says, from the cache (a folder file by file,
-    dropping files its record does not list), and remember the hashes written."""
+    dropping files its record does not list), and remember the hashes written (when given a
+    ``hasher``)."""
     if record.files is None:
         if target.is_dir():
             remove_path(target)
         cache.restore(record.hash, target)
-        hasher.record(target, record.hash)
+        if hasher is not None:
+            hasher.record(target, record.hash)
         return
     if target.exists() and not target.is_dir():
         remove_path(target)
@@ -63,7 +67,8 @@ def restore_record(cache: Cache, record: OutRecord, target: Path, hasher: Artifa
             child.unlink()
     for entry in record.files:
         cache.restore(entry.hash, target / entry.path)
-        hasher.record(target / entry.path, entry.hash)
+        if hasher is not None:
+            hasher.record(target / entry.path, entry.hash)
 
 
 def checkout(

@@ -100,6 +100,18 @@ def purge_project_modules(root: Path) -> None:
             del sys.modules[name]
 
 
+def unload_project(root: Path) -> None:
+    """Forget everything importing ``root`` left in this process: its modules, its entry on
+    ``sys.path`` and its module finder."""
+    purge_project_modules(root)
+    root_str = str(root)
+    while root_str in sys.path:
+        sys.path.remove(root_str)
+    sys.meta_path[:] = [
+        f for f in sys.meta_path if not (isinstance(f, ProjectModuleFinder) and f.root == root)
+    ]
+
+
 def load_pipeline(root: Path, *, fresh: bool = False) -> PipelineDefinition:
     """Import ``root/pipeline.py`` and return its stages.
 

@@ -371,10 +371,19 @@ class _Run:
                 code_token=self.engine._token,
                 params=decision.inputs.params,
                 expected_code=decision.inputs.code if self.engine.executor.verifies_code else None,
+                inputs=self._input_records(name) if self.engine.executor.ships_data else (),
             )
             self.emit(StageStarted(run_id=self.run_id, stage=name))
             future = self.engine.executor.submit(task)
             self.running[future] = _Running(name, decision, time.time(), LogTail(log_path))
+
+    def _input_records(self, name: str) -> tuple[OutRecord, ...]:
+        """What the stage reads, hashed: its deps and its incremental outputs' last version."""
+        spec = self.pipeline[name]
+        paths = [path for dep in spec.deps for path in dep.paths]
+        paths += [out.path for out in spec.outs if out.incremental]
+        records = (self.planner.hasher.hash_path(path) for path in dict.fromkeys(paths))
+        return tuple(record for record in records if record is not None)
 
     def _prepare_incremental(self, name: str) -> None:
         """Put the last committed version of each incremental output in place, as a writable

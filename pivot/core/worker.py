@@ -21,7 +21,7 @@ from typing import Any
 
 from pivot.core.atomic import atomic_path, remove_path
 from pivot.core.cache import Cache
-from pivot.core.discovery import PipelineDefinition, load_pipeline
+from pivot.core.discovery import PipelineDefinition, load_pipeline, unload_project
 from pivot.core.hashing import FileEntry, hash_file, manifest_hash, walk_files
 from pivot.core.lock import OutRecord
 from pivot.loaders import PathOnly
@@ -37,6 +37,27 @@ class StageTask:
     params: dict[str, Any]
     #: When set, the worker refuses to run unless its own fingerprint of the stage matches.
     expected_code: dict[str, str] | None = None
+    #: What the stage reads (deps and previous incremental outputs), as the coordinator hashed
+    #: them; filled only for executors whose workers do not see the workspace.
+    inputs: tuple[OutRecord, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Workspace:
+    """Where a stage runs. Locally (and on a shared filesystem) all of it is the project; a
+    worker that reaches data through a remote uses a scratch copy of the code and the data."""
+
+    code: Path  # pipeline.py and the project's modules are imported from here
+    data: Path  # deps are read and outputs written here; the stage's working directory
+    cache: Cache  # where outputs are cached
+    log: Path  # the stage's stdout and stderr
+    #: Cache outputs declared ``cache=False`` too (they travel to the coordinator by hash).
+    cache_everything: bool = False
+
+    @classmethod
+    def of_project(cls, task: StageTask) -> Workspace:
+        root = Path(task.root)
+        return cls(root, root, Cache(root / ".pivot" / "cache"), Path(task.log_path))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,26 +78,32 @@ _loaded: tuple[tuple[str, str], PipelineDefinition] | None = None
 
 
 def _pipeline(root: Path, code_token: str) -> PipelineDefinition:
-    """The project's pipeline, imported once per worker and re-imported when code changed."""
+    """The project's pipeline, imported once per worker and re-imported when code changed.
+
+    A worker that moves to other code (another project, another shipped copy) first unloads
+    the previous one, so a same-named helper module can never be served from the old copy.
+    """
     global _loaded
     key = (str(root), code_token)
     if _loaded is None or _loaded[0] != key:
+        if _loaded is not None and _loaded[0][0] != key[0]:
+            unload_project(Path(_loaded[0][0]))
         _loaded = (key, load_pipeline(root, fresh=_loaded is not None))
     return _loaded[1]
 
 
-def execute_stage(task: StageTask) -> StageOutcome:
+def execute_stage(task: StageTask, where: Workspace | None = None) -> StageOutcome:
     """Run one stage in this (worker) process."""
     started = time.perf_counter()
-    root = Path(task.root)
+    where = where or Workspace.of_project(task)
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    with _captured_output(Path(task.log_path)):
+    with _captured_output(where.log):
         try:
-            os.chdir(root)
-            spec = _pipeline(root, task.code_token)[task.stage]
+            os.chdir(where.data)
+            spec = _pipeline(where.code, task.code_token)[task.stage]
             if task.expected_code is not None:
-                _check_code(spec, root, task.expected_code)
-            outs = _run(spec, root, task.params)
+                _check_code(spec, where.code, task.expected_code)
+            outs = _run(spec, where, task.params)
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # the stage's own failure, SystemExit included
@@ -109,7 +136,8 @@ def _check_code(spec: StageSpec, root: Path, expected: dict[str, str]) -> None:
         )
 
 
-def _run(spec: StageSpec, root: Path, params: dict[str, Any]) -> tuple[OutRecord, ...]:
+def _run(spec: StageSpec, where: Workspace, params: dict[str, Any]) -> tuple[OutRecord, ...]:
+    root = where.data
     kwargs: dict[str, Any] = {}
     loaded_deps: dict[str, Any] = {}
     for dep in spec.deps:
@@ -146,12 +174,12 @@ def _run(spec: StageSpec, root: Path, params: dict[str, Any]) -> tuple[OutRecord
     values = (
         _stagedef_values(spec, stage_object) if spec.stagedef else _returned_values(spec, result)
     )
-    cache = Cache(root / ".pivot" / "cache")
     records = []
     for out in spec.outs:
         target = root / out.path
         if not isinstance(out.loader, PathOnly):
             _save(out, values[out.path], target)
+        cache = where.cache if out.cached or where.cache_everything else None
         records.append(_record_output(out, target, cache))
     return tuple(records)
 
@@ -226,7 +254,7 @@ def _save(out: OutSpec, value: Any, target: Path) -> None:
         out.loader.save(value, tmp)
 
 
-def _record_output(out: OutSpec, target: Path, cache: Cache) -> OutRecord:
+def _record_output(out: OutSpec, target: Path, cache: Cache | None) -> OutRecord:
     if out.directory:
         if not target.is_dir():
             raise StageOutputError(f"the stage did not create the folder '{out.path}'")
@@ -235,7 +263,7 @@ def _record_output(out: OutSpec, target: Path, cache: Cache) -> OutRecord:
             child = target / name
             digest = hash_file(child)
             entries.append(FileEntry(name, digest, child.stat().st_size))
-            if out.cached:
+            if cache is not None:
                 cache.add_file(child, digest)
         return OutRecord(
             out.path, manifest_hash(entries), sum(e.size for e in entries), tuple(entries)
@@ -243,7 +271,7 @@ def _record_output(out: OutSpec, target: Path, cache: Cache) -> OutRecord:
     if not target.is_file():
         raise StageOutputError(f"the stage did not write its output '{out.path}'")
     digest = hash_file(target)
-    if out.cached:
+    if cache is not None:
         cache.add_file(target, digest)
     return OutRecord(out.path, digest, target.stat().st_size)
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pivot.core.executors.base import Executor, WorkerLost
 from pivot.core.executors.local import LocalExecutor
+
+if TYPE_CHECKING:
+    from pivot.core.remote import RemoteLocation
 
 __all__ = ["Executor", "LocalExecutor", "WorkerLost", "make_executor"]
 
@@ -16,14 +20,19 @@ def make_executor(
     """The executor asked for on the command line, else the one in config (default: local)."""
     from pivot.core.config_files import any_config_file
 
-    if (kind is None or (kind == "dask" and scheduler is None)) and any_config_file(root):
+    remote: tuple[Path, RemoteLocation] | None = None
+    if kind != "local" and any_config_file(root):
         from pivot.core.config import load_config
 
-        config = load_config(root).executor
-        kind = kind or config.kind
-        scheduler = scheduler or config.scheduler
+        config = load_config(root)
+        kind = kind or config.executor.kind
+        scheduler = scheduler or config.executor.scheduler
+        if kind == "dask" and config.executor.transport == "remote":
+            from pivot.core.remote import resolve_remote
+
+            remote = (root, resolve_remote(config, None))
     if kind == "dask":
         from pivot.core.executors.dask import DaskExecutor
 
-        return DaskExecutor(scheduler, jobs)
+        return DaskExecutor(scheduler, jobs, remote=remote)
     return LocalExecutor(jobs)

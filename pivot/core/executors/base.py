@@ -28,6 +28,9 @@ class Executor(abc.ABC):
     isolates_failures: bool = False
     #: Workers may see different code than the coordinator: have them check the code manifest.
     verifies_code: bool = False
+    #: Workers do not see the workspace: the engine lists each task's inputs (``StageTask.inputs``)
+    #: so the executor can ship them.
+    ships_data: bool = False
 
     @property
     @abc.abstractmethod

@@ -14,12 +14,16 @@ never produce a result that gets committed under the wrong code manifest.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import threading
 import uuid
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 from pivot.core.executors.base import Executor, WorkerLost
+from pivot.core.executors.remote_transport import RemoteResult, RemoteStaging
+from pivot.core.remote._s3 import RemoteLocation
 from pivot.core.worker import StageOutcome, StageTask, execute_stage
 from pivot.exceptions import PivotError
 
@@ -33,6 +37,25 @@ def run_on_worker(task: StageTask) -> StageOutcome:
     return execute_stage(task)
 
 
+@dataclasses.dataclass
+class _LogRelay:
+    """Where a remote stage's log chunks go on this machine, and how much has arrived."""
+
+    path: Path
+    written: int = 0
+
+    def write(self, offset: int, data: bytes) -> None:
+        if offset != self.written or not data:  # a chunk already written, or out of order
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "ab") as handle:
+            handle.write(data)
+        self.written += len(data)
+
+    def finish(self, log: bytes) -> None:
+        self.write(self.written, log[self.written :])
+
+
 class DaskExecutor(Executor):
     """Submits stages to a Dask cluster; starts a LocalCluster when no scheduler is given."""
 
@@ -40,8 +63,15 @@ class DaskExecutor(Executor):
     verifies_code = True
 
     def __init__(
-        self, scheduler: str | None = None, jobs: int | None = None, *, local_workers: int = 2
+        self,
+        scheduler: str | None = None,
+        jobs: int | None = None,
+        *,
+        local_workers: int = 2,
+        remote: tuple[Path, RemoteLocation] | None = None,
     ) -> None:
+        """``remote`` = (project root, remote): workers reach data through that remote
+        (``executor.transport: remote``) instead of the project folder."""
         try:
             import distributed
         except ImportError:
@@ -70,6 +100,13 @@ class DaskExecutor(Executor):
         self._jobs = min(jobs, threads) if jobs else threads
         self._futures: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._staging = RemoteStaging(*remote) if remote is not None else None
+        self._logs: dict[str, _LogRelay] = {}
+        self.ships_data = self._staging is not None
+        if self._staging is not None:
+            from pivot.core.executors.remote_worker import LOG_TOPIC
+
+            self._client.subscribe_topic(LOG_TOPIC, self._on_log_event)
 
     @property
     def capacity(self) -> int:
@@ -81,23 +118,56 @@ class DaskExecutor(Executor):
 
     def submit(self, task: StageTask) -> Future[StageOutcome]:
         key = f"pivot-{task.stage}-{uuid.uuid4().hex[:8]}"
-        dask_future = self._client.submit(run_on_worker, task, key=key, pure=False, retries=0)
         result: Future[StageOutcome] = concurrent.futures.Future()
+        staging = self._staging
+        dask_future: Any
+        if staging is None:
+            dask_future = self._client.submit(run_on_worker, task, key=key, pure=False, retries=0)
+        else:
+            from pivot.core.executors.remote_worker import run_remote_stage
+
+            try:
+                staging.stage_inputs(task)
+                bundle = staging.code(task.code_token)
+            except PivotError as exc:
+                result.set_exception(exc)
+                return result
+            with self._lock:
+                self._logs[key] = _LogRelay(Path(task.log_path))
+            dask_future = self._client.submit(
+                run_remote_stage, task, staging.location, bundle, key, key=key, pure=False, retries=0
+            )
         with self._lock:
             self._futures[key] = dask_future
 
         def relay(done: Any) -> None:
             with self._lock:
                 self._futures.pop(key, None)
+                log = self._logs.pop(key, None)
             if result.done():
                 return
             try:
-                result.set_result(done.result())
+                value = done.result()
+                if isinstance(value, RemoteResult):
+                    assert staging is not None and log is not None
+                    log.finish(value.log)
+                    value = value.outcome
+                    if value.ok:
+                        staging.collect_outputs(value)
+                result.set_result(value)
             except BaseException as exc:
                 result.set_exception(_translate(exc))
 
         dask_future.add_done_callback(relay)
         return result
+
+    def _on_log_event(self, event: Any) -> None:
+        """A chunk of a remote stage's log (``(time, message)`` from the Dask client)."""
+        message = event[1] if isinstance(event, tuple) else event
+        with self._lock:
+            relay = self._logs.get(message.get("key", ""))
+            if relay is not None:
+                relay.write(message["offset"], message["data"])
 
     def kill(self) -> None:
         with self._lock:
@@ -112,6 +182,8 @@ class DaskExecutor(Executor):
 
     def close(self) -> None:
         self.kill()
+        if self._staging is not None:
+            self._staging.close()
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()
