@@ -6,6 +6,7 @@ import dataclasses
 import os
 from typing import TYPE_CHECKING, Any
 
+from pivot.core.artifacts import ArtifactHasher
 from pivot.core.params import effective_params, read_params_file
 from pivot.core.planner import flatten_params
 from pivot.exceptions import PivotError
@@ -66,9 +67,10 @@ class OutputRow:
     cached: bool
     #: From the stage's lock (the last committed run); None when never committed.
     locked_hash: str | None
-    locked_size: int | None
     #: Size in the workspace; None when missing.
     size: int | None
+    #: Hash of the workspace copy (stat-cached, so cheap when unchanged); None when missing.
+    current_hash: str | None
     #: The data-diff format when the file is tabular (csv, json, parquet...), else None.
     diff_format: str | None
 
@@ -81,17 +83,22 @@ def stage_outputs(engine: Engine, name: str) -> list[OutputRow]:
     except PivotError:
         lock = None
     records = lock.out_records() if lock is not None else {}
+    hasher = ArtifactHasher(engine.project.root, engine.project.state)
     rows = []
     for out in spec.outs:
         record = records.get(out.path)
+        try:
+            current = hasher.hash_path(out.path)
+        except (OSError, PivotError):
+            current = None
         rows.append(
             OutputRow(
                 path=out.path,
                 kind=str(out.kind),
                 cached=out.cached,
                 locked_hash=record.hash if record else None,
-                locked_size=record.size if record else None,
                 size=_size(engine.project.abspath(out.path)),
+                current_hash=current.hash if current is not None else None,
                 diff_format=None if out.directory else diff_format(out.path),
             )
         )

@@ -195,9 +195,9 @@ def params_renderable(info: ParamsInfo, palette: Palette) -> RenderableType:
 def output_cells(row: OutputRow) -> tuple[str, ...]:
     if row.size is None:
         state = "missing"
-    elif row.locked_size is None:
+    elif row.locked_hash is None:
         state = "not committed"
-    elif row.locked_size != row.size:
+    elif row.current_hash != row.locked_hash:
         state = "changed"
     else:
         state = "ok"

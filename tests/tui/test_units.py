@@ -22,6 +22,7 @@ from pivot.tui._dag import DagLayout
 from pivot.tui._diffpages import PAGE_SIZE, build_page, page_count
 from pivot.tui._model import Phase, PipelineModel
 from pivot.tui._text import format_duration, format_size, strip_ansi
+from tests.helpers import TempProject
 
 
 def graph(edges: dict[str, set[str]]) -> StageGraph:
@@ -213,3 +214,26 @@ def test_formatting() -> None:
     assert format_duration(75) == "1m15s"
     assert format_size(2048) == "2.0 KiB"
     assert format_size(None) == "-"
+
+
+def test_outputs_tab_compares_hashes_not_sizes(demo_ran: TempProject) -> None:
+    from pivot.core.engine import Engine
+    from pivot.core.project_context import Project
+    from pivot.tui._details import stage_outputs
+    from pivot.tui._render import output_cells
+
+    engine = Engine(Project(demo_ran.root))
+    try:
+        states = {row.path: output_cells(row)[4] for row in stage_outputs(engine, "load")}
+        assert states == {"data/words.json": "ok"}
+        original = demo_ran.read("data/words.json")
+        same_size = original.replace("a", "b") if "a" in original else original.upper()
+        assert len(same_size) == len(original) and same_size != original
+        (demo_ran.root / "data/words.json").write_text(same_size)
+        states = {row.path: output_cells(row)[4] for row in stage_outputs(engine, "load")}
+        assert states == {"data/words.json": "changed"}
+        (demo_ran.root / "data/words.json").unlink()
+        states = {row.path: output_cells(row)[4] for row in stage_outputs(engine, "load")}
+        assert states == {"data/words.json": "missing"}
+    finally:
+        engine.close()
