@@ -162,3 +162,32 @@ def test_worker_refuses_code_that_differs_from_the_coordinators(
     assert "refusing to run 's00'" in (outcome.error or "")
     assert "code on this worker differs" in (outcome.error or "")
     sys.modules.pop("pipeline", None)
+
+
+def test_scheduler_address_of_a_running_cluster(project: TempProject) -> None:
+    """`--scheduler tcp://HOST:PORT` connects to a cluster started elsewhere."""
+    import distributed
+
+    project.write("pipeline.py", TWENTY)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://")
+        events = _run(project, "--executor", "dask", "--scheduler", address)
+        assert events[0]["jobs"] == 2
+        finished = [e["status"] for e in events if e["event"] == "stage_finished"]
+        assert finished == ["ran"] * 20
+        with distributed.Client(address) as client:
+            # The stages ran on this cluster's workers, not on a cluster of pivot's own.
+            assert len(client.nthreads()) == 2
+
+
+def test_unreachable_scheduler_is_one_line(project: TempProject) -> None:
+    project.write("pipeline.py", TWENTY)
+    proc = project.pivot(
+        "--no-tui", "run", "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9", check=None
+    )
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot reach the Dask scheduler")

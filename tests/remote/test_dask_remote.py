@@ -139,3 +139,19 @@ def _remote_hashes(s3: S3Server, url: str) -> set[str]:
             shard, name = item["Key"].rsplit("/", 2)[-2:]
             found.add(shard + name)
     return found
+
+
+def test_killed_worker_fails_only_its_stage(
+    tmp_path: Path, s3: S3Server, remote_url: str
+) -> None:
+    from tests.cli.test_dask import KILLER
+
+    project = _remote_project(tmp_path / "p", s3, remote_url)
+    project.write("pipeline.py", KILLER)
+    events = _run(project, tmp_path / "scratch", "-k", check=1)
+    finished = {e["stage"]: e for e in events if e["event"] == "stage_finished"}
+    assert finished["dies"]["status"] == "failed"
+    assert "worker" in str(finished["dies"]["reason"]).lower()
+    assert finished["lives"]["status"] == "ran"
+    assert project.read("lives.txt") == "alive"
+    assert not (project.root / ".pivot/stages/dies.lock").exists()
