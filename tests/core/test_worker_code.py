@@ -31,6 +31,8 @@ def test_same_named_helper_of_another_project_is_not_reused(
     monkeypatch.setattr(sys, "path", list(sys.path))
     monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
     monkeypatch.chdir(tmp_path)
+    for name in ("pipeline", "helpers"):  # left by other in-process tests
+        monkeypatch.delitem(sys.modules, name, raising=False)
     results = []
     for value in (1, 2):
         project = make_project(tmp_path / f"p{value}")
