@@ -139,6 +139,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(1)
+    except OSError as exc:  # the machine said no (disk full, no permission): not a Pivot bug
+        if verbose:
+            traceback.print_exc()
+        where = f" ({exc.filename})" if exc.filename else ""
+        click.echo(f"error: {exc.strerror or exc}{where}", err=True)
+        sys.exit(1)
     except Exception as exc:
         if verbose:
             traceback.print_exc()

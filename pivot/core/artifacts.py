@@ -8,6 +8,7 @@ from pathlib import Path
 from pivot.core.hashing import FileEntry, hash_file, manifest_hash, walk_files
 from pivot.core.lock import OutRecord
 from pivot.core.state import StateDB
+from pivot.exceptions import ProjectError
 
 
 class ArtifactHasher:
@@ -35,12 +36,24 @@ class ArtifactHasher:
         return digest
 
     def hash_path(self, rel: str) -> OutRecord | None:
-        """The current hash of ``rel``, or None if it does not exist."""
+        """The current hash of ``rel``, or None if it does not exist.
+
+        ProjectError (one line, exit 2) when it cannot be read: no permission, a symlink loop.
+        """
         full = self.root / rel
         try:
-            st = full.stat()
-        except (FileNotFoundError, NotADirectoryError):
-            return None
+            try:
+                st = full.stat()
+            except (FileNotFoundError, NotADirectoryError):
+                return None
+            return self._hash_existing(rel, full, st)
+        except OSError as exc:
+            where = exc.filename or full
+            raise ProjectError(
+                f"cannot read '{where}' ({exc.strerror or exc}); fix its permissions or remove it"
+            ) from exc
+
+    def _hash_existing(self, rel: str, full: Path, st: os.stat_result) -> OutRecord:
         if full.is_dir():
             entries = []
             for name in walk_files(full):

@@ -20,6 +20,7 @@ from pivot.core.hashing import CHUNK
 from pivot.exceptions import CacheError
 
 _READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+_HEX = frozenset("0123456789abcdef")
 
 
 class Cache:
@@ -30,10 +31,17 @@ class Cache:
         self.files = root / "files"
 
     def blob_path(self, digest: str) -> Path:
+        """Where blob ``digest`` lives; CacheError unless it is 16 hex digits, so a hash read
+        from a lock file or a remote can never name a path outside the cache."""
+        if len(digest) != 16 or not set(digest) <= _HEX:
+            raise CacheError(f"{digest!r} is not a blob hash (16 hex digits); check the lock file")
         return self.files / digest[:2] / digest[2:]
 
     def has(self, digest: str) -> bool:
-        return self.blob_path(digest).is_file()
+        try:
+            return self.blob_path(digest).is_file()
+        except PermissionError:  # a cache folder we may not enter holds nothing we can use
+            return False
 
     def add_file(self, source: Path, digest: str) -> bool:
         """Copy ``source`` (whose hash is ``digest``) into the cache; False if already there."""
@@ -60,11 +68,18 @@ class Cache:
         A blob whose bytes do not match its name is moved aside and reported as CacheError.
         """
         blob = self.blob_path(digest)
-        if not blob.is_file():
+        if not self.has(digest):
             raise CacheError(f"'{target}' ({digest}) is not in the cache; run it or `pivot pull`")
+        try:
+            source = open(blob, "rb")  # noqa: SIM115 (closed by the with below)
+        except PermissionError as exc:
+            raise CacheError(
+                f"cache blob {digest} for '{target}' cannot be read ({exc.strerror}); fix the "
+                "permissions of .pivot/cache, or re-run the stage"
+            ) from None
         hasher = xxhash.xxh64()
-        with atomic_path(target) as tmp:
-            with open(blob, "rb") as src, open(tmp, "wb") as dst:
+        with source as src, atomic_path(target) as tmp:
+            with open(tmp, "wb") as dst:
                 while chunk := src.read(CHUNK):
                     hasher.update(chunk)
                     dst.write(chunk)
@@ -78,12 +93,13 @@ class Cache:
     def verify(self, digest: str) -> bool:
         """True if the blob exists and its bytes match its name."""
         blob = self.blob_path(digest)
-        if not blob.is_file():
-            return False
         hasher = xxhash.xxh64()
-        with open(blob, "rb") as src:
-            while chunk := src.read(CHUNK):
-                hasher.update(chunk)
+        try:
+            with open(blob, "rb") as src:
+                while chunk := src.read(CHUNK):
+                    hasher.update(chunk)
+        except (FileNotFoundError, IsADirectoryError, PermissionError):
+            return False
         return hasher.hexdigest() == digest
 
     def quarantine(self, digest: str) -> None:

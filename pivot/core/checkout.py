@@ -9,8 +9,9 @@ from pivot.core.artifacts import ArtifactHasher
 from pivot.core.atomic import remove_path
 from pivot.core.cache import Cache
 from pivot.core.lock import OutRecord
-from pivot.core.project import is_within, normalize_path
+from pivot.core.project import confined_path, is_within, normalize_path
 from pivot.core.project_context import Project
+from pivot.core.run_lock import ProjectRunLock
 from pivot.exceptions import CacheError, UsageError
 
 
@@ -74,6 +75,20 @@ def restore_record(
 def checkout(
     project: Project, targets: tuple[str, ...] = (), *, force: bool = False
 ) -> list[CheckoutResult]:
+    """Restore outputs, holding the project's run lock: a run writing the same outputs at the
+    same time makes this stop with one line (RunInProgressError) instead of interleaving."""
+    with ProjectRunLock(project.pivot_dir / "run.lock", "checkout"):
+        return _checkout(project, targets, force=force)
+
+
+def _confine(project: Project, record: OutRecord) -> None:
+    """ProjectError if restoring ``record`` would write through a symlink out of the project."""
+    confined_path(project.root, record.path, folder=record.files is not None)
+    for entry in record.files or ():
+        confined_path(project.root, f"{record.path}/{entry.path}")
+
+
+def _checkout(project: Project, targets: tuple[str, ...], *, force: bool) -> list[CheckoutResult]:
     hasher = ArtifactHasher(project.root, project.state)
     results: list[CheckoutResult] = []
     for record in _records(project, targets):
@@ -88,6 +103,7 @@ def checkout(
                 )
             )
             continue
+        _confine(project, record)
         try:
             restore_record(project.cache, record, project.abspath(record.path), hasher)
         except CacheError as exc:

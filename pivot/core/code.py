@@ -25,10 +25,12 @@ class CodeIndex:
         self._pending: list[tuple[bytes, bytes]] = []
         self._memo: dict[str, CodeFingerprint] = {}
 
-    @staticmethod
-    def _cache_key(spec: StageSpec) -> bytes:
+    def _cache_key(self, spec: StageSpec) -> bytes:
+        """Keyed by the project root too: an entry holds absolute paths, so a copy of the
+        project (state included) must not validate its code against the original's files."""
         func: Any = spec.func
         parts = [
+            str(self.project.root),
             spec.name,
             f"{getattr(func, '__module__', '')}.{getattr(func, '__qualname__', '')}",
             repr(spec.loaders()),

@@ -171,6 +171,8 @@ def _read_raw(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"config file {path} is not valid YAML{where} ({first}); fix or delete it"
         ) from exc
+    except RecursionError:
+        raise ConfigError(f"config file {path} nests too deeply to read; fix or delete it") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -6,10 +6,12 @@ The project root goes on ``sys.path`` first, so ``pipeline.py`` can import sibli
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import marshal
 import sys
 import traceback
 import types
@@ -17,7 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pivot import registry
-from pivot.core.project import PIPELINE_FILE, normalize_path
+from pivot.core.atomic import write_bytes_atomic
+from pivot.core.project import PIPELINE_FILE, PIVOT_DIR, normalize_path
 from pivot.exceptions import PipelineError, PivotError, ProjectError, StageDefinitionError
 from pivot.registry import StageSpec
 
@@ -55,16 +58,75 @@ def is_project_module_file(file: str | None, root: Path) -> bool:
 
 
 class FreshSourceLoader(importlib.machinery.SourceFileLoader):
-    """Compiles a project module from its source every time, never from a ``.pyc``.
+    """Loads a project module's code only if it was compiled from the very bytes on disk.
 
-    A ``.pyc`` is validated by the source's mtime in whole seconds plus its size, so a
-    same-size edit saved within the second of the last import would load stale code: the
-    stage would run, and be fingerprinted, as it was before the edit.
+    Python's default ``.pyc`` is validated by the source's mtime in whole seconds plus its
+    size, so a same-size edit saved within the second of the last import would load stale
+    code: the stage would run, and be fingerprinted, as it was before the edit. Compiling
+    every time is safe but costs ~0.4 ms and ~40 kB of peak memory per stage in every process
+    (1.8 s and 200 MB for a 5,000-stage ``pipeline.py``). So this loader keeps *checked
+    hash-based* bytecode (PEP 552), used only when the hash of the current source bytes equals
+    the one it was compiled from, in ``.pivot/cache/bytecode/`` (local, never committed):
+    ``__pycache__`` folders, which a repository could ship, are neither read nor written.
     """
+
+    def __init__(self, fullname: str, path: str, root: Path | None = None) -> None:
+        super().__init__(fullname, path)
+        self.root = root
 
     def get_code(self, fullname: str) -> types.CodeType:
         path = self.get_filename(fullname)
-        return self.source_to_code(self.get_data(path), path)
+        source = self.get_data(path)
+        cache = self._bytecode_path(path)
+        if cache is None:
+            return self.source_to_code(source, path)
+        source_hash = importlib.util.source_hash(source)
+        code = _read_hash_pyc(cache, source_hash)
+        if code is None:
+            code = self.source_to_code(source, path)
+            if not sys.dont_write_bytecode:
+                _write_hash_pyc(cache, source_hash, code)
+        return code
+
+    def _bytecode_path(self, path: str) -> Path | None:
+        tag = sys.implementation.cache_tag
+        if self.root is None or tag is None or not (self.root / PIVOT_DIR).is_dir():
+            return None
+        try:
+            rel = Path(path).resolve().relative_to(self.root)
+        except (OSError, ValueError):
+            return None
+        opt = f".opt-{sys.flags.optimize}" if sys.flags.optimize else ""
+        return self.root / BYTECODE_DIR / f"{rel.as_posix()}.{tag}{opt}.pyc"
+
+
+#: Where :class:`FreshSourceLoader` keeps bytecode, relative to the project root.
+BYTECODE_DIR = f"{PIVOT_DIR}/cache/bytecode"
+
+
+_CHECKED_HASH_PYC = (0b11).to_bytes(4, "little")  # PEP 552 flags: hash-based, checked
+
+
+def _read_hash_pyc(cache: Path, source_hash: bytes) -> types.CodeType | None:
+    try:
+        with open(cache, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    header = importlib.util.MAGIC_NUMBER + _CHECKED_HASH_PYC + source_hash
+    if not data.startswith(header):
+        return None
+    try:
+        code = marshal.loads(data[len(header) :])
+    except (EOFError, ValueError, TypeError):
+        return None
+    return code if isinstance(code, types.CodeType) else None
+
+
+def _write_hash_pyc(cache: Path, source_hash: bytes, code: types.CodeType) -> None:
+    data = importlib.util.MAGIC_NUMBER + _CHECKED_HASH_PYC + source_hash + marshal.dumps(code)
+    with contextlib.suppress(OSError):
+        write_bytes_atomic(cache, data)
 
 
 class ProjectModuleFinder(importlib.abc.MetaPathFinder):
@@ -84,7 +146,7 @@ class ProjectModuleFinder(importlib.abc.MetaPathFinder):
             or not is_project_module_file(spec.origin, self.root)
         ):
             return None
-        spec.loader = FreshSourceLoader(fullname, spec.origin)
+        spec.loader = FreshSourceLoader(fullname, spec.origin, self.root)
         return spec
 
 
@@ -137,7 +199,7 @@ def load_pipeline(root: Path, *, fresh: bool = False) -> PipelineDefinition:
 
 def _exec_pipeline_file(path: Path, root: Path) -> None:
     spec = importlib.util.spec_from_file_location(
-        MODULE_NAME, path, loader=FreshSourceLoader(MODULE_NAME, str(path))
+        MODULE_NAME, path, loader=FreshSourceLoader(MODULE_NAME, str(path), root)
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -175,19 +237,29 @@ def load_matrix_file(path: Path, root: Path) -> None:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise PipelineError(f"{path.name} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    except UnicodeDecodeError:
+        raise PipelineError(f"{path.name} is not UTF-8 text; fix it") from None
+    except RecursionError:
+        raise PipelineError(f"{path.name} nests too deeply to read; fix it") from None
+    except OSError as exc:
+        raise PipelineError(f"cannot read {path.name} ({exc.strerror}); fix it") from None
     stages = data.get("stages") if isinstance(data, dict) else None
     if not isinstance(stages, dict):
         raise PipelineError(f"{path.name} needs a top-level 'stages:' mapping of name to stage")
     pipeline = registry.Pipeline(path.name)
     for name, entry in stages.items():
+        if not isinstance(name, str):
+            raise PipelineError(f"{path.name}: stage name {name!r} is not text; quote it")
         if not isinstance(entry, dict) or not isinstance(entry.get("function"), str):
             raise PipelineError(f"{path.name}: stage '{name}' needs 'function: module:function'")
         unknown = set(entry) - {"function", "matrix"}
         if unknown:
             raise PipelineError(
-                f"{path.name}: stage '{name}' has unknown key '{sorted(unknown)[0]}'"
+                f"{path.name}: stage '{name}' has unknown key '{sorted(map(str, unknown))[0]}'"
             )
         module_name, _, func_name = entry["function"].partition(":")
+        if not module_name or not func_name:
+            raise PipelineError(f"{path.name}: stage '{name}' needs 'function: module:function'")
         try:
             module = importlib.import_module(module_name)
             func = getattr(module, func_name)

@@ -358,7 +358,7 @@ class _Run:
             assert decision.inputs is not None
             try:
                 self._prepare_incremental(name)
-            except PivotError as exc:
+            except (PivotError, OSError) as exc:
                 self._fail(name, str(exc), str(exc))
                 continue
             log_path = self.log_dir / f"{name}.log"
@@ -401,7 +401,8 @@ class _Run:
                 remove_path(target)
                 continue
             current = self.planner.hasher.hash_path(out.path)
-            if current is not None and current.hash == record.hash:
+            # A symlink is not a writable copy: the stage would write through it.
+            if current is not None and current.hash == record.hash and not target.is_symlink():
                 continue
             if all(self.project.cache.has(h) for h in record.blob_hashes()):
                 remove_path(target)
@@ -507,6 +508,9 @@ class _Run:
             )
             self.emit(StageQueued(run_id=self.run_id, stage=name, reason=rerun.reason))
             self.waiting.append((name, rerun))
+            return
+        except OSError as exc:  # e.g. the disk is full: this stage fails, the run goes on
+            self._fail(name, f"could not restore its outputs: {exc}", str(exc))
             return
         self._finish(name, StageStatus.RESTORED, decision.reason, time.time() - started)
 

@@ -62,8 +62,12 @@ def build_graph(pipeline: PipelineDefinition) -> StageGraph:
     for spec in pipeline.stages.values():
         for path in spec.out_paths:
             other = producer.get(path)
+            if other == spec.name:
+                raise GraphError(
+                    f"stage '{spec.name}' declares the output '{path}' twice; declare it once"
+                )
             if other is not None:
-                first, second = sorted({other, spec.name}) if other != spec.name else (other, other)
+                first, second = sorted({other, spec.name})
                 raise GraphError(
                     f"two stages write '{path}': '{first}' and '{second}'; each output needs "
                     "exactly one producer"

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from pivot.core.atomic import write_text_atomic
+from pivot.core.atomic import is_temp_path, write_text_atomic
 from pivot.core.hashing import FileEntry
 from pivot.core.state import DB_LOCKS, StateDB, stat_key
 from pivot.exceptions import LockFileError
@@ -23,6 +25,35 @@ SCHEMA = 1
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_HEX = frozenset("0123456789abcdef")
+#: First path parts an output may never have: Pivot's own folder, and git's (a hook written
+#: there would run code on the next git command).
+_RESERVED = frozenset({".pivot", ".git"})
+
+
+def is_digest(value: str) -> bool:
+    """True for an xxhash64 hex digest: 16 lowercase hex digits (so a blob name cannot be a
+    path)."""
+    return len(value) == 16 and set(value) <= _HEX
+
+
+def _checked_digest(value: Any, what: str) -> str:
+    digest = str(value)
+    if not is_digest(digest):
+        raise ValueError(f"{what} has hash {digest!r}, not 16 hex digits")
+    return digest
+
+
+def _checked_rel(path: str, what: str, *, top: bool) -> str:
+    """``path`` if it is a normalized relative posix path that stays where it belongs: inside
+    the project (and out of .pivot/ and .git/) for an output, inside its folder for a folder's
+    file. Lock files come from git, so their paths are checked before anything is written."""
+    parts = path.split("/")
+    if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"{what} '{path}' is not a plain relative path inside the project")
+    if top and parts[0] in _RESERVED:
+        raise ValueError(f"{what} '{path}' is inside {parts[0]}/, which no output may write to")
+    return path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,14 +77,24 @@ class OutRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> OutRecord:
+        """Parse one ``outs`` entry; ValueError for a path that leaves the project (or, for a
+        folder's file, its folder) or a hash that is not a blob name."""
+        path = _checked_rel(str(data["path"]), "output path", top=True)
         files = data.get("files")
         return cls(
-            path=str(data["path"]),
-            hash=str(data["hash"]),
+            path=path,
+            hash=_checked_digest(data["hash"], f"output '{path}'"),
             size=int(data.get("size", 0)),
             files=None
             if files is None
-            else tuple(FileEntry(str(f["path"]), str(f["hash"]), int(f["size"])) for f in files),
+            else tuple(
+                FileEntry(
+                    _checked_rel(str(f["path"]), f"file of folder output '{path}'", top=False),
+                    _checked_digest(f["hash"], f"file '{path}/{f['path']}'"),
+                    int(f["size"]),
+                )
+                for f in files
+            ),
         )
 
     def blob_hashes(self) -> list[str]:
@@ -95,7 +136,8 @@ class StageLock:
                 code={str(k): str(v) for k, v in (data.get("code") or {}).items()},
                 params=dict(data.get("params") or {}),
                 deps=tuple(
-                    DepRecord(str(d["path"]), str(d["hash"])) for d in data.get("deps") or []
+                    DepRecord(str(d["path"]), _checked_digest(d["hash"], f"dep '{d['path']}'"))
+                    for d in data.get("deps") or []
                 ),
                 outs=tuple(OutRecord.from_dict(o) for o in data.get("outs") or []),
             )
@@ -121,17 +163,54 @@ def _sorted(value: Any) -> Any:
 
 
 def dump_lock(lock: StageLock) -> str:
-    return yaml.dump(lock.to_dict(), Dumper=_Dumper, sort_keys=False, default_flow_style=False)
+    """The lock as YAML text; LockFileError for a file name that is not valid UTF-8, which a
+    text file cannot hold (Pivot refuses such names in folder outputs rather than mangle them)."""
+    try:
+        return yaml.dump(lock.to_dict(), Dumper=_Dumper, sort_keys=False, default_flow_style=False)
+    except UnicodeEncodeError:
+        raise LockFileError(_not_utf8(lock)) from None
+
+
+def _not_utf8(lock: StageLock) -> str:
+    for out in lock.outs:
+        for rel in [out.path, *(f"{out.path}/{entry.path}" for entry in out.files or ())]:
+            try:
+                rel.encode("utf-8")
+            except UnicodeEncodeError:
+                return (
+                    f"stage '{lock.stage}': output '{out.path}' holds a file whose name is not "
+                    f"valid UTF-8 ({os.fsencode(rel)!r}); lock files record names as text, so "
+                    "rename it"
+                )
+    return f"stage '{lock.stage}': its lock holds text that is not valid UTF-8"
+
+
+#: libyaml's loader recurses in C once per nesting level and overflows the stack (a segfault)
+#: near 25,000 levels. Text that could nest that deep (many brackets, a very long indent, a
+#: long run of "- " on one line) goes to the pure-Python loader, which raises RecursionError.
+_MAYBE_DEEP = re.compile(r"^ {1000,}|(?:[-?][ \t]+){500,}", re.MULTILINE)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML with the fast safe loader, never crashing the process on absurd nesting:
+    raises yaml.YAMLError for bad syntax and RecursionError for nesting too deep to read."""
+    deep = text.count("[") + text.count("{") > 1000 or _MAYBE_DEEP.search(text) is not None
+    return yaml.load(text, Loader=yaml.SafeLoader if deep else _Loader)
 
 
 def parse_lock(text: str, source: str = "lock") -> StageLock:
     try:
-        data = yaml.load(text, Loader=_Loader)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         raise LockFileError(
             f"lock file {source} is not valid YAML ({str(exc).splitlines()[0]}); restore it "
             "from git or delete it to re-run the stage"
         ) from exc
+    except RecursionError:
+        raise LockFileError(
+            f"lock file {source} nests too deeply to be a lock; restore it from git or delete "
+            "it to re-run the stage"
+        ) from None
     return StageLock.from_dict(data, source)
 
 
@@ -168,6 +247,11 @@ class LockStore:
             raise LockFileError(
                 f"lock file {path} is not text; delete it to re-run the stage"
             ) from exc
+        except OSError as exc:  # unreadable, or a folder in its place
+            raise LockFileError(
+                f"cannot read lock file {path} ({exc.strerror}); fix its permissions, or "
+                "delete it to re-run the stage"
+            ) from exc
         lock = parse_lock(text, str(path))
         if lock.stage != stage:
             raise LockFileError(
@@ -193,6 +277,8 @@ class LockStore:
         self._remember(path, lock)
 
     def stages(self) -> list[str]:
+        """Stages with a lock file. A temp file a killed write left behind (it keeps the
+        ``.lock`` suffix) is not a lock: reading it would stop `checkout` and `push`."""
         if not self.folder.is_dir():
             return []
-        return sorted(p.stem for p in self.folder.glob("*.lock"))
+        return sorted(p.stem for p in self.folder.glob("*.lock") if not is_temp_path(p))

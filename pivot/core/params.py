@@ -8,10 +8,9 @@ from typing import Any
 
 import yaml
 
+from pivot.core.lock import load_yaml
 from pivot.exceptions import ConfigError, StageDefinitionError
 from pivot.registry import StageSpec
-
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def read_params_file(path: Path) -> dict[str, dict[str, Any]]:
@@ -20,14 +19,20 @@ def read_params_file(path: Path) -> dict[str, dict[str, Any]]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text; fix or delete it") from None
+    except OSError as exc:  # unreadable, or a folder in its place
+        raise ConfigError(f"cannot read {path} ({exc.strerror}); fix or delete it") from None
     return parse_params_text(text, str(path))
 
 
 def parse_params_text(text: str, source: str) -> dict[str, dict[str, Any]]:
     try:
-        data = yaml.load(text, Loader=_Loader)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+    except RecursionError:
+        raise ConfigError(f"{source} nests too deeply to read; fix or delete it") from None
     if data is None:
         return {}
     if not isinstance(data, dict) or not all(isinstance(v, dict | None) for v in data.values()):

@@ -167,6 +167,15 @@ class Planner:
                     inputs=inputs,
                 )
             if current.hash != record.hash:
+                if (
+                    out.incremental
+                    and out.cached
+                    and all(self.project.cache.has(h) for h in record.blob_hashes())
+                ):
+                    # Inputs unchanged: the committed version is right. Re-running would add
+                    # to it a second time (e.g. after a run killed mid-append was undone).
+                    restore.append(record)
+                    continue
                 change = Change("out", out.path, record.hash, current.hash)
                 return Decision(
                     name, Action.RUN, f"output {out.path} was modified", (change,), inputs=inputs

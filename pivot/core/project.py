@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 from pathlib import Path
 
 from pivot.exceptions import ProjectError
@@ -19,6 +20,8 @@ _PIVOT_GITIGNORE = """\
 /tmp/
 /run.lock
 /config.local.yaml
+# A lock file being written (left behind if the writer was killed).
+/stages/*.pivot-tmp-*
 """
 
 _PIVOTIGNORE = """\
@@ -35,14 +38,14 @@ def find_project_root(start: Path | None = None) -> Path:
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / PIVOT_DIR).is_dir():
-            return folder
+            return _utf8_root(folder)
     raise ProjectError(f"no Pivot project in {here} or any parent folder; run `pivot init` first")
 
 
 def init_project(root: Path) -> list[Path]:
     """Create ``.pivot/`` and ``.pivotignore`` in ``root``; return the paths that were created."""
     created: list[Path] = []
-    pivot_dir = root / PIVOT_DIR
+    pivot_dir = _utf8_root(root) / PIVOT_DIR
     for folder in (pivot_dir, pivot_dir / "stages"):
         if not folder.exists():
             folder.mkdir(parents=True)
@@ -57,14 +60,35 @@ def init_project(root: Path) -> list[Path]:
     return created
 
 
+def _utf8_root(root: Path) -> Path:
+    """``root``, unless its path is not valid UTF-8: paths are keys in the state database, in
+    code fingerprints and in messages, all text, so such a project is refused up front."""
+    try:
+        str(root).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ProjectError(
+            f"the project folder {os.fsencode(root)!r} has a name that is not valid UTF-8; "
+            "rename it (or move the project) to use Pivot there"
+        ) from None
+    return root
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def normalize_path(path: str | os.PathLike[str], root: Path) -> str:
     """Turn a user-written path into a posix path relative to ``root``.
 
-    Raises ProjectError when the path leaves the project.
+    Raises ProjectError when the path leaves the project, or holds a control character (a
+    newline or NUL cannot be part of a file name Pivot records in a lock or prints on a line).
     """
     text = os.fspath(path)
     if not text:
         raise ProjectError("empty path in the pipeline; give a path relative to the project root")
+    if _CONTROL.search(text):
+        raise ProjectError(
+            f"path {text!r} holds a control character (newline, tab, NUL...); rename it"
+        )
     candidate = Path(text)
     if candidate.is_absolute():
         try:
@@ -84,3 +108,23 @@ def normalize_path(path: str | os.PathLike[str], root: Path) -> str:
 def is_within(child: str, parent: str) -> bool:
     """True if the relative posix path ``child`` is ``parent`` or lies under it."""
     return child == parent or child.startswith(parent + "/")
+
+
+def confined_path(root: Path, rel: str, *, folder: bool = False) -> Path:
+    """``root / rel`` for a restore from the cache to write, after checking that no symlinked
+    folder on the way leads out of the project (or into ``.pivot/``).
+
+    ``rel`` is already a normalized relative path; this catches the other way out, a symlink
+    committed to the repository or made by hand. For a file the folder holding it is checked
+    (the file itself is replaced by a rename, which never follows a link); for a ``folder``
+    output the folder itself, since files inside it are written and removed.
+    """
+    full = root / rel
+    real_root = root.resolve()
+    real = (full if folder else full.parent).resolve()
+    if not real.is_relative_to(real_root) or real.is_relative_to(real_root / PIVOT_DIR):
+        raise ProjectError(
+            f"'{rel}' leads through a symlink to {real}, outside the project; Pivot does not "
+            "restore through it: remove the symlink, or copy the file by hand"
+        )
+    return full

@@ -1,6 +1,12 @@
-"""One run at a time per project: an advisory ``flock`` on ``.pivot/run.lock``.
+"""One writer at a time per project: an advisory ``flock`` on ``.pivot/run.lock``.
 
-The kernel drops the lock when the holder dies, so a killed run never leaves it stale.
+``pivot run`` holds it for the whole run; so do the other commands that write outputs, lock
+files or the workspace (``commit``, ``checkout``, ``pull``), so none of them can interleave
+with a run. Commands that only read (``status``, ``push``, ``verify``) or only add verified
+blobs to the cache (``fetch``) do not take it.
+
+The kernel drops the lock when the holder dies, so a killed run never leaves it stale. The
+file holds the holder's pid and command, for the message the loser prints.
 """
 
 from __future__ import annotations
@@ -13,8 +19,9 @@ from pivot.exceptions import RunInProgressError
 
 
 class ProjectRunLock:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, command: str = "run") -> None:
         self.path = path
+        self.command = command
         self._fd: int | None = None
 
     def acquire(self, *, wait: bool = False) -> bool:
@@ -25,24 +32,35 @@ class ProjectRunLock:
         except BlockingIOError:
             os.close(fd)
             return False
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        # Overwrite, then cut: a reader never sees an empty file, at worst stale bytes after
+        # the first line, which it ignores.
+        data = f"{os.getpid()} {self.command}\n".encode()
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
         self._fd = fd
         return True
 
     def holder(self) -> str:
+        """Who holds the lock, as ``pivot run (pid 123)``."""
         try:
-            return self.path.read_text().strip() or "unknown"
-        except OSError:
-            return "unknown"
+            first = self.path.read_text().splitlines()[0].split()
+        except (OSError, IndexError):
+            first = []
+        pid = first[0] if first else "unknown"
+        command = first[1] if len(first) > 1 else "run"
+        return f"pivot {command} (pid {pid})"
 
     def waiting_message(self) -> str:
-        return f"another pivot run (pid {self.holder()}) is running in this project; waiting for it"
+        return f"another {self.holder()} is running in this project; waiting for it"
 
     def refuse(self) -> None:
+        hint = (
+            "or pass --wait to queue behind it"
+            if self.command == "run"
+            else f"then run `pivot {self.command}` again"
+        )
         raise RunInProgressError(
-            f"another pivot run (pid {self.holder()}) is running in this project; wait for it to "
-            "finish, or pass --wait to queue behind it"
+            f"another {self.holder()} is running in this project; wait for it to finish, {hint}"
         )
 
     def release(self) -> None:

@@ -13,11 +13,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import lmdb
+import xxhash
 
-from pivot.exceptions import ProjectError
+from pivot.exceptions import PivotError, ProjectError
 
 _MAP_SIZE = 64 << 30  # sparse: costs nothing on disk
 _STAT = struct.Struct("<QqQ")  # inode, mtime_ns, size
+_MAX_KEY = 511  # LMDB's default key size limit
 
 DB_HASHES = b"hashes"
 DB_FINGERPRINTS = b"fingerprints"
@@ -45,6 +47,20 @@ def _open_env(path: Path) -> lmdb.Environment:
         return env
 
 
+def _fit(key: bytes) -> bytes:
+    """``key``, or a digest of it when it is past LMDB's 511-byte key limit (a deep path, a
+    stage with many loaders); the digest form cannot collide with a real path or name."""
+    if len(key) <= _MAX_KEY:
+        return key
+    return b"\0xxh128:" + xxhash.xxh128(key).hexdigest().encode()
+
+
+def _path_key(path: str) -> bytes:
+    """The key of a file path: its bytes as the OS sees them, a name that is not valid UTF-8
+    included (``str.encode`` would refuse its surrogate escapes)."""
+    return _fit(os.fsencode(path))
+
+
 def stat_key(st: os.stat_result) -> bytes:
     return _STAT.pack(st.st_ino, st.st_mtime_ns, st.st_size)
 
@@ -65,13 +81,13 @@ class StateDB:
     def cached_hash(self, path: str, st: os.stat_result) -> str | None:
         """The hash recorded for ``path`` if its inode, mtime and size are unchanged."""
         with self.env.begin(db=self._dbs[DB_HASHES]) as txn:
-            value = txn.get(path.encode())
+            value = txn.get(_path_key(path))
         if value is None or value[: _STAT.size] != stat_key(st):
             return None
         return value[_STAT.size :].decode()
 
     def record_hashes(self, entries: Iterable[tuple[str, os.stat_result, str]]) -> None:
-        items = [(path.encode(), stat_key(st) + digest.encode()) for path, st, digest in entries]
+        items = [(_path_key(path), stat_key(st) + digest.encode()) for path, st, digest in entries]
         if items:
             self.put_many(DB_HASHES, items)
 
@@ -79,17 +95,23 @@ class StateDB:
 
     def get(self, db: bytes, key: bytes) -> bytes | None:
         with self.env.begin(db=self._dbs[db]) as txn:
-            value = txn.get(key)
+            value = txn.get(_fit(key))
         return bytes(value) if value is not None else None
 
     def put_many(self, db: bytes, items: Iterable[tuple[bytes, bytes]]) -> None:
-        with self.env.begin(db=self._dbs[db], write=True) as txn:
-            for key, value in items:
-                txn.put(key, value)
+        try:
+            with self.env.begin(db=self._dbs[db], write=True) as txn:
+                for key, value in items:
+                    txn.put(_fit(key), value)
+        except lmdb.Error as exc:  # e.g. the disk is full; nothing was written
+            raise PivotError(
+                f"cannot write the local state {self.path} ({exc}); free some disk space "
+                "(deleting that folder is safe: it holds only caches and run history)"
+            ) from exc
 
     def delete(self, db: bytes, key: bytes) -> None:
         with self.env.begin(db=self._dbs[db], write=True) as txn:
-            txn.delete(key)
+            txn.delete(_fit(key))
 
     def items(self, db: bytes, *, reverse: bool = False) -> list[tuple[bytes, bytes]]:
         """All pairs of ``db`` in key order (newest-last for time-ordered keys)."""

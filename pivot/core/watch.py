@@ -10,7 +10,9 @@ so changes keep arriving meanwhile:
 - any other change waits and is handled by the next cycle, right after the current one;
 - after a Python file changes, the pipeline is re-imported and the warm workers are
   restarted, so no stage ever runs stale code;
-- a broken ``pipeline.py`` is reported and the session waits for the next save.
+- a broken ``pipeline.py`` is reported and the session waits for the next save;
+- while another command holds the project's run lock (a manual ``pivot run``, a checkout),
+  the cycle waits for it instead of failing.
 
 Ignored: ``.pivot/``, ``.git/``, Pivot's temp files, patterns in ``.pivotignore`` (gitignore
 syntax), and outputs whose bytes are exactly what their stage's lock records (Pivot's own
@@ -19,6 +21,7 @@ writes).
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -235,7 +238,9 @@ class WatchSession:
                 self.engine.executor.restart()
                 self.ignore = IgnoreRules(self.root)
                 self._broken = False
-            summary = self.engine.run(self.request, self._emit)
+            # Queue behind a manual `pivot run` (or checkout, pull, commit) rather than drop
+            # the changes that triggered this cycle; stop() ends the wait.
+            summary = self.engine.run(dataclasses.replace(self.request, wait=True), self._emit)
             self.last_summary = summary
             if summary.cancelled == "restart":
                 with self._lock:

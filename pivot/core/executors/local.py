@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from concurrent.futures import Future
 from typing import Any
 
@@ -11,12 +13,28 @@ from pivot.core.worker import StageOutcome, StageTask, execute_stage
 
 #: Keep idle workers warm this long (seconds) so a TUI or watch session reuses them.
 IDLE_TIMEOUT = 600
+#: How often a worker checks that the pivot process that started it is still alive.
+PARENT_POLL_SECONDS = 0.1
 
 
 def default_jobs() -> int:
     return max(
         1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     )
+
+
+def exit_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker as soon as the pivot process that started it dies.
+
+    Loky workers outlive a SIGKILLed parent: an orphan would finish its stage and write
+    outputs no one will commit, racing the next run (and then idle for IDLE_TIMEOUT)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="pivot-parent-watch", daemon=True).start()
 
 
 class LocalExecutor(Executor):
@@ -35,7 +53,11 @@ class LocalExecutor(Executor):
 
         if self._pool is None:
             self._pool = loky.get_reusable_executor(
-                max_workers=self._jobs, timeout=IDLE_TIMEOUT, context="loky"
+                max_workers=self._jobs,
+                timeout=IDLE_TIMEOUT,
+                context="loky",
+                initializer=exit_with_parent,
+                initargs=(os.getpid(),),
             )
         return self._pool
 

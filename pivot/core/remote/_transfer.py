@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import os
 import secrets
 import shutil
@@ -39,7 +40,7 @@ from pivot.core.atomic import temp_path_for
 from pivot.core.config import load_config
 from pivot.core.hashing import CHUNK, walk_files
 from pivot.core.lock import OutRecord, StageLock
-from pivot.core.project import normalize_path
+from pivot.core.project import confined_path, normalize_path
 from pivot.core.project_context import Project
 from pivot.core.remote._index import RemoteIndex
 from pivot.core.remote._progress import Direction, ProgressCallback, ProgressTracker
@@ -52,11 +53,13 @@ from pivot.core.remote._s3 import (
     resolve_remote,
     translate,
 )
+from pivot.core.run_lock import ProjectRunLock
 from pivot.exceptions import CacheError, PivotError, ProjectError, RemoteError, UsageError
 
 DEFAULT_JOBS = 16
 STALE_TEMP_SECONDS = 24 * 3600
 LIST_MIN = 64  # below this many unknown hashes, HEAD each instead of listing shards
+_WINDOW = 4  # items submitted per thread at a time in _parallel: enough to keep all busy
 _READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
 T = TypeVar("T")
@@ -243,6 +246,10 @@ def _parallel(
 
     ``on_result`` gets each value or per-item exception, on the calling thread. The first
     fatal exception cancels what has not started, lets running items end, then is raised.
+
+    At most :data:`_WINDOW` * ``jobs`` items are submitted at a time: ``wait`` visits every
+    future it is given, so submitting 100,000 blobs at once made each wake-up cost 100,000
+    lock operations (push and pull grew quadratically, and every future stayed in memory).
     """
     if not items:
         return
@@ -254,9 +261,13 @@ def _parallel(
         return work(item)
 
     fatal: Exception | None = None
+    window = max(1, jobs) * _WINDOW
+    feed = iter(items)
     pool = ThreadPoolExecutor(max_workers=min(jobs, len(items)), thread_name_prefix="pivot-remote")
     try:
-        pending: dict[Future[R], T] = {pool.submit(guarded, item): item for item in items}
+        pending: dict[Future[R], T] = {
+            pool.submit(guarded, item): item for item in itertools.islice(feed, window)
+        }
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
@@ -278,6 +289,9 @@ def _parallel(
                     on_result(item, exc)
                     continue
                 on_result(item, value)
+            if fatal is None:
+                for item in itertools.islice(feed, window - len(pending)):
+                    pending[pool.submit(guarded, item)] = item
     except BaseException:
         stop.set()
         pool.shutdown(wait=False, cancel_futures=True)
@@ -647,6 +661,7 @@ def _plan_restore(
     for lock in locks:
         for out in lock.outs:
             out_path = _checked_path(project, out.path, lock.stage)
+            confined_path(project.root, out_path, folder=out.files is not None)
             if out.files is None:
                 current = hasher.hash_path(out_path)
                 if current is not None and current.files is None and current.hash == out.hash:
@@ -663,6 +678,7 @@ def _plan_restore(
                     raise ProjectError(
                         f"lock of stage '{lock.stage}' lists '{entry.path}' outside its folder {out_path}; restore the lock from git"
                     )
+                confined_path(project.root, rel)
                 expected.add(rel)
                 current = hasher.hash_path(rel) if folder.is_dir() else None
                 if current is not None and current.files is None and current.hash == entry.hash:
@@ -695,7 +711,26 @@ def pull(
     progress: ProgressCallback | None = None,
 ) -> PullResult:
     """Fetch what the workspace needs, then write every output that is missing or differs
-    from its lock (folder outputs file by file, removing files the lock does not list)."""
+    from its lock (folder outputs file by file, removing files the lock does not list).
+
+    Holds the project's run lock (except for a dry run): a pull never interleaves with a run
+    writing the same outputs; while one runs, it stops with RunInProgressError.
+    """
+    if dry_run:
+        return _pull(project, stages, remote=remote, jobs=jobs, dry_run=True, progress=progress)
+    with ProjectRunLock(project.pivot_dir / "run.lock", "pull"):
+        return _pull(project, stages, remote=remote, jobs=jobs, dry_run=False, progress=progress)
+
+
+def _pull(
+    project: Project,
+    stages: Sequence[str],
+    *,
+    remote: str | None,
+    jobs: int,
+    dry_run: bool,
+    progress: ProgressCallback | None,
+) -> PullResult:
     locks = select_locks(project, stages)
     hasher = ArtifactHasher(project.root, project.state)
     plan = _plan_restore(project, locks, hasher)

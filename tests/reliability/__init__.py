@@ -1,0 +1,1 @@
+"""Reliability campaigns: fault injection, races, bad input, load."""
