@@ -32,7 +32,7 @@ Usage::
 
     uv run python benchmarks/load_bench.py [--stages 1250,2500,5000]
         [--files 25000,50000,100000] [--per-folder 1000] [--only stages|files] [--jobs 16]
-        [--workdir benchmarks/.work/load] [--json FILE] [--keep]
+        [--no-transfer] [--workdir benchmarks/.work/load] [--json FILE] [--keep]
 
 Memory limit checked: 1 GiB per process and for the whole tree (``--limit-mb``); the exit
 status is 1 when a step exceeds it or a correctness check fails.
@@ -261,13 +261,15 @@ class Result:
 
 
 class Bench:
-    def __init__(self, work: Path, server: S3Server, jobs: int, limit: int) -> None:
+    def __init__(self, work: Path, server: S3Server | None, jobs: int, limit: int) -> None:
         self.work = work
         self.server = server
         self.jobs = jobs
         self.limit = limit
         self.pivot = synth.pivot_command()
-        self.env = {**os.environ, **server.env(), "CI": "1", "PYTHONPATH": str(REPO)}
+        self.env = {**os.environ, "CI": "1", "PYTHONPATH": str(REPO)}
+        if server is not None:
+            self.env.update(server.env())
         self.env.pop("NO_COLOR", None)
         self.results: list[Result] = []
 
@@ -299,6 +301,7 @@ class Bench:
             print(f"    problem: {text}", flush=True)
 
     def configure_remote(self, root: Path, tag: str) -> None:
+        assert self.server is not None
         set_value(root, "remotes.load", f"s3://{BUCKET}/{tag}-{time.time_ns()}")
         set_value(root, "remotes.load.endpoint_url", self.server.endpoint_url)
 
@@ -336,14 +339,16 @@ class Bench:
         root = self.work / f"stages-{n}"
         synth.generate(root, n, width=width, pivot=self.pivot)
         self.runs("stages", n, root, n)
-        self.transfer("stages", n, root, "out", n)
+        if self.server is not None:
+            self.transfer("stages", n, root, "out", n)
 
     def files(self, n: int, per_folder: int) -> None:
         root = self.work / f"files-{n}"
         write_files_project(root, n, per_folder, self.pivot)
         self.runs("files", n, root, 2)
-        # every file of the folder, plus the reader's output
-        self.transfer("files", n, root, "out", n + 1)
+        if self.server is not None:
+            # every file of the folder, plus the reader's output
+            self.transfer("files", n, root, "out", n + 1)
 
 
 def _files(count: int) -> str:
@@ -482,6 +487,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-folder", type=int, default=1000, help="Files per sub-folder.")
     parser.add_argument("--only", choices=["stages", "files"], help="One kind of project only.")
     parser.add_argument("--jobs", type=int, default=16, help="-j of push and pull.")
+    parser.add_argument(
+        "--no-transfer", action="store_true", help="Runs only: no S3 server, push or pull."
+    )
     parser.add_argument("--limit-mb", type=int, default=1024, help="RSS limit to check.")
     parser.add_argument("--workdir", type=Path, default=WORK)
     parser.add_argument("--json", type=Path, help="Write the measurements here.")
@@ -493,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True)
     removed = run_bench.clean_environment()
     load_before = run_bench._load_average()
-    server = start_s3_server(work / "s3", buckets=[BUCKET])
+    server = None if args.no_transfer else start_s3_server(work / "s3", buckets=[BUCKET])
     bench = Bench(work, server, args.jobs, args.limit_mb * MIB)
     started = time.perf_counter()
     try:
@@ -511,13 +519,19 @@ def main(argv: list[str] | None = None) -> int:
                 if not args.keep:
                     shutil.rmtree(work / f"files-{n}")
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
     total = time.perf_counter() - started
     info = run_bench.machine_info([run_bench.PivotTool(bench.pivot)])
     notes = [
         *info,
-        f"- Benchmark wall time: {total:.0f} s; one run per step; push/pull -j {args.jobs} "
-        "against SeaweedFS `weed mini` on 127.0.0.1 (same machine).",
+        f"- Benchmark wall time: {total:.0f} s; one run per step"
+        + (
+            "; no push/pull."
+            if server is None
+            else f"; push/pull -j {args.jobs} against SeaweedFS `weed mini` on 127.0.0.1 "
+            "(same machine)."
+        ),
         f"- Load average (1 min) before / after: {load_before} / {run_bench._load_average()}.",
     ]
     if removed:
