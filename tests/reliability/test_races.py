@@ -13,14 +13,11 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import queue
 import random
-import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +27,7 @@ from pivot.core.atomic import TMP_MARK
 from pivot.core.cache import Cache
 from pivot.core.hashing import FileEntry, hash_file, manifest_hash, walk_files
 from pivot.core.lock import parse_lock
+from tests.cli.test_watch import Watch as WatchProcess
 from tests.helpers import TempProject, pivot_env
 
 PIPELINE = """
@@ -307,34 +305,8 @@ p.register(slow)
 """
 
 
-class Watch:
-    """A `pivot run --watch --json` process and the events it prints."""
-
-    def __init__(self, project: TempProject) -> None:
-        self.proc = start(project, "--no-tui", "run", "--watch", "--json", "--debounce", "200")
-        self.events: queue.Queue[dict[str, Any]] = queue.Queue()
-        self.seen: list[dict[str, Any]] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.strip():
-                self.events.put(json.loads(line))
-
-    def wait_for(
-        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 60
-    ) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                event = self.events.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            self.seen.append(event)
-            if predicate(event):
-                return event
-        raise AssertionError(f"no matching event in {timeout}s; saw {self.seen[-20:]}")
+class Watch(WatchProcess):
+    """A `pivot run --watch --json` process (see tests/cli/test_watch.py), read from any point."""
 
     def run_finished(self, timeout: float = 60) -> dict[str, str]:
         """{stage: status} of the next run that finishes."""
@@ -347,14 +319,6 @@ class Watch:
 
         self.wait_for(done, timeout)
         return statuses
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            return self.proc.wait(timeout=30)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
 
 
 @pytest.fixture

@@ -162,7 +162,7 @@ class RemoteStaging:
                 return
             if self.cache.has(digest):
                 source = self.cache.blob_path(digest)
-            transport.upload(source, digest, _ignore_bytes)
+            transport.upload(source, digest, ignore_bytes)
 
         _run_all(ensure, wanted.items(), f"uploading the inputs of '{task.stage}'", self.location)
         with self._lock:
@@ -185,7 +185,7 @@ class RemoteStaging:
                 tmp = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.dl")
                 target.parent.mkdir(parents=True, exist_ok=True)
                 try:
-                    transport.download(digest, size, tmp, _ignore_bytes)
+                    transport.download(digest, size, tmp, ignore_bytes)
                     self.cache.add_file(tmp, digest)
                 finally:
                     tmp.unlink(missing_ok=True)
@@ -202,7 +202,7 @@ class RemoteStaging:
             restore_record(self.cache, record, self.root / record.path, None)
 
 
-def _ignore_bytes(_count: int) -> None:
+def ignore_bytes(_count: int) -> None:
     """Transfers inside a stage report no byte progress (the stage's own events do)."""
 
 

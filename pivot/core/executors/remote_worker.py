@@ -27,7 +27,12 @@ from typing import Any
 
 from pivot.core.atomic import atomic_path
 from pivot.core.cache import Cache
-from pivot.core.executors.remote_transport import CodeBundle, RemoteResult, record_blobs
+from pivot.core.executors.remote_transport import (
+    CodeBundle,
+    RemoteResult,
+    ignore_bytes,
+    record_blobs,
+)
 from pivot.core.remote._s3 import RemoteLocation, S3Transport
 from pivot.core.worker import StageOutcome, StageTask, Workspace, execute_stage
 
@@ -134,18 +139,14 @@ def _fetch_inputs(task: StageTask, transport: S3Transport, cache: Cache, data: P
                 blob = cache.blob_path(digest)
                 blob.parent.mkdir(parents=True, exist_ok=True)
                 with atomic_path(blob) as tmp:
-                    transport.download(digest, size, tmp, _ignore_bytes)
+                    transport.download(digest, size, tmp, ignore_bytes)
             cache.restore(digest, _inside(data, rel))
 
 
 def _upload_outputs(outcome: StageOutcome, transport: S3Transport, cache: Cache) -> None:
     for record in outcome.outs:
         for _rel, digest, _size in record_blobs(record):
-            transport.upload(cache.blob_path(digest), digest, _ignore_bytes)
-
-
-def _ignore_bytes(_count: int) -> None:
-    """No byte progress inside a stage."""
+            transport.upload(cache.blob_path(digest), digest, ignore_bytes)
 
 
 @contextlib.contextmanager
