@@ -11,6 +11,7 @@ import contextlib
 import os
 import shutil
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import xxhash
@@ -45,20 +46,19 @@ class Cache:
 
     def add_file(self, source: Path, digest: str) -> bool:
         """Copy ``source`` (whose hash is ``digest``) into the cache; False if already there."""
-        target = self.blob_path(digest)
-        if target.exists():
-            return False
-        with atomic_path(target) as tmp:
-            shutil.copyfile(source, tmp)
-            os.chmod(tmp, _READ_ONLY)
-        return True
+        return self.add_written(digest, lambda tmp: shutil.copyfile(source, tmp))
 
     def add_bytes(self, data: bytes, digest: str) -> bool:
+        return self.add_written(digest, lambda tmp: tmp.write_bytes(data))
+
+    def add_written(self, digest: str, write: Callable[[Path], object]) -> bool:
+        """Store blob ``digest`` by having ``write`` fill a temporary file (a copy, a download
+        that checks the hash), renamed into place read-only; False if already there."""
         target = self.blob_path(digest)
         if target.exists():
             return False
         with atomic_path(target) as tmp:
-            tmp.write_bytes(data)
+            write(tmp)
             os.chmod(tmp, _READ_ONLY)
         return True
 

@@ -20,6 +20,7 @@ Every blob is checked against its hash on the way in, on both sides.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -181,14 +182,10 @@ class RemoteStaging:
 
             def download(item: tuple[str, int]) -> None:
                 digest, size = item
-                target = self.cache.blob_path(digest)
-                tmp = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.dl")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    transport.download(digest, size, tmp, ignore_bytes)
-                    self.cache.add_file(tmp, digest)
-                finally:
-                    tmp.unlink(missing_ok=True)
+                self.cache.add_written(
+                    digest,
+                    functools.partial(transport.download, digest, size, on_bytes=ignore_bytes),
+                )
 
             _run_all(
                 download,

@@ -16,6 +16,7 @@ if an event is late.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import tempfile
@@ -25,7 +26,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pivot.core.atomic import atomic_path
 from pivot.core.cache import Cache
 from pivot.core.executors.remote_transport import (
     CodeBundle,
@@ -136,10 +136,10 @@ def _fetch_inputs(task: StageTask, transport: S3Transport, cache: Cache, data: P
     for record in task.inputs:
         for rel, digest, size in record_blobs(record):
             if not cache.has(digest):
-                blob = cache.blob_path(digest)
-                blob.parent.mkdir(parents=True, exist_ok=True)
-                with atomic_path(blob) as tmp:
-                    transport.download(digest, size, tmp, ignore_bytes)
+                cache.add_written(
+                    digest,
+                    functools.partial(transport.download, digest, size, on_bytes=ignore_bytes),
+                )
             cache.restore(digest, _inside(data, rel))
 
 
