@@ -38,9 +38,9 @@ def make_project(root: Path, stages: int) -> None:
 
 
 def time_executor(root: Path, kind: str, repeat: int) -> tuple[float, list[float]]:
-    from pivot.core.engine import Engine, RunRequest
-    from pivot.core.executors import make_executor
-    from pivot.core.project_context import Project
+    from pivot.core.project import Project
+    from pivot.core.run.engine import Engine, RunRequest
+    from pivot.core.run.executors import make_executor
 
     started = time.perf_counter()
     executor = make_executor(root, kind, None, 2)

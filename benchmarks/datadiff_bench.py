@@ -8,7 +8,7 @@ numbers.
 
 Measurements:
 
-- ``pivot-engine``: :func:`pivot.core.datadiff.diff_files` on the two files (read, join,
+- ``pivot-engine``: :func:`pivot.core.reports.datadiff.diff_files` on the two files (read, join,
   counts, first 50 rows of each kind).
 - ``pivot-cli``: ``python -m pivot data diff data.csv --key id`` in a temp git repo where
   the old file is committed and the new one is in the workspace (so the old side comes
@@ -96,7 +96,7 @@ def generate(old_path: Path, new_path: Path, rows: int) -> dict[str, int]:
 
 def child_pivot_engine(old: str, new: str) -> dict[str, Any]:
     start = time.perf_counter()
-    from pivot.core.datadiff import diff_files
+    from pivot.core.reports.datadiff import diff_files
 
     result = diff_files(Path(old), Path(new), keys=["id"])
     elapsed = time.perf_counter() - start

@@ -47,10 +47,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from pivot.core.config import set_value  # noqa: E402
-from pivot.core.hashing import FileEntry, hash_file, manifest_hash  # noqa: E402
-from pivot.core.lock import OutRecord, StageLock  # noqa: E402
-from pivot.core.project import init_project  # noqa: E402
-from pivot.core.project_context import Project  # noqa: E402
+from pivot.core.project import Project  # noqa: E402
+from pivot.core.store.hashing import FileEntry, hash_file, manifest_hash  # noqa: E402
+from pivot.core.store.lock import OutRecord, StageLock  # noqa: E402
+from pivot.core.store.paths import init_project  # noqa: E402
 from tests.s3_server import S3Server, start_s3_server  # noqa: E402
 
 WORK = REPO / "benchmarks" / ".work"

@@ -45,9 +45,9 @@ async def _measure_app(root: Path) -> tuple[float, float, float, float]:
     The CPU time (this process, all threads) is what the first screen costs on an idle
     machine: nothing else runs in the process before the first paint.
     """
-    from pivot.core.discovery import purge_project_modules
-    from pivot.core.engine import Engine
-    from pivot.core.project_context import Project
+    from pivot.core.pipeline.discovery import purge_project_modules
+    from pivot.core.project import Project
+    from pivot.core.run.engine import Engine
     from pivot.tui import PivotApp
 
     purge_project_modules(root)

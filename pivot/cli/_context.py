@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from pivot.core.project_context import Project
+    from pivot.core.project import Project
 
 
 @dataclasses.dataclass
@@ -25,7 +25,7 @@ class CliContext:
         return not self.no_tui and sys.stdout.isatty() and not os.environ.get("CI")
 
     def project(self) -> Project:
-        from pivot.core.project_context import Project
+        from pivot.core.project import Project
 
         return Project.discover()
 

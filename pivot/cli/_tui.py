@@ -23,8 +23,8 @@ def open_tui(cli_ctx: CliContext, *, jobs: int | None = None) -> None:
     Pipeline errors surface here as ordinary Pivot errors (one line, exit 2) before the
     screen switches. Exits with the app's return code (130 when quitting cancelled a run).
     """
-    from pivot.core.engine import Engine
-    from pivot.core.executors import LocalExecutor
+    from pivot.core.run.engine import Engine
+    from pivot.core.run.executors import LocalExecutor
 
     project = cli_ctx.project()
     executor = LocalExecutor(jobs)
@@ -62,7 +62,7 @@ def open_data_diff_tui(
     ``paths`` are posix paths relative to ``root``. Each diff is computed in a worker thread
     when its file is shown; rows are listed page by page, so large files stay responsive.
     """
-    from pivot.core.datadiff import compute_data_diff
+    from pivot.core.reports.datadiff import compute_data_diff
     from pivot.tui import DataDiffApp, DiffTarget
     from pivot.tui._diffpages import TUI_MAX_ROWS
 

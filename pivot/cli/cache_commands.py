@@ -25,8 +25,8 @@ def commit(cli: CliContext, stages: tuple[str, ...]) -> None:
     Example:
       pivot commit train
     """
-    from pivot.core.commit import commit_stages
-    from pivot.core.engine import Engine
+    from pivot.core.run.commit import commit_stages
+    from pivot.core.run.engine import Engine
 
     results = commit_stages(Engine(cli.project()), stages)
     for result in results:
@@ -51,7 +51,7 @@ def checkout(cli: CliContext, targets: tuple[str, ...], force: bool) -> None:
       pivot checkout
       pivot checkout data/clean.csv --force
     """
-    from pivot.core.checkout import checkout as do_checkout
+    from pivot.core.run.checkout import checkout as do_checkout
 
     results = do_checkout(cli.project(), targets, force=force)
     failed = False

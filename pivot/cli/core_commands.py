@@ -29,7 +29,7 @@ def init(cli: CliContext, directory: str | None) -> None:
     Example:
       pivot init
     """
-    from pivot.core.project import init_project
+    from pivot.core.store.paths import init_project
 
     root = Path(directory or ".").resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -156,8 +156,8 @@ def run(
       pivot run -n              # dry run: what would run and why
       pivot --no-tui run --json # JSON lines for scripts
     """
-    from pivot.core.engine import Engine, RunRequest
-    from pivot.core.executors import make_executor
+    from pivot.core.run.engine import Engine, RunRequest
+    from pivot.core.run.executors import make_executor
     from pivot.sinks.console import ConsoleSink
     from pivot.sinks.jsonl import JsonLinesSink
 
@@ -186,7 +186,7 @@ def run(
         _watch(cli, engine, request, sink, debounce, quiet=as_json)
         return
     if explain_first and not as_json:
-        from pivot.core.explain import explain as explain_stages
+        from pivot.core.run.explain import explain as explain_stages
         from pivot.sinks.explain import render_explanations
 
         render_explanations(
@@ -205,7 +205,7 @@ def run(
 def _watch(
     cli: CliContext, engine: Any, request: Any, sink: Any, debounce: int | None, *, quiet: bool
 ) -> None:
-    from pivot.core.watch import WatchSession
+    from pivot.core.run.watch import WatchSession
 
     if debounce is None:
         debounce = _configured_debounce(engine.project)
@@ -231,7 +231,7 @@ def _watch(
 
 def _configured_debounce(project: Any) -> int:
     from pivot.core.config_files import any_config_file
-    from pivot.core.watch import DEFAULT_DEBOUNCE_MS
+    from pivot.core.run.watch import DEFAULT_DEBOUNCE_MS
 
     if not any_config_file(project.root):
         return DEFAULT_DEBOUNCE_MS
@@ -274,15 +274,15 @@ def status(
       pivot status train --json
       pivot status --remote         # and what is missing locally / on the remote
     """
-    from pivot.core.engine import Engine
-    from pivot.core.planner import Action
+    from pivot.core.run.engine import Engine
+    from pivot.core.run.planner import Action
 
     project = cli.project()
     engine = Engine(project)
     decisions = engine.plan(stages)
     explanations = {}
     if explain:
-        from pivot.core.explain import explain as explain_stages
+        from pivot.core.run.explain import explain as explain_stages
 
         explanations = {e.stage: e for e in explain_stages(engine, stages)}
     rows = []
@@ -360,8 +360,8 @@ def explain(cli: CliContext, stages: tuple[str, ...], as_json: bool, force: bool
       pivot explain train
       pivot explain --json
     """
-    from pivot.core.engine import Engine
-    from pivot.core.explain import explain as explain_stages
+    from pivot.core.run.engine import Engine
+    from pivot.core.run.explain import explain as explain_stages
 
     explanations = explain_stages(Engine(cli.project()), stages, force=force)
     if as_json:
@@ -391,7 +391,7 @@ def history(cli: CliContext, limit: int, as_json: bool) -> None:
     Example:
       pivot history -n 5
     """
-    from pivot.core.history import list_runs
+    from pivot.core.run.history import list_runs
 
     runs = list_runs(cli.project(), limit=limit)
     if as_json:
@@ -419,7 +419,7 @@ def show(cli: CliContext, run_id: str | None, as_json: bool) -> None:
     Example:
       pivot show 20261121-1530
     """
-    from pivot.core.history import get_run
+    from pivot.core.run.history import get_run
     from pivot.exceptions import UsageError
 
     record = get_run(cli.project(), run_id)

@@ -19,7 +19,7 @@ from pivot.exceptions import ProjectError, UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from pivot.core.revisions import RevisionFile
+    from pivot.core.store.revisions import RevisionFile
 
 __all__ = ["data_group"]
 
@@ -88,7 +88,7 @@ def diff_command(
       pivot data diff data/clean.csv --key id
       pivot data diff data/clean.parquet --rev HEAD~3 --json
     """
-    from pivot.core.datadiff import (
+    from pivot.core.reports.datadiff import (
         DEFAULT_MAX_ROWS,
         DEFAULT_MAX_ROWS_JSON,
         compute_data_diff,
@@ -96,7 +96,7 @@ def diff_command(
         render_markdown,
         render_text,
     )
-    from pivot.core.revisions import RevisionReader
+    from pivot.core.store.revisions import RevisionReader
 
     if as_json and as_md:
         raise UsageError("--json and --md cannot be used together; pick one output format")
@@ -160,7 +160,7 @@ def get_command(paths: tuple[str, ...], rev: str, out: str | None, force: bool) 
       pivot data get data/clean.csv --rev HEAD~1 -o clean_before.csv
       pivot data get data/images --rev v1.0 -o /tmp/images_v1
     """
-    from pivot.core.revisions import RevisionReader
+    from pivot.core.store.revisions import RevisionReader
 
     root = _project_root()
     reader = RevisionReader(root, rev)
@@ -220,7 +220,7 @@ def _shown(path: Path) -> str:
 
 
 def _project_root() -> Path:
-    from pivot.core.project import find_project_root
+    from pivot.core.store.paths import find_project_root
 
     return find_project_root()
 

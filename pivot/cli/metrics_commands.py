@@ -19,10 +19,10 @@ from pivot.cli.project_commands import complete_stages
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from pivot.core.discovery import PipelineDefinition
-    from pivot.core.metrics import OutputTarget
-    from pivot.core.plots import Figure
-    from pivot.core.project_context import Project
+    from pivot.core.pipeline.discovery import PipelineDefinition
+    from pivot.core.project import Project
+    from pivot.core.reports.metrics import OutputTarget
+    from pivot.core.reports.plots import Figure
 
 __all__ = ["COMMANDS", "metrics_group", "params_group", "plots_group"]
 
@@ -67,7 +67,7 @@ def _check_formats(as_json: bool, as_md: bool) -> None:
 
 
 def _load(project: Project) -> PipelineDefinition:
-    from pivot.core.engine import Engine
+    from pivot.core.run.engine import Engine
 
     pipeline, _graph = Engine(project).load()
     return pipeline
@@ -121,9 +121,9 @@ def params_show(cli: CliContext, stages: tuple[str, ...], as_json: bool, as_md: 
       pivot params show
       pivot params show train --json
     """
-    from pivot.core import params_diff
-    from pivot.core.engine import Engine
-    from pivot.core.params import read_params_file
+    from pivot.core.pipeline.params import read_params_file
+    from pivot.core.reports import params_diff
+    from pivot.core.run.engine import Engine
 
     _check_formats(as_json, as_md)
     project = cli.project()
@@ -194,10 +194,10 @@ def params_diff_command(
       pivot params diff --rev HEAD~3 --all
       pivot params diff --md >> report.md
     """
-    from pivot.core import params_diff
-    from pivot.core.engine import Engine
-    from pivot.core.params import read_params_file
-    from pivot.core.revisions import RevisionReader
+    from pivot.core.pipeline.params import read_params_file
+    from pivot.core.reports import params_diff
+    from pivot.core.run.engine import Engine
+    from pivot.core.store.revisions import RevisionReader
 
     _check_formats(as_json, as_md)
     project = cli.project()
@@ -265,7 +265,7 @@ def _targets(
     project: Project, targets: tuple[str, ...], kind: str, *, need_pipeline: bool
 ) -> list[OutputTarget]:
     """Resolve stage names and paths; the pipeline is loaded only when it is needed."""
-    from pivot.core.metrics import select_outputs
+    from pivot.core.reports.metrics import select_outputs
 
     pipeline = None
     if project.pipeline_file.is_file() and (
@@ -295,7 +295,7 @@ def metrics_show(
       pivot metrics show metrics.json --precision 3
       pivot metrics show train --json
     """
-    from pivot.core import metrics
+    from pivot.core.reports import metrics
 
     _check_formats(as_json, as_md)
     project = cli.project()
@@ -357,8 +357,8 @@ def metrics_diff(
       pivot metrics diff
       pivot metrics diff --rev main --md >> report.md
     """
-    from pivot.core import metrics
-    from pivot.core.revisions import RevisionReader
+    from pivot.core.reports import metrics
+    from pivot.core.store.revisions import RevisionReader
 
     _check_formats(as_json, as_md)
     project = cli.project()
@@ -458,8 +458,8 @@ def _publish(
     subtitle: str,
 ) -> None:
     """Write the HTML page, draw the charts in the terminal, and exit 1 on unreadable plots."""
-    from pivot.core.atomic import write_text_atomic
-    from pivot.core.plots_svg import render_html
+    from pivot.core.reports.plots_svg import render_html
+    from pivot.core.store.atomic import write_text_atomic
     from pivot.sinks.terminal_plot import BrailleChart
 
     console = cli.console()
@@ -497,7 +497,7 @@ def plots_show(
       pivot plots show
       pivot plots show train -o report.html --open
     """
-    from pivot.core.plots import read_workspace_figure
+    from pivot.core.reports.plots import read_workspace_figure
 
     project = cli.project()
     selected = _targets(project, targets, "plot", need_pipeline=True)
@@ -535,8 +535,8 @@ def plots_diff(
       pivot plots diff
       pivot plots diff --rev HEAD~1 loss.csv -o diff.html
     """
-    from pivot.core.plots import overlay, read_revision_figure, read_workspace_figure
-    from pivot.core.revisions import RevisionReader
+    from pivot.core.reports.plots import overlay, read_revision_figure, read_workspace_figure
+    from pivot.core.store.revisions import RevisionReader
 
     project = cli.project()
     reader = RevisionReader(project.root, rev)

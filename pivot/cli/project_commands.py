@@ -23,10 +23,10 @@ from pivot.exceptions import PivotError, UsageError
 if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
 
-    from pivot.core.discovery import PipelineDefinition
-    from pivot.core.engine import Engine
-    from pivot.core.graph import StageGraph
-    from pivot.core.project_context import Project
+    from pivot.core.pipeline.discovery import PipelineDefinition
+    from pivot.core.pipeline.graph import StageGraph
+    from pivot.core.project import Project
+    from pivot.core.run.engine import Engine
 
 __all__ = ["COMMANDS", "complete_stages"]
 
@@ -53,8 +53,8 @@ def complete_stages(
     from click.shell_completion import CompletionItem
 
     try:
-        from pivot.core.discovery import load_pipeline
-        from pivot.core.project import find_project_root
+        from pivot.core.pipeline.discovery import load_pipeline
+        from pivot.core.store.paths import find_project_root
 
         root = find_project_root(_completion_root(ctx))
         sink = io.StringIO()
@@ -106,7 +106,7 @@ def completion(ctx: click.Context, shell: str) -> None:
 
 def _load(cli: CliContext) -> tuple[Engine, PipelineDefinition, StageGraph]:
     """An engine for the project (nothing started) and its loaded pipeline and graph."""
-    from pivot.core.engine import Engine
+    from pivot.core.run.engine import Engine
 
     engine = Engine(cli.project())
     pipeline, graph = engine.load()
@@ -203,7 +203,7 @@ def dag(cli: CliContext, stages: tuple[str, ...], fmt: str | None, ascii_only: b
       pivot dag train --mermaid
       pivot dag --dot | dot -Tsvg > dag.svg
     """
-    from pivot.core import dag_render
+    from pivot.core.reports import dag_render
 
     _, pipeline, graph = _load(cli)
     _select(pipeline, graph, stages)  # validates the names
@@ -271,8 +271,8 @@ def export(
       pivot export train --validate      # train and its upstream, checked with DVC
       pivot export --pivot-command "uv run pivot"
     """
-    from pivot.core import dvc_export
-    from pivot.core.params import read_params_file
+    from pivot.core.interop import dvc_export
+    from pivot.core.pipeline.params import read_params_file
 
     engine, pipeline, graph = _load(cli)
     project = engine.project
@@ -315,7 +315,7 @@ def export(
         )
     stale: set[str] | None
     try:
-        from pivot.core.planner import Action
+        from pivot.core.run.planner import Action
 
         decisions = engine.plan(selected)
         stale = {d.stage for d in decisions if d.action in (Action.RUN, Action.ERROR)}
@@ -374,7 +374,7 @@ def import_dvc(dvc_yaml: str, output: str | None, force: bool) -> None:
       pivot import-dvc                      # print the skeleton
       pivot import-dvc dvc.yaml -o pipeline.py
     """
-    from pivot.core.dvc_import import import_dvc as generate
+    from pivot.core.interop.dvc_import import import_dvc as generate
 
     source_path = Path(dvc_yaml)
     target = Path(output) if output else None
@@ -384,7 +384,7 @@ def import_dvc(dvc_yaml: str, output: str | None, force: bool) -> None:
     if target is None:
         click.echo(result.source, nl=False)
         return
-    from pivot.core.atomic import write_text_atomic
+    from pivot.core.store.atomic import write_text_atomic
 
     target.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(target, result.source)
@@ -513,8 +513,8 @@ def doctor(cli: CliContext, as_json: bool) -> None:
     except PivotError as exc:
         checks.append(("project", False, str(exc)))
     if project is not None:
-        from pivot.core.discovery import load_pipeline
-        from pivot.core.graph import build_graph
+        from pivot.core.pipeline.discovery import load_pipeline
+        from pivot.core.pipeline.graph import build_graph
 
         def pipeline_check() -> list[_Check]:
             assert project is not None

@@ -363,7 +363,7 @@ def _scope_options(func: Any, *, project: bool = True) -> Any:
 
 
 def _root() -> Path | None:
-    from pivot.core.project import find_project_root
+    from pivot.core.store.paths import find_project_root
     from pivot.exceptions import ProjectError
 
     try:

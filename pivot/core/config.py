@@ -35,12 +35,12 @@ from pydantic import (
     model_validator,
 )
 
-from pivot.core.atomic import write_text_atomic
 from pivot.core.config_files import (
     Scope,
     config_path,
     user_config_path,
 )
+from pivot.core.store.atomic import write_text_atomic
 from pivot.exceptions import ConfigError
 
 __all__ = [

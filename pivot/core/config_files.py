@@ -6,7 +6,7 @@ import enum
 import os
 from pathlib import Path
 
-from pivot.core.project import PIVOT_DIR
+from pivot.core.store.paths import PIVOT_DIR
 from pivot.exceptions import ConfigError
 
 CONFIG_FILE = "config.yaml"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pivot.core.events import (
+from pivot.core.run.events import (
     Event,
     FilesChanged,
     Message,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from pivot.core.explain import StageExplanation
+    from pivot.core.run.explain import StageExplanation
 
 _VERDICT_STYLE = {
     "WILL RUN": "bold yellow",

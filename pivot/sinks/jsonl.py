@@ -6,7 +6,7 @@ import json
 import sys
 from typing import TextIO
 
-from pivot.core.events import Event
+from pivot.core.run.events import Event
 
 
 class JsonLinesSink:

@@ -27,11 +27,11 @@ from textual.timer import Timer
 from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Static
 from textual.worker import get_current_worker
 
-from pivot.core.engine import Engine, RunRequest
-from pivot.core.events import FilesChanged, WatchCycle
-from pivot.core.executors import LocalExecutor
-from pivot.core.graph import StageGraph
-from pivot.core.project_context import Project
+from pivot.core.pipeline.graph import StageGraph
+from pivot.core.project import Project
+from pivot.core.run.engine import Engine, RunRequest
+from pivot.core.run.events import FilesChanged, WatchCycle
+from pivot.core.run.executors import LocalExecutor
 from pivot.exceptions import PivotError
 from pivot.tui._batch import EventBatcher
 from pivot.tui._commands import PaletteCommand, PivotCommands
@@ -215,7 +215,7 @@ class PivotApp(App[int]):
         self._ticks = 0
         self._run_active = False
         self._watch_active = False
-        self._watch: Any = None  # a pivot.core.watch.WatchSession while watching
+        self._watch: Any = None  # a pivot.core.run.watch.WatchSession while watching
         self._watch_cycle = 0
         self._cancel_requested = False
         self._quit_after_run = False
@@ -391,7 +391,7 @@ class PivotApp(App[int]):
 
     @work(thread=True, group="run", exit_on_error=False)
     def _watch_worker(self, batcher: EventBatcher) -> None:
-        from pivot.core.watch import WatchSession
+        from pivot.core.run.watch import WatchSession
 
         if not self._acquire_engine():
             self.post_message(WatchEnded())
@@ -1116,7 +1116,7 @@ def data_diff_target(
     root: Path, path: str, rev: str = "HEAD", keys: tuple[str, ...] = ()
 ) -> DiffTarget:
     def compute() -> Any:
-        from pivot.core.datadiff import compute_data_diff
+        from pivot.core.reports.datadiff import compute_data_diff
         from pivot.tui._diffpages import TUI_MAX_ROWS
 
         return compute_data_diff(root, path, rev=rev, keys=keys, max_rows=TUI_MAX_ROWS)

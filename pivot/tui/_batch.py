@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from pivot.core.events import Event
+from pivot.core.run.events import Event
 
 #: How often batched events reach the UI (seconds).
 BATCH_INTERVAL = 0.05

@@ -26,7 +26,7 @@ from pivot.tui._diffpages import Kind, build_page, kinds, listing_size
 from pivot.tui._render import Palette, data_diff_summary
 
 if TYPE_CHECKING:
-    from pivot.core.datadiff import DataDiff
+    from pivot.core.reports.datadiff import DataDiff
 
 
 @dataclasses.dataclass(frozen=True)

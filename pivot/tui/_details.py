@@ -6,13 +6,13 @@ import dataclasses
 import os
 from typing import TYPE_CHECKING, Any
 
-from pivot.core.artifacts import ArtifactHasher
-from pivot.core.params import effective_params, read_params_file
-from pivot.core.planner import flatten_params
+from pivot.core.pipeline.params import effective_params, read_params_file
+from pivot.core.run.planner import flatten_params
+from pivot.core.store.artifacts import ArtifactHasher
 from pivot.exceptions import PivotError
 
 if TYPE_CHECKING:
-    from pivot.core.engine import Engine
+    from pivot.core.run.engine import Engine
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,7 +108,7 @@ def stage_outputs(engine: Engine, name: str) -> list[OutputRow]:
 def diff_format(path: str) -> str | None:
     suffix = os.path.splitext(path)[1].lower()
     try:
-        from pivot.core.datadiff import FORMATS
+        from pivot.core.reports.datadiff import FORMATS
     except ImportError:  # pragma: no cover - datadiff is part of core
         return None
     return FORMATS.get(suffix)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal
 from pivot.tui._text import format_value
 
 if TYPE_CHECKING:
-    from pivot.core.datadiff import DataDiff
+    from pivot.core.reports.datadiff import DataDiff
 
 #: Rows per page in the data-diff screen.
 PAGE_SIZE = 100

@@ -1,9 +1,9 @@
 """The data behind the Explain tab: why a stage will run (or ran), with code diffs.
 
 :func:`load_explanation` is the only place the TUI gets explain data from. It adapts
-``pivot.core.explain.explain`` (the same data as ``pivot explain``) to the small
+``pivot.core.run.explain.explain`` (the same data as ``pivot explain``) to the small
 :class:`Explanation` the tab draws, and falls back to the planner's
-:class:`~pivot.core.planner.Decision` (plus the code source store for diffs) when that module
+:class:`~pivot.core.run.planner.Decision` (plus the code source store for diffs) when that module
 is unavailable. No Textual here.
 """
 
@@ -12,10 +12,10 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from pivot.core.planner import Action, Decision
+from pivot.core.run.planner import Action, Decision
 
 if TYPE_CHECKING:
-    from pivot.core.engine import Engine
+    from pivot.core.run.engine import Engine
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Explanation:
 def load_explanation(engine: Engine, name: str) -> Explanation:
     """Explain ``name`` now. Blocking (fingerprints, hashes files): call from a worker thread."""
     try:
-        from pivot.core import explain as core
+        from pivot.core.run import explain as core
     except ImportError:  # pragma: no cover - explain is part of core
         return from_decision(_decide(engine, name), engine)
     for item in core.explain(engine, [name]):
@@ -82,7 +82,7 @@ def from_decision(decision: Decision, engine: Engine | None = None) -> Explanati
         if change.kind == "code":
             diff = ""
             if store is not None:
-                from pivot.core.fingerprint import code_diff
+                from pivot.core.pipeline.fingerprint import code_diff
 
                 try:
                     diff = code_diff(change.key, change.old, change.new, store)
@@ -106,7 +106,7 @@ def from_decision(decision: Decision, engine: Engine | None = None) -> Explanati
 
 def _store(engine: Engine) -> Any:
     try:
-        from pivot.core.fingerprint import SourceStore
+        from pivot.core.pipeline.fingerprint import SourceStore
     except ImportError:  # pragma: no cover - fingerprint is part of core
         return None
     return SourceStore(engine.project.code_store_dir)

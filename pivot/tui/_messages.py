@@ -6,10 +6,10 @@ from typing import Any
 
 from textual.message import Message
 
-from pivot.core.engine import RunSummary
-from pivot.core.events import Event
-from pivot.core.graph import StageGraph
-from pivot.core.planner import Decision
+from pivot.core.pipeline.graph import StageGraph
+from pivot.core.run.engine import RunSummary
+from pivot.core.run.events import Event
+from pivot.core.run.planner import Decision
 
 
 class PipelineLoaded(Message):

@@ -1,7 +1,7 @@
 """What the app knows about each stage, updated from engine events and plans.
 
-UI-free on purpose: the app feeds it :mod:`pivot.core.events` in batches and
-:class:`~pivot.core.planner.Decision` lists, and asks it what to draw. Tests drive it directly.
+UI-free on purpose: the app feeds it :mod:`pivot.core.run.events` in batches and
+:class:`~pivot.core.run.planner.Decision` lists, and asks it what to draw. Tests drive it directly.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import dataclasses
 import enum
 from collections.abc import Iterable, Sequence
 
-from pivot.core.events import (
+from pivot.core.pipeline.graph import StageGraph
+from pivot.core.run.events import (
     Event,
     Message,
     RunFinished,
@@ -22,8 +23,7 @@ from pivot.core.events import (
     StageStarted,
     StageStatus,
 )
-from pivot.core.graph import StageGraph
-from pivot.core.planner import Action, Decision
+from pivot.core.run.planner import Action, Decision
 from pivot.tui._text import strip_ansi
 
 #: Lines of log kept per stage; older lines are dropped (the full log stays on disk).

@@ -11,13 +11,13 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from pivot.core.planner import Action, Decision
+from pivot.core.run.planner import Action, Decision
 from pivot.tui._details import OutputRow, ParamsInfo
 from pivot.tui._explain import Explanation
 from pivot.tui._text import format_size, format_value, short_hash
 
 if TYPE_CHECKING:
-    from pivot.core.datadiff import DataDiff
+    from pivot.core.reports.datadiff import DataDiff
 
 
 class Palette:

@@ -1,4 +1,4 @@
-"""Whether watch mode can be offered (``w``). Watch mode itself is ``pivot.core.watch``."""
+"""Whether watch mode can be offered (``w``). Watch mode itself is ``pivot.core.run.watch``."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import importlib.util
 def watch_available() -> tuple[bool, str]:
     """(available, why not)."""
     try:
-        if importlib.util.find_spec("pivot.core.watch") is None:
-            return False, "this build has no watch engine (pivot.core.watch)"
+        if importlib.util.find_spec("pivot.core.run.watch") is None:
+            return False, "this build has no watch engine (pivot.core.run.watch)"
         if importlib.util.find_spec("watchfiles") is None:
             return False, "the watchfiles package is not installed"
     except (ImportError, ValueError) as exc:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pivot.core.worker import StageTask, execute_stage
+from pivot.core.run.worker import StageTask, execute_stage
 from tests.helpers import TempProject, make_project, pivot_env
 
 pytest.importorskip("distributed")

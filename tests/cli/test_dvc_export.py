@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pivot.core.discovery import load_pipeline
-from pivot.core.dvc_export import build_export, validate_with_dvc
-from pivot.core.graph import build_graph
+from pivot.core.interop.dvc_export import build_export, validate_with_dvc
+from pivot.core.pipeline.discovery import load_pipeline
+from pivot.core.pipeline.graph import build_graph
 from tests.cli.test_project_commands import DEMO_OUTPUTS, write_demo
 from tests.helpers import REPO, TempProject, make_project
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pivot.core.dag_render import (
+from pivot.core.reports.dag_render import (
     DagView,
     layers,
     render_dot,

@@ -46,7 +46,7 @@ import yaml
 
 from tests.helpers import make_project, pivot_env
 
-# The temp marker of pivot/core/atomic.py, spelled out here so the check stays independent.
+# The temp marker of pivot/core/store/atomic.py, spelled out here so the check stays independent.
 TMP_MARK = ".pivot-tmp-"
 
 PIPELINE = '''\

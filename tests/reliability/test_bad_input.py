@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from pivot.core.hashing import hash_bytes, hash_file
-from pivot.core.lock import parse_lock
+from pivot.core.store.hashing import hash_bytes, hash_file
+from pivot.core.store.lock import parse_lock
 from tests.helpers import TempProject, make_project, pivot_env
 
 PIPELINE = """

@@ -29,9 +29,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from pivot import registry
-from pivot.core.discovery import PipelineDefinition, collect
-from pivot.core.graph import StageGraph, build_graph
-from pivot.core.project import is_within
+from pivot.core.pipeline.discovery import PipelineDefinition, collect
+from pivot.core.pipeline.graph import StageGraph, build_graph
+from pivot.core.store.paths import is_within
 from pivot.exceptions import PivotError
 from pivot.outputs import Dep, DirectoryOut, IncrementalOut, Metric, Out
 from tests.helpers import TempProject

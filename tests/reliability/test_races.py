@@ -23,10 +23,10 @@ from typing import Any
 
 import pytest
 
-from pivot.core.atomic import TMP_MARK
-from pivot.core.cache import Cache
-from pivot.core.hashing import FileEntry, hash_file, manifest_hash, walk_files
-from pivot.core.lock import parse_lock
+from pivot.core.store.atomic import TMP_MARK
+from pivot.core.store.cache import Cache
+from pivot.core.store.hashing import FileEntry, hash_file, manifest_hash, walk_files
+from pivot.core.store.lock import parse_lock
 from tests.cli.test_watch import Watch as WatchProcess
 from tests.helpers import TempProject, pivot_env
 

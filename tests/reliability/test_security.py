@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pivot.core.hashing import hash_file
+from pivot.core.store.hashing import hash_file
 from tests.helpers import TempProject
 
 PIPELINE = """

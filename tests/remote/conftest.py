@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from pivot.core.config import set_value
-from pivot.core.hashing import FileEntry, hash_bytes, manifest_hash
-from pivot.core.lock import OutRecord, StageLock
-from pivot.core.project_context import Project
+from pivot.core.project import Project
+from pivot.core.store.hashing import FileEntry, hash_bytes, manifest_hash
+from pivot.core.store.lock import OutRecord, StageLock
 from tests.helpers import TempProject, pivot_env
 from tests.s3_server import BUCKET, S3Server, s3_server
 

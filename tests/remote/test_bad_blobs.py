@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import os
 
-from pivot.core.lock import parse_lock
-from pivot.core.project_context import Project
+from pivot.core.project import Project
+from pivot.core.store.lock import parse_lock
 from tests.helpers import TempProject
 from tests.s3_server import S3Server
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from pivot.core.config import set_value
-from pivot.core.hashing import hash_bytes
-from pivot.core.project_context import Project
+from pivot.core.project import Project
+from pivot.core.store.hashing import hash_bytes
 from tests.helpers import TempProject, pivot_env
 from tests.remote.conftest import cache_files, clone, configure_remote, record_stage
 from tests.s3_server import BUCKET, S3Server, start_s3_server, weed_binary

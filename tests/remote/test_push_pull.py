@@ -6,8 +6,8 @@ import json
 import os
 from pathlib import Path
 
-from pivot.core.hashing import hash_bytes
-from pivot.core.project_context import Project
+from pivot.core.project import Project
+from pivot.core.store.hashing import hash_bytes
 from tests.helpers import TempProject
 from tests.remote.conftest import cache_files, clone, record_stage
 from tests.s3_server import BUCKET, S3Server

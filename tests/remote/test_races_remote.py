@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from pivot.core.hashing import hash_bytes
-from pivot.core.lock import parse_lock
-from pivot.core.project_context import Project
+from pivot.core.project import Project
+from pivot.core.store.hashing import hash_bytes
+from pivot.core.store.lock import parse_lock
 from tests.helpers import TempProject
 from tests.reliability.test_races import (
     SLOW,

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from pivot.core import remote
-from pivot.core.project_context import Project
+from pivot.core.project import Project
 from tests.helpers import TempProject
 from tests.remote.conftest import clone, record_stage
 from tests.s3_server import BUCKET, S3Server

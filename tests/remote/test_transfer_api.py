@@ -11,10 +11,10 @@ import pytest
 
 from pivot.core import remote
 from pivot.core.config import load_config
-from pivot.core.hashing import hash_bytes
-from pivot.core.project_context import Project
+from pivot.core.project import Project
 from pivot.core.remote import _s3
 from pivot.core.remote._s3 import S3Transport
+from pivot.core.store.hashing import hash_bytes
 from tests.helpers import TempProject
 from tests.remote.conftest import clone, record_stage
 from tests.s3_server import BUCKET, S3Server

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import pytest_textual_snapshot
 
-from pivot.core.engine import Engine
-from pivot.core.executors import LocalExecutor
-from pivot.core.project_context import Project
+from pivot.core.project import Project
+from pivot.core.run.engine import Engine
+from pivot.core.run.executors import LocalExecutor
 from pivot.tui import PivotApp
 from tests.helpers import REPO, TempProject, make_project
 

@@ -56,7 +56,7 @@ def probe(project: TempProject, *args: str, ci: bool = True) -> dict[str, object
 
 def test_core_never_imports_textual() -> None:
     code = (
-        "import sys, pivot.core.engine, pivot.core.watch, pivot.core.explain, pivot.core.datadiff;"
+        "import sys, pivot.core.run.engine, pivot.core.run.watch, pivot.core.run.explain, pivot.core.reports.datadiff;"
         "print([m for m in sys.modules if m.startswith(('textual', 'pivot.tui'))])"
     )
     proc = subprocess.run(

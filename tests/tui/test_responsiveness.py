@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from pivot.core.engine import Engine
-from pivot.core.executors import LocalExecutor
-from pivot.core.project_context import Project
+from pivot.core.project import Project
+from pivot.core.run.engine import Engine
+from pivot.core.run.executors import LocalExecutor
 from pivot.tui import PivotApp
 from pivot.tui._log_view import LogView
 from pivot.tui._messages import EngineEvents

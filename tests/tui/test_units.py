@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pivot.core.events import (
+from pivot.core.pipeline.graph import StageGraph
+from pivot.core.run.events import (
     RunFinished,
     RunStarted,
     StageFinished,
@@ -15,8 +16,7 @@ from pivot.core.events import (
     StageStarted,
     StageStatus,
 )
-from pivot.core.graph import StageGraph
-from pivot.core.planner import Action, Decision
+from pivot.core.run.planner import Action, Decision
 from pivot.tui._batch import EventBatcher
 from pivot.tui._dag import DagLayout
 from pivot.tui._diffpages import PAGE_SIZE, build_page, page_count
@@ -177,7 +177,7 @@ class TestBatcher:
 
 class TestPaging:
     def test_a_large_diff_is_paged(self, tmp_path: Path) -> None:
-        from pivot.core.datadiff import diff_files
+        from pivot.core.reports.datadiff import diff_files
 
         old = tmp_path / "old.csv"
         new = tmp_path / "new.csv"
@@ -217,8 +217,8 @@ def test_formatting() -> None:
 
 
 def test_outputs_tab_compares_hashes_not_sizes(demo_ran: TempProject) -> None:
-    from pivot.core.engine import Engine
-    from pivot.core.project_context import Project
+    from pivot.core.project import Project
+    from pivot.core.run.engine import Engine
     from pivot.tui._details import stage_outputs
     from pivot.tui._render import output_cells
 

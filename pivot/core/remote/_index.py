@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pivot.core.state import DB_REMOTE, StateDB
+from pivot.core.store.state import DB_REMOTE, StateDB
 
 _PRESENT = b"1"
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import xxhash
 
-from pivot.core.hashing import CHUNK, hash_file
+from pivot.core.store.hashing import CHUNK, hash_file
 from pivot.exceptions import ConfigError, RemoteError
 
 if TYPE_CHECKING:

@@ -35,13 +35,8 @@ from typing import Any, TypeVar
 
 import xxhash
 
-from pivot.core.artifacts import ArtifactHasher
-from pivot.core.atomic import temp_path_for
 from pivot.core.config import load_config
-from pivot.core.hashing import CHUNK, walk_files
-from pivot.core.lock import OutRecord, StageLock
-from pivot.core.project import confined_path, normalize_path
-from pivot.core.project_context import Project
+from pivot.core.project import Project
 from pivot.core.remote._index import RemoteIndex
 from pivot.core.remote._progress import Direction, ProgressCallback, ProgressTracker
 from pivot.core.remote._s3 import (
@@ -53,7 +48,12 @@ from pivot.core.remote._s3 import (
     resolve_remote,
     translate,
 )
-from pivot.core.run_lock import ProjectRunLock
+from pivot.core.store.artifacts import ArtifactHasher
+from pivot.core.store.atomic import temp_path_for
+from pivot.core.store.hashing import CHUNK, walk_files
+from pivot.core.store.lock import OutRecord, StageLock
+from pivot.core.store.paths import confined_path, normalize_path
+from pivot.core.store.run_lock import ProjectRunLock
 from pivot.exceptions import CacheError, PivotError, ProjectError, RemoteError, UsageError
 
 DEFAULT_JOBS = 16

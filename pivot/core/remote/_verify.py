@@ -12,10 +12,10 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from pivot.core.artifacts import ArtifactHasher
-from pivot.core.project import normalize_path
-from pivot.core.project_context import Project
+from pivot.core.project import Project
 from pivot.core.remote._transfer import output_blobs
+from pivot.core.store.artifacts import ArtifactHasher
+from pivot.core.store.paths import normalize_path
 from pivot.exceptions import ProjectError, UsageError
 
 
@@ -39,7 +39,7 @@ def verify_local(project: Project, stages: Sequence[str] = ()) -> list[VerifyPro
     """Check every stage of the pipeline (or ``stages``): its lock exists, each cached output's
     blobs are in the local cache with bytes matching their hash, and each output in the
     workspace matches its lock. Empty list: all good."""
-    from pivot.core.discovery import load_pipeline
+    from pivot.core.pipeline.discovery import load_pipeline
 
     pipeline = load_pipeline(project.root)
     names = list(dict.fromkeys(stages)) or list(pipeline.stages)

@@ -1,0 +1,1 @@
+"""Other tools' formats: DVC export and import."""

@@ -1,0 +1,1 @@
+"""What the pipeline is: discovery of stages, the graph, params, code fingerprints."""

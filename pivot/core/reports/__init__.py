@@ -1,0 +1,1 @@
+"""What changed, for people: metrics, plots, params diffs, data diffs, the DAG."""

@@ -1,0 +1,366 @@
+"""Draw the stage DAG as text, Mermaid, Graphviz dot, or JSON.
+
+Every function here is pure: it takes a :class:`DagView` (stage names and edges, built from a
+:class:`~pivot.core.pipeline.graph.StageGraph` by :func:`dag_view`) and returns a string or a dict.
+
+The text layout is a small Sugiyama-style drawing:
+
+1. each stage goes on the layer of its longest path from a source, so every edge points down;
+2. an edge that skips layers is routed through one-cell "dummy" nodes, drawn as ``│``;
+3. the order within a layer is improved by a few barycenter sweeps to cut crossings;
+4. each stage sits under the average of its parents, never under a stage that is not its
+   parent (so a vertical line only ever joins a stage to its own child);
+5. between two layers, the edges leaving one stage form a "bus" on its own row: a vertical
+   from the stage, a horizontal across its children, and a ``▼`` into each child. Buses that
+   do not overlap share a row. Where a vertical crosses another bus's horizontal, the vertical
+   is drawn unbroken and the horizontal stops short of it, so a crossing never looks like a
+   junction.
+
+Each stage is printed exactly once, however many parents it has.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pivot.core.pipeline.discovery import PipelineDefinition
+    from pivot.core.pipeline.graph import StageGraph
+
+__all__ = [
+    "DagView",
+    "dag_view",
+    "layers",
+    "render_dot",
+    "render_json",
+    "render_mermaid",
+    "render_text",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class DagView:
+    """The part of the graph to draw: stages in run order and ``(upstream, downstream)`` edges."""
+
+    nodes: tuple[str, ...]
+    edges: tuple[tuple[str, str], ...]
+
+    def parents(self) -> dict[str, list[str]]:
+        result: dict[str, list[str]] = {name: [] for name in self.nodes}
+        for up, down in self.edges:
+            result[down].append(up)
+        return result
+
+    def children(self) -> dict[str, list[str]]:
+        result: dict[str, list[str]] = {name: [] for name in self.nodes}
+        for up, down in self.edges:
+            result[up].append(down)
+        return result
+
+
+def dag_view(graph: StageGraph, targets: Iterable[str] = ()) -> DagView:
+    """The whole graph, or only ``targets`` and their upstream stages."""
+    wanted = list(targets)
+    names = graph.ordered(graph.ancestors(wanted)) if wanted else list(graph.order)
+    position = {name: index for index, name in enumerate(names)}
+    edges = tuple(
+        (up, name)
+        for name in names
+        for up in sorted(graph.upstream.get(name, ()), key=lambda up: position.get(up, -1))
+        if up in position
+    )
+    return DagView(tuple(names), edges)
+
+
+def layers(view: DagView) -> list[list[str]]:
+    """Stages grouped by the length of their longest path from a stage with no upstream."""
+    parents = view.parents()
+    depth: dict[str, int] = {}
+    for name in view.nodes:  # nodes are in topological order
+        depth[name] = 1 + max((depth[p] for p in parents[name]), default=-1)
+    result: list[list[str]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
+    for name in view.nodes:
+        result[depth[name]].append(name)
+    return result
+
+
+# -- text -------------------------------------------------------------------------------------
+
+_UP, _DOWN, _LEFT, _RIGHT = 1, 2, 4, 8
+_BOX = {
+    _UP | _DOWN: "│",
+    _LEFT | _RIGHT: "─",
+    _DOWN | _RIGHT: "┌",
+    _DOWN | _LEFT: "┐",
+    _UP | _RIGHT: "└",
+    _UP | _LEFT: "┘",
+    _UP | _DOWN | _RIGHT: "├",
+    _UP | _DOWN | _LEFT: "┤",
+    _DOWN | _LEFT | _RIGHT: "┬",
+    _UP | _LEFT | _RIGHT: "┴",
+    _UP | _DOWN | _LEFT | _RIGHT: "┼",
+    _UP: "│",
+    _DOWN: "│",
+    _LEFT: "─",
+    _RIGHT: "─",
+}
+_ASCII = str.maketrans("│─┌┐└┘├┤┬┴┼▼", "|-+++++++++v")
+
+
+@dataclasses.dataclass
+class _Node:
+    key: str  # stage name, or "\0<n>" for a dummy
+    label: str
+    parents: list[str] = dataclasses.field(default_factory=list)
+    left: int = 0
+
+    @property
+    def dummy(self) -> bool:
+        return self.key.startswith("\0")
+
+    @property
+    def width(self) -> int:
+        return len(self.label)
+
+    @property
+    def center(self) -> int:
+        return self.left + (self.width - 1) // 2
+
+
+def _layered(view: DagView) -> tuple[list[list[_Node]], dict[str, _Node]]:
+    """Layers of real and dummy nodes where every edge joins adjacent layers."""
+    grouped = layers(view)
+    depth = {name: index for index, names in enumerate(grouped) for name in names}
+    rows: list[list[_Node]] = [[_Node(name, name) for name in names] for names in grouped]
+    nodes = {node.key: node for row in rows for node in row}
+    dummies = 0
+    for up, down in view.edges:
+        previous = up
+        for level in range(depth[up] + 1, depth[down]):
+            dummies += 1
+            dummy = _Node(f"\0{dummies}", "│", [previous])
+            rows[level].append(dummy)
+            nodes[dummy.key] = dummy
+            previous = dummy.key
+        nodes[down].parents.append(previous)
+    return rows, nodes
+
+
+def _crossings(upper: list[_Node], lower: list[_Node]) -> int:
+    position = {node.key: index for index, node in enumerate(upper)}
+    ends = [(index, position[p]) for index, node in enumerate(lower) for p in node.parents]
+    return sum(
+        1
+        for i, (a_low, a_up) in enumerate(ends)
+        for b_low, b_up in ends[i + 1 :]
+        if (a_low - b_low) * (a_up - b_up) < 0
+    )
+
+
+def _order(rows: list[list[_Node]], nodes: dict[str, _Node]) -> None:
+    """Reorder each layer by the barycenter of its neighbours, keeping the best order seen."""
+    children: dict[str, list[str]] = {key: [] for key in nodes}
+    for node in nodes.values():
+        for parent in node.parents:
+            children[parent].append(node.key)
+
+    def total() -> int:
+        return sum(_crossings(rows[i], rows[i + 1]) for i in range(len(rows) - 1))
+
+    def sweep(indices: Iterable[int], neighbours: Mapping[str, list[str]], other: int) -> None:
+        for i in indices:
+            position = {node.key: index for index, node in enumerate(rows[i + other])}
+            current = {node.key: index for index, node in enumerate(rows[i])}
+
+            weights: dict[str, tuple[float, int]] = {}
+            for node in rows[i]:
+                linked = [position[k] for k in neighbours[node.key] if k in position]
+                mean = sum(linked) / len(linked) if linked else float(current[node.key])
+                weights[node.key] = (mean, current[node.key])
+            rows[i].sort(key=lambda node: weights[node.key])
+
+    parents = {key: node.parents for key, node in nodes.items()}
+    best, best_rows = total(), [list(row) for row in rows]
+    for _ in range(4):
+        if best == 0:
+            break
+        sweep(range(1, len(rows)), parents, -1)
+        sweep(range(len(rows) - 2, -1, -1), children, 1)
+        score = total()
+        if score < best:
+            best, best_rows = score, [list(row) for row in rows]
+    rows[:] = best_rows
+
+
+def _place(rows: list[list[_Node]], nodes: dict[str, _Node], gap: int = 3) -> None:
+    """Give each node a column: under its parents' average, never under a non-parent."""
+    previous_centers: dict[int, str] = {}
+    for row in rows:
+        cursor: int | None = None
+        for node in row:
+            centers = [nodes[p].center for p in node.parents]
+            if centers:
+                wanted = round(sum(centers) / len(centers)) - (node.width - 1) // 2
+                node.left = wanted if cursor is None else max(cursor, wanted)
+            else:
+                node.left = 0 if cursor is None else cursor
+            while (owner := previous_centers.get(node.center)) is not None and (
+                owner not in node.parents
+            ):
+                node.left += 1
+            cursor = node.left + node.width + (1 if node.dummy else gap)
+        previous_centers = {node.center: node.key for node in row}
+    shift = min(node.left for row in rows for node in row)
+    for row in rows:
+        for node in row:
+            node.left -= shift
+
+
+def _band(upper: list[_Node], lower: list[_Node]) -> list[str]:
+    """The connector rows between two layers."""
+    by_parent: dict[str, list[_Node]] = {}
+    for node in lower:
+        for parent in node.parents:
+            by_parent.setdefault(parent, []).append(node)
+    buses: list[tuple[int, list[_Node]]] = []  # (source column, children)
+    for node in upper:
+        if node.key in by_parent:
+            buses.append((node.center, by_parent[node.key]))
+    # Give each bus with a horizontal part a row; buses that do not touch share one.
+    spans: list[tuple[int, int, int]] = []  # (lo, hi, bus index)
+    for index, (source, kids) in enumerate(buses):
+        columns = [source, *(kid.center for kid in kids)]
+        if min(columns) != max(columns):
+            spans.append((min(columns), max(columns), index))
+    row_ends: list[int] = []
+    row_of: dict[int, int] = {}
+    for lo, hi, index in sorted(spans):
+        for row, end in enumerate(row_ends):
+            if lo > end + 1:
+                row_ends[row], row_of[index] = hi, row
+                break
+        else:
+            row_of[index] = len(row_ends)
+            row_ends.append(hi)
+    height = len(row_ends) + 2  # a vertical row below the sources, the buses, the arrows
+    width = max([0, *(n.left + n.width for n in upper), *(n.left + n.width for n in lower)])
+    # Per cell, the direction bits each bus draws there.
+    cells: list[list[dict[int, int]]] = [[{} for _ in range(width)] for _ in range(height)]
+
+    def draw(bus: int, row: int, column: int, bits: int) -> None:
+        cell = cells[row][column]
+        cell[bus] = cell.get(bus, 0) | bits
+
+    def line(bus: int, column: int, top: int, bottom: int) -> None:
+        for row in range(top, bottom + 1):
+            up = _UP if row > top or top == 0 else 0
+            down = _DOWN if row < bottom or bottom == height - 1 else 0
+            draw(bus, row, column, up | down)
+
+    for bus, (source, kids) in enumerate(buses):
+        if bus not in row_of:  # straight down
+            line(bus, source, 0, height - 1)
+            continue
+        bus_row = row_of[bus] + 1
+        columns = sorted({source, *(kid.center for kid in kids)})
+        line(bus, source, 0, bus_row)
+        for kid in kids:
+            line(bus, kid.center, bus_row, height - 1)
+        for column in range(columns[0], columns[-1] + 1):
+            draw(
+                bus,
+                bus_row,
+                column,
+                (_LEFT if column > columns[0] else 0) | (_RIGHT if column < columns[-1] else 0),
+            )
+    text_rows = ["".join(_cell_char(cell) for cell in row_cells).rstrip() for row_cells in cells]
+    # Arrows into real stages; dummies continue as plain lines.
+    last = list(text_rows[-1].ljust(width))
+    for node in lower:
+        if not node.dummy and last[node.center] != " ":
+            last[node.center] = "▼"
+    text_rows[-1] = "".join(last).rstrip()
+    return text_rows
+
+
+def _cell_char(cell: dict[int, int]) -> str:
+    """One connector character. A bus's horizontal crossed by another bus's vertical is drawn
+    as the vertical alone: only a bus's own vertical joins its horizontal."""
+    if not cell:
+        return " "
+    vertical = _UP | _DOWN
+    bits = 0
+    for bus, own in cell.items():
+        if own & ~vertical and not own & vertical:
+            crossed = any(other & vertical for key, other in cell.items() if key != bus)
+            if crossed:
+                continue
+        bits |= own
+    return _BOX.get(bits, " ")
+
+
+def render_text(view: DagView, *, ascii_only: bool = False) -> str:
+    """A layered drawing with each stage once and every edge visible (see module docstring)."""
+    if not view.nodes:
+        return "(no stages)"
+    rows, nodes = _layered(view)
+    _order(rows, nodes)
+    _place(rows, nodes)
+    lines: list[str] = []
+    for index, row in enumerate(rows):
+        width = max(node.left + node.width for node in row)
+        chars = [" "] * width
+        for node in row:
+            chars[node.left : node.left + node.width] = node.label
+        lines.append("".join(chars).rstrip())
+        if index + 1 < len(rows):
+            lines.extend(_band(row, rows[index + 1]))
+    text = "\n".join(lines)
+    return text.translate(_ASCII) if ascii_only else text
+
+
+# -- other formats ----------------------------------------------------------------------------
+
+
+def _mermaid_label(name: str) -> str:
+    return name.replace('"', "#quot;")
+
+
+def render_mermaid(view: DagView) -> str:
+    """A Mermaid flowchart (paste it into Markdown inside a ```mermaid block)."""
+    ids = {name: f"s{index}" for index, name in enumerate(view.nodes)}
+    out = ["flowchart TD"]
+    out.extend(f'    {ids[name]}["{_mermaid_label(name)}"]' for name in view.nodes)
+    out.extend(f"    {ids[up]} --> {ids[down]}" for up, down in view.edges)
+    return "\n".join(out)
+
+
+def _dot_id(name: str) -> str:
+    return json.dumps(name)  # a double-quoted string with escapes, which dot accepts
+
+
+def render_dot(view: DagView) -> str:
+    """A Graphviz digraph (``pivot dag --dot | dot -Tsvg > dag.svg``)."""
+    out = ["digraph pivot {", "    rankdir=TB;", "    node [shape=box];"]
+    out.extend(f"    {_dot_id(name)};" for name in view.nodes)
+    out.extend(f"    {_dot_id(up)} -> {_dot_id(down)};" for up, down in view.edges)
+    out.append("}")
+    return "\n".join(out)
+
+
+def render_json(view: DagView, pipeline: PipelineDefinition | None = None) -> dict[str, Any]:
+    """Stages (with their layer, and deps/outs when ``pipeline`` is given) and edges."""
+    depth = {name: index for index, names in enumerate(layers(view)) for name in names}
+    parents = view.parents()
+    stages = []
+    for name in view.nodes:
+        row: dict[str, Any] = {"name": name, "layer": depth[name], "upstream": parents[name]}
+        if pipeline is not None and name in pipeline:
+            spec = pipeline[name]
+            row["deps"] = list(spec.dep_paths)
+            row["outs"] = list(spec.out_paths)
+        stages.append(row)
+    return {"stages": stages, "edges": [list(edge) for edge in view.edges]}

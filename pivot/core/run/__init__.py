@@ -1,0 +1,1 @@
+"""Running it: events, the planner, the engine, workers, executors, commit, checkout, watch, explain."""

@@ -1,0 +1,621 @@
+"""The engine: run what is stale, in dependency order, and commit the results.
+
+Drive it as a library::
+
+    engine = Engine(Project.discover())
+    summary = engine.run(RunRequest(targets=("train",)), emit=print)
+
+It emits :mod:`pivot.core.run.events` as it goes. The loop lives in the calling thread; stages
+run in the executor's processes. A stage is decided (skip / restore / run) only when all its
+upstream stages have finished, so a stage whose upstream re-ran but wrote identical bytes is
+still skipped.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import contextlib
+import dataclasses
+import datetime
+import json
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from pivot.core.pipeline.discovery import PipelineDefinition, is_project_module_file, load_pipeline
+from pivot.core.pipeline.graph import StageGraph, build_graph, check_sources_exist
+from pivot.core.project import Project
+from pivot.core.run import history
+from pivot.core.run.checkout import restore_record
+from pivot.core.run.events import (
+    EventSink,
+    Message,
+    RunFinished,
+    RunStarted,
+    StageFinished,
+    StageLog,
+    StageQueued,
+    StageStarted,
+    StageStatus,
+)
+from pivot.core.run.executors import Executor, LocalExecutor, WorkerLost
+from pivot.core.run.logs import LogTail
+from pivot.core.run.planner import Action, Decision, Planner
+from pivot.core.run.worker import StageOutcome, StageTask
+from pivot.core.store.atomic import is_temp_path, remove_path
+from pivot.core.store.lock import DepRecord, OutRecord, StageLock
+from pivot.core.store.run_lock import ProjectRunLock
+from pivot.exceptions import CacheError, PivotError, UsageError
+
+_POLL_SECONDS = 0.05
+
+
+@dataclasses.dataclass(frozen=True)
+class RunRequest:
+    targets: tuple[str, ...] = ()
+    force: bool = False
+    keep_going: bool = False
+    dry_run: bool = False
+    jobs: int | None = None
+    #: Run only the named stages, not their upstream (for `pivot run --single`).
+    no_deps: bool = False
+    #: Wait for another run of the project to finish instead of stopping.
+    wait: bool = False
+    #: Let an incremental output start over when its previous version is not in the cache.
+    allow_uncached_incremental: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    statuses: dict[str, StageStatus]
+    reasons: dict[str, str]
+    duration: float
+    exit_code: int
+    cancelled: str | None = None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = {str(status): 0 for status in StageStatus}
+        for status in self.statuses.values():
+            counts[str(status)] += 1
+        return counts
+
+
+def new_run_id() -> str:
+    now = datetime.datetime.now(datetime.UTC)
+    return now.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def code_token(root: Path) -> str:
+    """Identifies the project code loaded in this process: workers reload when it differs."""
+    import sys
+
+    import xxhash
+
+    digest = xxhash.xxh64()
+    files = sorted(
+        str(getattr(m, "__file__", ""))
+        for m in list(sys.modules.values())
+        if is_project_module_file(getattr(m, "__file__", None), root)
+    )
+    for file in files:
+        with contextlib.suppress(OSError):
+            st = os.stat(file)
+            digest.update(f"{file}:{st.st_mtime_ns}:{st.st_size};".encode())
+    return digest.hexdigest()
+
+
+class Engine:
+    """Plans and runs one project's pipeline."""
+
+    def __init__(self, project: Project, executor: Executor | None = None) -> None:
+        self.project = project
+        self.executor = executor or LocalExecutor()
+        self._cancel_reason: str | None = None
+        self._cancel_event = threading.Event()
+        self._pipeline: PipelineDefinition | None = None
+        self._graph: StageGraph | None = None
+        self._token = ""
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def load(self, *, fresh: bool = False) -> tuple[PipelineDefinition, StageGraph]:
+        """Import pipeline.py (again, with ``fresh``) and build the graph."""
+        if self._pipeline is None or fresh:
+            pipeline = load_pipeline(self.project.root, fresh=fresh)
+            graph = build_graph(pipeline)
+            self._pipeline, self._graph = pipeline, graph
+            self._token = code_token(self.project.root)
+        assert self._pipeline is not None and self._graph is not None
+        return self._pipeline, self._graph
+
+    def select(self, targets: Iterable[str], *, no_deps: bool = False) -> list[str]:
+        """The named stages plus their upstream (all stages when none are named), in run order."""
+        pipeline, graph = self.load()
+        names = list(targets)
+        unknown = [name for name in names if name not in pipeline]
+        if unknown:
+            known = ", ".join(sorted(pipeline.stages)) or "none"
+            raise UsageError(f"unknown stage '{unknown[0]}' (stages: {known})")
+        if not names:
+            return list(graph.order)
+        return graph.ordered(names if no_deps else graph.ancestors(names))
+
+    def planner(self) -> Planner:
+        pipeline, graph = self.load()
+        return Planner(self.project, pipeline, graph)
+
+    def plan(self, targets: Iterable[str] = (), *, force: bool = False) -> list[Decision]:
+        """Predicted decisions (what `status` and `--dry-run` show)."""
+        selected = self.select(targets)
+        pipeline, graph = self.load()
+        check_sources_exist(pipeline, graph, selected)
+        planner = self.planner()
+        try:
+            return planner.predict(selected, force=force)
+        finally:
+            planner.flush()
+
+    # -- cancellation --------------------------------------------------------------------------
+
+    def cancel(self, reason: str = "request") -> None:
+        """Stop the current run: running stages are killed, nothing they wrote is committed."""
+        self._cancel_reason = reason
+        self._cancel_event.set()
+
+    # -- running -------------------------------------------------------------------------------
+
+    def run(self, request: RunRequest, emit: EventSink) -> RunSummary:
+        self._cancel_reason = None
+        self._cancel_event.clear()
+        selected = self.select(request.targets, no_deps=request.no_deps)
+        pipeline, graph = self.load()
+        check_sources_exist(pipeline, graph, selected)
+        run_id = new_run_id()
+        if request.dry_run:
+            return self._dry_run(run_id, selected, request, emit)
+        lock = ProjectRunLock(self.project.pivot_dir / "run.lock")
+        if not lock.acquire(wait=False):
+            if not request.wait:
+                lock.refuse()
+            emit(Message(run_id=run_id, level="info", text=lock.waiting_message()))
+            while not lock.acquire(wait=False):
+                if self._cancel_event.wait(0.2):
+                    return RunSummary(run_id, {}, {}, 0.0, 130, self._cancel_reason)
+        try:
+            run = _Run(self, run_id, selected, request, emit)
+            return run.execute()
+        finally:
+            lock.release()
+
+    def _dry_run(
+        self, run_id: str, selected: list[str], request: RunRequest, emit: EventSink
+    ) -> RunSummary:
+        started = time.time()
+        emit(RunStarted(run_id=run_id, stages=tuple(selected), jobs=0, dry_run=True))
+        decisions = self.plan(selected, force=request.force) if selected else []
+        statuses: dict[str, StageStatus] = {}
+        reasons: dict[str, str] = {}
+        for decision in decisions:
+            status = {
+                Action.RUN: StageStatus.RAN,
+                Action.RESTORE: StageStatus.RESTORED,
+                Action.SKIP: StageStatus.SKIPPED,
+                Action.ERROR: StageStatus.FAILED,
+            }[decision.action]
+            statuses[decision.stage], reasons[decision.stage] = status, decision.reason
+            if decision.action is Action.RUN:
+                emit(StageQueued(run_id=run_id, stage=decision.stage, reason=decision.reason))
+            emit(
+                StageFinished(
+                    run_id=run_id, stage=decision.stage, status=status, reason=decision.reason
+                )
+            )
+        summary = RunSummary(run_id, statuses, reasons, time.time() - started, 0)
+        emit(
+            RunFinished(
+                run_id=run_id, counts=summary.counts, duration=summary.duration, exit_code=0
+            )
+        )
+        return summary
+
+    def close(self) -> None:
+        self.executor.close()
+
+
+class _Run:
+    """One execution of the scheduling loop."""
+
+    def __init__(
+        self, engine: Engine, run_id: str, selected: list[str], request: RunRequest, emit: EventSink
+    ) -> None:
+        self.engine = engine
+        self.project = engine.project
+        self.run_id = run_id
+        self.selected = selected
+        self.request = request
+        self.emit = emit
+        self.pipeline, self.graph = engine.load()
+        self.planner = engine.planner()
+        self.log_dir = self.project.logs_dir / run_id
+        self.statuses: dict[str, StageStatus] = {}
+        self.reasons: dict[str, str] = {}
+        self.durations: dict[str, float] = {}
+        self.running: dict[Future[StageOutcome], _Running] = {}
+        self.waiting: list[tuple[str, Decision]] = []
+        self.suspects: set[str] = set()  # stages in flight when a worker died
+        self.stopped = False  # no new stages after a failure without --keep-going
+        self.pending_or_done = frozenset(selected)
+        self.pending: dict[str, None] = dict.fromkeys(selected)  # not yet finished, in order
+        self.upstream_left = {
+            name: sum(1 for up in self.graph.upstream[name] if up in self.pending_or_done)
+            for name in selected
+        }
+        self.ready: collections.deque[str] = collections.deque(
+            name for name in selected if self.upstream_left[name] == 0
+        )
+        self.capacity = engine.executor.capacity
+        if request.jobs:
+            self.capacity = min(self.capacity, request.jobs)
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def execute(self) -> RunSummary:
+        started = time.time()
+        self.emit(RunStarted(run_id=self.run_id, stages=tuple(self.selected), jobs=self.capacity))
+        pending = self.pending
+        try:
+            while pending or self.running or self.waiting:
+                if self.engine._cancel_event.is_set():
+                    self._cancel(list(pending))
+                    break
+                self._decide_ready()
+                self._submit_waiting()
+                if not self.running:
+                    if self.waiting or self.ready or not pending:
+                        continue
+                    # Nothing runs and nothing became ready: the rest is blocked.
+                    for name in list(pending):
+                        self._finish(name, StageStatus.BLOCKED, "upstream did not complete")
+                    continue
+                done, _ = concurrent.futures.wait(
+                    list(self.running),
+                    timeout=_POLL_SECONDS,
+                    return_when=concurrent.futures.FIRST_COMPLETED,
+                )
+                self._pump_logs()
+                for future in done:
+                    self._collect(future)
+        finally:
+            self.planner.flush()
+        duration = time.time() - started
+        cancelled = self.engine._cancel_reason if self.engine._cancel_event.is_set() else None
+        exit_code = _exit_code(self.statuses, cancelled)
+        summary = RunSummary(
+            self.run_id, dict(self.statuses), dict(self.reasons), duration, exit_code, cancelled
+        )
+        with contextlib.suppress(PivotError, OSError):
+            history.record_run(self.project, summary, started, self.durations)
+        self.emit(
+            RunFinished(
+                run_id=self.run_id,
+                counts=summary.counts,
+                duration=duration,
+                exit_code=exit_code,
+                cancelled=cancelled,
+            )
+        )
+        return summary
+
+    def _decide_ready(self) -> None:
+        """Decide every stage whose upstream stages have all finished.
+
+        Stages become ready in :meth:`_finish` of their last upstream stage, so each poll only
+        looks at newly ready stages (linear in the number of stages overall).
+        """
+        while self.ready:
+            name = self.ready.popleft()
+            upstream = [up for up in self.graph.upstream[name] if up in self.pending_or_done]
+            bad = [up for up in upstream if self.statuses.get(up) in _NOT_OK]
+            if bad:
+                self._finish(
+                    name, StageStatus.BLOCKED, f"upstream {sorted(bad)[0]} did not complete"
+                )
+                continue
+            if self.stopped:
+                self._finish(
+                    name,
+                    StageStatus.BLOCKED,
+                    "not started: an earlier stage failed (use -k to keep going)",
+                )
+                continue
+            decision = self.planner.decide(name, force=self.request.force and self._forced(name))
+            if decision.action is Action.ERROR:
+                self._fail(name, decision.reason, decision.reason)
+            elif decision.action is Action.SKIP:
+                self._finish(name, StageStatus.SKIPPED, decision.reason)
+            elif decision.action is Action.RESTORE:
+                self._restore(name, decision)
+            else:
+                self.emit(StageQueued(run_id=self.run_id, stage=name, reason=decision.reason))
+                self.waiting.append((name, decision))
+
+    def _forced(self, name: str) -> bool:
+        # `-f` forces the named stages (all when none are named), not their upstream.
+        return not self.request.targets or name in self.request.targets
+
+    def _submit_waiting(self) -> None:
+        solo = bool(self.suspects)
+        while self.waiting and len(self.running) < (1 if solo else self.capacity):
+            name, decision = self.waiting.pop(0)
+            assert decision.inputs is not None
+            try:
+                self._prepare_incremental(name)
+            except (PivotError, OSError) as exc:
+                self._fail(name, str(exc), str(exc))
+                continue
+            log_path = self.log_dir / f"{name}.log"
+            if log_path.exists():
+                log_path.unlink()
+            task = StageTask(
+                root=str(self.project.root),
+                stage=name,
+                log_path=str(log_path),
+                code_token=self.engine._token,
+                params=decision.inputs.params,
+                expected_code=decision.inputs.code if self.engine.executor.verifies_code else None,
+                inputs=self._input_records(name) if self.engine.executor.ships_data else (),
+            )
+            self.emit(StageStarted(run_id=self.run_id, stage=name))
+            future = self.engine.executor.submit(task)
+            self.running[future] = _Running(name, decision, time.time(), LogTail(log_path))
+
+    def _input_records(self, name: str) -> tuple[OutRecord, ...]:
+        """What the stage reads, hashed: its deps and its incremental outputs' last version."""
+        spec = self.pipeline[name]
+        paths = [path for dep in spec.deps for path in dep.paths]
+        paths += [out.path for out in spec.outs if out.incremental]
+        records = (self.planner.hasher.hash_path(path) for path in dict.fromkeys(paths))
+        return tuple(record for record in records if record is not None)
+
+    def _prepare_incremental(self, name: str) -> None:
+        """Put the last committed version of each incremental output in place, as a writable
+        copy; with no committed version the stage starts from empty."""
+        spec = self.pipeline[name]
+        incremental = [out for out in spec.outs if out.incremental]
+        if not incremental:
+            return
+        lock = self.project.locks.read(name)
+        recorded = lock.out_records() if lock is not None else {}
+        for out in incremental:
+            target = self.project.abspath(out.path)
+            record = recorded.get(out.path)
+            if record is None:
+                remove_path(target)
+                continue
+            current = self.planner.hasher.hash_path(out.path)
+            # A symlink is not a writable copy: the stage would write through it.
+            if current is not None and current.hash == record.hash and not target.is_symlink():
+                continue
+            if all(self.project.cache.has(h) for h in record.blob_hashes()):
+                remove_path(target)
+                self._restore_record(record)
+            elif self.request.allow_uncached_incremental:
+                remove_path(target)
+            else:
+                raise IncrementalStateError(
+                    f"the previous version of incremental output '{out.path}' is not in the "
+                    "cache; `pivot pull` it, or pass --allow-uncached-incremental to start over"
+                )
+
+    def _restore_record(self, record: OutRecord) -> None:
+        target = self.project.abspath(record.path)
+        restore_record(self.project.cache, record, target, self.planner.hasher)
+
+    def _pump_logs(self) -> None:
+        for job in self.running.values():
+            for line in job.tail.read_lines():
+                self.emit(StageLog(run_id=self.run_id, stage=job.name, line=line))
+
+    def _collect(self, future: Future[StageOutcome]) -> None:
+        job = self.running.pop(future, None)
+        if job is None:  # re-queued after a worker died
+            return
+        for line in job.tail.read_lines(final=True):
+            self.emit(StageLog(run_id=self.run_id, stage=job.name, line=line))
+        try:
+            outcome = future.result()
+        except WorkerLost as exc:
+            self._fail(job.name, f"worker process died while running it ({exc})", str(exc), job)
+            return
+        except concurrent.futures.BrokenExecutor as exc:
+            self._worker_died(job, exc)
+            return
+        except Exception as exc:  # e.g. the task could not be sent to the worker
+            self._fail(job.name, f"could not run: {type(exc).__name__}: {exc}", str(exc), job)
+            return
+        self.suspects.discard(job.name)
+        if not outcome.ok:
+            first = (outcome.error or "").strip().splitlines()
+            self._fail(job.name, first[-1] if first else "failed", outcome.error, job)
+            return
+        try:
+            self._commit(job, outcome)
+        except (PivotError, OSError) as exc:
+            self._fail(job.name, f"could not commit: {exc}", str(exc), job)
+            return
+        self._finish(job.name, StageStatus.RAN, job.decision.reason, time.time() - job.started)
+
+    def _worker_died(self, job: _Running, exc: BaseException) -> None:
+        """A worker process died. Only the stage that killed it may fail: a stage that was
+        running alone is to blame; when several were in flight, all of them are re-run one at
+        a time (the pool kills every worker when one dies) until the culprit is alone."""
+        if not self.running:
+            self.suspects.discard(job.name)
+            self._fail(
+                job.name, f"worker process died while running it ({_death(exc)})", str(exc), job
+            )
+            return
+        in_flight = [job, *self.running.values()]
+        self.running.clear()
+        for other in reversed(in_flight):
+            self.suspects.add(other.name)
+            self.waiting.insert(0, (other.name, other.decision))
+        self.engine.executor.restart()
+
+    def _commit(self, job: _Running, outcome: StageOutcome) -> None:
+        inputs = job.decision.inputs
+        assert inputs is not None
+        lock = StageLock(
+            stage=job.name,
+            code=inputs.code,
+            params=inputs.params,
+            deps=tuple(
+                DepRecord(path, digest)
+                for path, digest in inputs.deps.items()
+                if digest is not None
+            ),
+            outs=outcome.outs,
+        )
+        for record in outcome.outs:
+            full = self.project.abspath(record.path)
+            if record.files is None:
+                self.planner.hasher.record(full, record.hash)
+            else:
+                for entry in record.files:
+                    self.planner.hasher.record(full / entry.path, entry.hash)
+        with contextlib.suppress(OSError):
+            self.planner.code.keep_sources(self.planner.code.fingerprint(self.pipeline[job.name]))
+        self.project.locks.write(lock)
+
+    def _restore(self, name: str, decision: Decision) -> None:
+        started = time.time()
+        try:
+            for record in decision.restore:
+                self._restore_record(record)
+        except CacheError as exc:
+            # The cache let us down: run the stage instead.
+            self.emit(Message(run_id=self.run_id, level="warning", text=str(exc)))
+            rerun = dataclasses.replace(
+                decision, action=Action.RUN, reason=f"cache blob unusable: {exc}"
+            )
+            self.emit(StageQueued(run_id=self.run_id, stage=name, reason=rerun.reason))
+            self.waiting.append((name, rerun))
+            return
+        except OSError as exc:  # e.g. the disk is full: this stage fails, the run goes on
+            self._fail(name, f"could not restore its outputs: {exc}", str(exc))
+            return
+        self._finish(name, StageStatus.RESTORED, decision.reason, time.time() - started)
+
+    def _cancel(self, pending: list[str]) -> None:
+        reason = f"cancelled ({self.engine._cancel_reason})"
+        running = list(self.running.values())
+        self.engine.executor.kill()
+        self.running.clear()
+        for job in running:
+            for line in job.tail.read_lines(final=True):
+                self.emit(StageLog(run_id=self.run_id, stage=job.name, line=line))
+            self._remove_partial_outputs(job.name)
+            self._finish(job.name, StageStatus.CANCELLED, reason, time.time() - job.started)
+        for name, _ in self.waiting:
+            self._finish(name, StageStatus.CANCELLED, reason)
+        self.waiting.clear()
+        for name in pending:
+            if name in self.pending:  # not finished above
+                self._finish(name, StageStatus.CANCELLED, reason)
+
+    def _remove_partial_outputs(self, name: str) -> None:
+        """Delete temp files a killed stage left beside its outputs."""
+        for out in self.pipeline[name].outs:
+            target = self.project.abspath(out.path)
+            folder = target if out.directory else target.parent
+            if not folder.is_dir():
+                continue
+            candidates = folder.rglob("*") if out.directory else folder.glob(f".{target.name}*")
+            for path in candidates:
+                if is_temp_path(path):
+                    with contextlib.suppress(OSError):
+                        path.unlink()
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+
+    def _fail(self, name: str, reason: str, error: str | None, job: _Running | None = None) -> None:
+        duration = time.time() - job.started if job else 0.0
+        self._finish(name, StageStatus.FAILED, reason, duration, error)
+        if not self.request.keep_going:
+            self.stopped = True
+
+    def _finish(
+        self,
+        name: str,
+        status: StageStatus,
+        reason: str,
+        duration: float = 0.0,
+        error: str | None = None,
+    ) -> None:
+        self.statuses[name] = status
+        self.reasons[name] = reason
+        self.durations[name] = duration
+        self.pending.pop(name, None)
+        for down in self.graph.downstream[name]:
+            if down in self.upstream_left:
+                self.upstream_left[down] -= 1
+                if self.upstream_left[down] == 0:
+                    self.ready.append(down)
+        self.emit(
+            StageFinished(
+                run_id=self.run_id,
+                stage=name,
+                status=status,
+                reason=reason,
+                duration=duration,
+                error=error,
+            )
+        )
+
+
+@dataclasses.dataclass
+class _Running:
+    name: str
+    decision: Decision
+    started: float
+    tail: LogTail
+
+
+class IncrementalStateError(PivotError):
+    """An incremental output's previous version cannot be restored."""
+
+
+_NOT_OK = {StageStatus.FAILED, StageStatus.BLOCKED, StageStatus.CANCELLED}
+
+
+def _exit_code(statuses: dict[str, StageStatus], cancelled: str | None) -> int:
+    if cancelled == "SIGINT":
+        return 130
+    if cancelled == "SIGTERM":
+        return 143
+    if cancelled:
+        return 130
+    return (
+        1 if any(s in (StageStatus.FAILED, StageStatus.BLOCKED) for s in statuses.values()) else 0
+    )
+
+
+def _death(exc: BaseException) -> str:
+    text = str(exc)
+    marker = "exit codes of the workers are"
+    if marker in text:
+        return "exit code " + text.split(marker, 1)[1].strip().strip("{}.").strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def summary_to_json(summary: RunSummary) -> str:
+    data: dict[str, Any] = dataclasses.asdict(summary)
+    return json.dumps(data, default=str)

@@ -1,0 +1,86 @@
+"""The default executor: a loky pool of warm worker processes on this machine."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import Future
+from typing import Any
+
+from pivot.core.run.executors.base import Executor
+from pivot.core.run.worker import StageOutcome, StageTask, execute_stage
+
+#: Keep idle workers warm this long (seconds) so a TUI or watch session reuses them.
+IDLE_TIMEOUT = 600
+#: How often a worker checks that the pivot process that started it is still alive.
+PARENT_POLL_SECONDS = 0.1
+
+
+def default_jobs() -> int:
+    return max(
+        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
+
+
+def exit_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker as soon as the pivot process that started it dies.
+
+    Loky workers outlive a SIGKILLed parent: an orphan would finish its stage and write
+    outputs no one will commit, racing the next run (and then idle for IDLE_TIMEOUT)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="pivot-parent-watch", daemon=True).start()
+
+
+class LocalExecutor(Executor):
+    """Stages run in a loky reusable pool; heavy imports stay loaded between stages."""
+
+    def __init__(self, jobs: int | None = None) -> None:
+        self._jobs = max(1, jobs or default_jobs())
+        self._pool: Any = None
+
+    @property
+    def capacity(self) -> int:
+        return self._jobs
+
+    def _executor(self) -> Any:
+        import loky
+
+        if self._pool is None:
+            self._pool = loky.get_reusable_executor(
+                max_workers=self._jobs,
+                timeout=IDLE_TIMEOUT,
+                context="loky",
+                initializer=exit_with_parent,
+                initargs=(os.getpid(),),
+            )
+        return self._pool
+
+    def warm_up(self) -> None:
+        """Start the worker processes now (e.g. before a Textual app owns stderr): loky only
+        spawns them for a first task."""
+        self._executor().submit(os.getpid).result()
+
+    def submit(self, task: StageTask) -> Future[StageOutcome]:
+        try:
+            return self._executor().submit(execute_stage, task)
+        except RuntimeError:
+            # The pool broke (a worker died) or was shut down: start a fresh one.
+            self._pool = None
+            return self._executor().submit(execute_stage, task)
+
+    def kill(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, kill_workers=True)
+            self._pool = None
+
+    def restart(self) -> None:
+        self.kill()
+
+    def close(self) -> None:
+        self.kill()

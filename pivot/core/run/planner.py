@@ -1,0 +1,227 @@
+"""Decide, per stage, whether to skip it, restore its outputs from the cache, or run it, and why."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Iterable
+from typing import Any
+
+from pivot.core.pipeline.code import CodeIndex
+from pivot.core.pipeline.discovery import PipelineDefinition
+from pivot.core.pipeline.graph import StageGraph
+from pivot.core.pipeline.params import effective_params, read_params_file
+from pivot.core.project import Project
+from pivot.core.store.artifacts import ArtifactHasher
+from pivot.core.store.lock import OutRecord, StageLock
+from pivot.exceptions import StageDefinitionError
+
+
+class Action(enum.StrEnum):
+    RUN = "run"
+    SKIP = "skip"
+    RESTORE = "restore"
+    ERROR = "error"
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """One difference between the lock and the workspace."""
+
+    kind: str  # "code" | "params" | "dep" | "out"
+    key: str  # manifest key, param name, or path
+    old: Any
+    new: Any
+
+    def describe(self) -> str:
+        if self.old is None:
+            return f"{self.kind} {self.key} added"
+        if self.new is None:
+            return f"{self.kind} {self.key} removed"
+        return f"{self.kind} {self.key} changed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "key": self.key, "old": self.old, "new": self.new}
+
+
+@dataclasses.dataclass(frozen=True)
+class StageInputs:
+    """What a stage would consume if it ran now."""
+
+    code: dict[str, str]
+    params: dict[str, Any]
+    deps: dict[str, str | None]  # path -> hash, None when missing
+    warnings: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    stage: str
+    action: Action
+    reason: str
+    changes: tuple[Change, ...] = ()
+    restore: tuple[OutRecord, ...] = ()
+    inputs: StageInputs | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "action": str(self.action),
+            "reason": self.reason,
+            "changes": [c.to_dict() for c in self.changes],
+        }
+
+
+def _dict_changes(kind: str, old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
+    return [
+        Change(kind, key, old.get(key), new.get(key))
+        for key in sorted(old.keys() | new.keys())
+        if old.get(key) != new.get(key)
+    ]
+
+
+def _summarize(changes: list[Change], noun: str) -> str:
+    keys = ", ".join(c.key for c in changes[:3])
+    more = f" (+{len(changes) - 3} more)" if len(changes) > 3 else ""
+    return f"{noun} changed: {keys}{more}"
+
+
+class Planner:
+    """Computes stage inputs and run/skip decisions against lock files."""
+
+    def __init__(self, project: Project, pipeline: PipelineDefinition, graph: StageGraph) -> None:
+        self.project = project
+        self.pipeline = pipeline
+        self.graph = graph
+        self.hasher = ArtifactHasher(project.root, project.state)
+        self.code = CodeIndex(project)
+        self._params_file: dict[str, dict[str, Any]] | None = None
+
+    @property
+    def params_file(self) -> dict[str, dict[str, Any]]:
+        if self._params_file is None:
+            self._params_file = read_params_file(self.project.params_file)
+        return self._params_file
+
+    def inputs(self, name: str) -> StageInputs:
+        spec = self.pipeline[name]
+        fingerprint = self.code.fingerprint(spec)
+        params = effective_params(spec, self.params_file.get(name, {}))
+        deps: dict[str, str | None] = {}
+        for path in spec.dep_paths:
+            record = self.hasher.hash_path(path)
+            deps[path] = record.hash if record is not None else None
+        return StageInputs(dict(fingerprint.manifest), params, deps, fingerprint.warnings)
+
+    def read_lock(self, name: str) -> StageLock | None:
+        return self.project.locks.read(name)
+
+    def decide(self, name: str, *, force: bool = False) -> Decision:
+        lock = self.read_lock(name)  # a corrupt lock stops everything (LockFileError, exit 2)
+        try:
+            inputs = self.inputs(name)
+        except StageDefinitionError as exc:  # e.g. invalid params for this stage only
+            return Decision(name, Action.ERROR, str(exc))
+        return self.compare(name, lock, inputs, force=force)
+
+    def compare(
+        self, name: str, lock: StageLock | None, inputs: StageInputs, *, force: bool = False
+    ) -> Decision:
+        spec = self.pipeline[name]
+        if lock is None:
+            return Decision(name, Action.RUN, "never run", inputs=inputs)
+        code = _dict_changes("code", lock.code, inputs.code)
+        params = _dict_changes("params", flatten_params(lock.params), flatten_params(inputs.params))
+        deps = _dict_changes("dep", lock.dep_hashes(), dict(inputs.deps))
+        changes = code + params + deps
+        if force:
+            return Decision(name, Action.RUN, "forced", tuple(changes), inputs=inputs)
+        if code:
+            return Decision(
+                name, Action.RUN, _summarize(code, "code"), tuple(changes), inputs=inputs
+            )
+        if params:
+            return Decision(
+                name, Action.RUN, _summarize(params, "params"), tuple(changes), inputs=inputs
+            )
+        if deps:
+            return Decision(
+                name, Action.RUN, _summarize(deps, "deps"), tuple(changes), inputs=inputs
+            )
+
+        recorded = lock.out_records()
+        restore: list[OutRecord] = []
+        for out in spec.outs:
+            record = recorded.get(out.path)
+            if record is None:
+                return Decision(name, Action.RUN, f"new output {out.path}", inputs=inputs)
+            current = self.hasher.hash_path(out.path)
+            if current is None:
+                if out.cached and all(self.project.cache.has(h) for h in record.blob_hashes()):
+                    restore.append(record)
+                    continue
+                return Decision(
+                    name,
+                    Action.RUN,
+                    f"output {out.path} is missing and not in the cache",
+                    inputs=inputs,
+                )
+            if current.hash != record.hash:
+                if (
+                    out.incremental
+                    and out.cached
+                    and all(self.project.cache.has(h) for h in record.blob_hashes())
+                ):
+                    # Inputs unchanged: the committed version is right. Re-running would add
+                    # to it a second time (e.g. after a run killed mid-append was undone).
+                    restore.append(record)
+                    continue
+                change = Change("out", out.path, record.hash, current.hash)
+                return Decision(
+                    name, Action.RUN, f"output {out.path} was modified", (change,), inputs=inputs
+                )
+        if restore:
+            paths = ", ".join(r.path for r in restore)
+            return Decision(
+                name,
+                Action.RESTORE,
+                f"restore {paths} from cache",
+                restore=tuple(restore),
+                inputs=inputs,
+            )
+        return Decision(name, Action.SKIP, "up to date", inputs=inputs)
+
+    def predict(self, names: Iterable[str], *, force: bool = False) -> list[Decision]:
+        """Decisions for ``names`` in run order, assuming upstream stages that will run change
+        their outputs (what `status` and `--dry-run` show)."""
+        decisions: dict[str, Decision] = {}
+        for name in self.graph.ordered(names):
+            decision = self.decide(name, force=force)
+            if decision.action in (Action.SKIP, Action.RESTORE):
+                upstream = sorted(
+                    up
+                    for up in self.graph.upstream[name]
+                    if up in decisions and decisions[up].action in (Action.RUN, Action.ERROR)
+                )
+                if upstream:
+                    decision = dataclasses.replace(
+                        decision, action=Action.RUN, reason=f"upstream {upstream[0]} will run"
+                    )
+            decisions[name] = decision
+        return list(decisions.values())
+
+    def flush(self) -> None:
+        self.hasher.flush()
+        self.code.flush()
+
+
+def flatten_params(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested params as ``{"optimizer.lr": 0.1}`` (lists stay whole values)."""
+    flat: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flatten_params(value, name + "."))
+        else:
+            flat[name] = value
+    return flat

@@ -1,0 +1,110 @@
+"""The content-addressed blob store under ``.pivot/cache/files``.
+
+A blob's name is the xxhash64 of its bytes: ``files/ab/cdef0123456789``. Blobs are written to
+a temp file and renamed, made read-only, and checked against their name when read back, so a
+corrupt blob is never restored into the workspace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+import xxhash
+
+from pivot.core.store.atomic import atomic_path
+from pivot.core.store.hashing import CHUNK
+from pivot.exceptions import CacheError
+
+_READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+_HEX = frozenset("0123456789abcdef")
+
+
+class Cache:
+    """Blobs by hash in one folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.files = root / "files"
+
+    def blob_path(self, digest: str) -> Path:
+        """Where blob ``digest`` lives; CacheError unless it is 16 hex digits, so a hash read
+        from a lock file or a remote can never name a path outside the cache."""
+        if len(digest) != 16 or not set(digest) <= _HEX:
+            raise CacheError(f"{digest!r} is not a blob hash (16 hex digits); check the lock file")
+        return self.files / digest[:2] / digest[2:]
+
+    def has(self, digest: str) -> bool:
+        try:
+            return self.blob_path(digest).is_file()
+        except PermissionError:  # a cache folder we may not enter holds nothing we can use
+            return False
+
+    def add_file(self, source: Path, digest: str) -> bool:
+        """Copy ``source`` (whose hash is ``digest``) into the cache; False if already there."""
+        return self.add_written(digest, lambda tmp: shutil.copyfile(source, tmp))
+
+    def add_bytes(self, data: bytes, digest: str) -> bool:
+        return self.add_written(digest, lambda tmp: tmp.write_bytes(data))
+
+    def add_written(self, digest: str, write: Callable[[Path], object]) -> bool:
+        """Store blob ``digest`` by having ``write`` fill a temporary file (a copy, a download
+        that checks the hash), renamed into place read-only; False if already there."""
+        target = self.blob_path(digest)
+        if target.exists():
+            return False
+        with atomic_path(target) as tmp:
+            write(tmp)
+            os.chmod(tmp, _READ_ONLY)
+        return True
+
+    def restore(self, digest: str, target: Path) -> None:
+        """Write the blob to ``target`` atomically, verifying its hash on the way.
+
+        A blob whose bytes do not match its name is moved aside and reported as CacheError.
+        """
+        blob = self.blob_path(digest)
+        if not self.has(digest):
+            raise CacheError(f"'{target}' ({digest}) is not in the cache; run it or `pivot pull`")
+        try:
+            source = open(blob, "rb")  # noqa: SIM115 (closed by the with below)
+        except PermissionError as exc:
+            raise CacheError(
+                f"cache blob {digest} for '{target}' cannot be read ({exc.strerror}); fix the "
+                "permissions of .pivot/cache, or re-run the stage"
+            ) from None
+        hasher = xxhash.xxh64()
+        with source as src, atomic_path(target) as tmp:
+            with open(tmp, "wb") as dst:
+                while chunk := src.read(CHUNK):
+                    hasher.update(chunk)
+                    dst.write(chunk)
+            if hasher.hexdigest() != digest:
+                self.quarantine(digest)
+                raise CacheError(
+                    f"cache blob {digest} for '{target}' is corrupt (its bytes hash to "
+                    f"{hasher.hexdigest()}); it was removed, re-run the stage or `pivot pull`"
+                )
+
+    def verify(self, digest: str) -> bool:
+        """True if the blob exists and its bytes match its name."""
+        blob = self.blob_path(digest)
+        hasher = xxhash.xxh64()
+        try:
+            with open(blob, "rb") as src:
+                while chunk := src.read(CHUNK):
+                    hasher.update(chunk)
+        except (FileNotFoundError, IsADirectoryError, PermissionError):
+            return False
+        return hasher.hexdigest() == digest
+
+    def quarantine(self, digest: str) -> None:
+        """Remove a corrupt blob so it is re-fetched or re-created."""
+        blob = self.blob_path(digest)
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(blob, stat.S_IWUSR | stat.S_IRUSR)
+            blob.unlink()
