@@ -1,6 +1,6 @@
 """Every row of the change matrix (``docs/change-detection.md``), through the real CLI.
 
-The unit tests in ``tests/core/fingerprint/test_detection.py`` fingerprint ``pipeline.train``
+The unit tests in ``tests/core/pipeline/fingerprint/test_detection.py`` fingerprint ``pipeline.train``
 in-process. Here each of their cases (the same ``DETECTED`` / ``NOT_DETECTED`` dicts, reused
 verbatim) becomes a real project: the case's files are written to a temp git repository, a
 real Pivot stage that reaches ``train`` is appended to ``pipeline.py``, ``pivot run`` records
@@ -30,8 +30,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.core.fingerprint import test_warnings
-from tests.core.fingerprint.test_detection import DETECTED, NOT_DETECTED, Case, case
+from tests.core.pipeline.fingerprint import test_warnings
+from tests.core.pipeline.fingerprint.test_detection import DETECTED, NOT_DETECTED, Case, case
 from tests.helpers import TempProject, make_project
 
 STAGE = "pivot_stage"
@@ -76,7 +76,7 @@ _ALSO_CHANGED: dict[str, set[str]] = {
 
 
 def _dedent(text: str) -> str:
-    # the same normalization as FpProject.write in tests/core/fingerprint/conftest.py
+    # the same normalization as FpProject.write in tests/core/pipeline/fingerprint/conftest.py
     return textwrap.dedent(text).lstrip("\n")
 
 
@@ -150,7 +150,7 @@ def _run_case(project: TempProject, name: str, spec: Case) -> dict[str, Any]:
 def _no_bytecode(monkeypatch: pytest.MonkeyPatch) -> None:
     # Edits land within a second of `pivot run`; with timestamp-validated .pyc files the next
     # process may import stale bytecode (test_same_second_edit_with_bytecode_cache). The matrix
-    # is about fingerprinting, so, like tests/core/fingerprint/conftest.py, write no bytecode.
+    # is about fingerprinting, so, like tests/core/pipeline/fingerprint/conftest.py, write no bytecode.
     monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
 
 

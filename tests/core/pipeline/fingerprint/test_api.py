@@ -14,7 +14,7 @@ from pivot.core.pipeline.fingerprint import (
     load_cached_fingerprint,
 )
 from pivot.exceptions import PivotError
-from tests.core.fingerprint.conftest import FpProject
+from tests.core.pipeline.fingerprint.conftest import FpProject
 
 
 def test_all_lists_exactly_the_public_names() -> None:

@@ -15,7 +15,7 @@ from pivot.core.pipeline.fingerprint import (
     fingerprint_cache_entry,
     load_cached_fingerprint,
 )
-from tests.core.fingerprint.conftest import FpProject
+from tests.core.pipeline.fingerprint.conftest import FpProject
 
 HELPERS = "import polars as pl\n\n\ndef scale(x):\n    return pl.lit(x) * 2\n"
 PIPELINE = "from helpers import scale\n\n\ndef train(x):\n    return scale(x)\n"

@@ -13,7 +13,7 @@ import importlib.metadata
 
 import pytest
 
-from tests.core.fingerprint.conftest import FpProject, changed_keys
+from tests.core.pipeline.fingerprint.conftest import FpProject, changed_keys
 
 
 @dataclasses.dataclass(frozen=True)

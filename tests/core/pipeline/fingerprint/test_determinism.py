@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.core.fingerprint.conftest import FpProject
+from tests.core.pipeline.fingerprint.conftest import FpProject
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pivot.core.pipeline.fingerprint import SourceRecord, SourceStore, code_diff
-from tests.core.fingerprint.conftest import FpProject
+from tests.core.pipeline.fingerprint.conftest import FpProject
 
 HELPERS = """
 THRESHOLD = 0.5

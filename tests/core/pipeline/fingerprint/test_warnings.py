@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pivot.core.pipeline.fingerprint import FingerprintError, fingerprint_stage
-from tests.core.fingerprint.conftest import FpProject
+from tests.core.pipeline.fingerprint.conftest import FpProject
 
 HELPERS = "def scale(x):\n    return x * 2\n"
 
