@@ -8,13 +8,32 @@ PivotError                      exit 1 unless a subclass says otherwise
 ├── PipelineError               exit 2: pipeline.py cannot be loaded or is inconsistent
 │   ├── StageDefinitionError    a stage's signature or annotations are unusable
 │   └── GraphError              cycle, two producers of one path, missing dep
+├── FingerprintError            code fingerprinting asked the impossible (bad root, unwritable store)
 ├── LockFileError               exit 2: a lock file that does not parse or has the wrong shape
 ├── CacheError                  a blob missing from or corrupt in the cache
-├── StageFailed                 a stage raised (carries the traceback text)
+├── IncrementalStateError       an incremental output's previous version cannot be restored
+├── StageFailed                 one stage did not complete (the run goes on without it)
+│   ├── StageOutputError        it finished but did not produce what it declared
+│   │   └── CodeMismatchError   the worker's copy of the code differs from the coordinator's
+│   └── WorkerLost              the process running it died (crash, kill, out of memory)
 ├── RunInProgressError          another `pivot run` holds the project lock
-├── RemoteError                 the S3 remote is unreachable, refuses, or is misconfigured
+├── ExecutorError               the executor cannot be used
+│   ├── DaskExecutorError       the Dask cluster cannot be reached or used
+│   └── CodeBundleError         the project's code cannot be shipped to remote workers
+├── RemoteError                 the remote is unreachable, refuses, or is misconfigured
+│   ├── RemoteUnavailableError  it cannot be reached (network, credentials, missing bucket)
+│   ├── BlobCorruptError        a blob's bytes do not match its name
+│   └── BlobMissingError        a blob is not on the remote
 └── DataDiffError               exit 2: a data file that cannot be compared
 ```
+
+``StageFailed`` and its subclasses are raised inside a worker (or, for ``WorkerLost``, by an
+executor) and caught by the engine, which turns them into a failed stage: the run goes on, the
+user sees the message in the stage's log and the run summary, and the exit code is 1.
+
+Not in the tree, on purpose: private control-flow signals that never leave their module
+(``_NotCanonical`` in the fingerprint walker, ``_Cancelled`` and ``_NoSource`` in the remote
+transfer code) and Textual messages such as ``EngineFailed``, which are not exceptions.
 
 Messages say what went wrong, where (stage or path), and what to do next. The CLI prints
 ``str(error)`` on one line and maps :attr:`PivotError.exit_code` to the process exit code.
@@ -69,16 +88,44 @@ class CacheError(PivotError):
     """A blob is missing from, or does not match its hash in, the cache."""
 
 
-class StageFailed(PivotError):
-    """A stage raised while running; ``details`` holds the formatted traceback."""
+class FingerprintError(PivotError):
+    """Code fingerprinting was asked something impossible (bad project root, unwritable store)."""
 
-    def __init__(self, message: str, details: str = "") -> None:
-        super().__init__(message)
-        self.details = details
+
+class IncrementalStateError(PivotError):
+    """An incremental output's previous version cannot be restored."""
+
+
+class StageFailed(PivotError):
+    """One stage did not complete; the engine records it as failed and the run goes on."""
+
+
+class StageOutputError(StageFailed):
+    """The stage finished but did not produce what it declared."""
+
+
+class CodeMismatchError(StageOutputError):
+    """The worker's copy of the project code differs from the coordinator's."""
+
+
+class WorkerLost(StageFailed):
+    """The process running a stage disappeared (crash, kill, out of memory)."""
 
 
 class RunInProgressError(PivotError):
     """Another process is running the pipeline of this project."""
+
+
+class ExecutorError(PivotError):
+    """The executor cannot be used."""
+
+
+class DaskExecutorError(ExecutorError):
+    """The Dask cluster cannot be reached or used."""
+
+
+class CodeBundleError(ExecutorError):
+    """The project's code cannot be shipped to the workers."""
 
 
 class RemoteError(PivotError):

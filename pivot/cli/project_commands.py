@@ -409,7 +409,7 @@ def _check_python() -> _Check:
 def _check_cache(project: Project) -> _Check:
     import tempfile
 
-    cache = project.pivot_dir / "cache"
+    cache = project.paths.cache
     try:
         cache.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=cache, prefix=".doctor-"):

@@ -41,6 +41,7 @@ from pivot.core.config_files import (
     user_config_path,
 )
 from pivot.core.store.atomic import write_text_atomic
+from pivot.core.store.safe_yaml import load_yaml
 from pivot.exceptions import ConfigError
 
 __all__ = [
@@ -163,7 +164,7 @@ def _read_raw(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path} ({exc}); fix or delete it") from exc
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         mark = getattr(exc, "problem_mark", None)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pivot.core.store.cache import Cache
 from pivot.core.store.lock import LockStore
-from pivot.core.store.paths import PIPELINE_FILE, PIVOT_DIR, find_project_root
+from pivot.core.store.paths import PARAMS_FILE, PIPELINE_FILE, PivotPaths, find_project_root
 from pivot.core.store.state import StateDB
 
 
@@ -16,12 +16,13 @@ class Project:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.pivot_dir = root / PIVOT_DIR
-        self.cache = Cache(self.pivot_dir / "cache")
-        self.logs_dir = self.pivot_dir / "logs"
+        self.paths = PivotPaths(root)
+        self.pivot_dir = self.paths.pivot_dir
+        self.cache = Cache(self.paths.cache)
+        self.logs_dir = self.paths.logs
         self.pipeline_file = root / PIPELINE_FILE
-        self.params_file = root / "params.yaml"
-        self.code_store_dir = self.pivot_dir / "cache" / "code"
+        self.params_file = root / PARAMS_FILE
+        self.code_store_dir = self.paths.code_sources
 
     @classmethod
     def discover(cls, start: Path | None = None) -> Project:
@@ -29,11 +30,11 @@ class Project:
 
     @functools.cached_property
     def state(self) -> StateDB:
-        return StateDB(self.pivot_dir / "state.lmdb")
+        return StateDB(self.paths.state)
 
     @functools.cached_property
     def locks(self) -> LockStore:
-        return LockStore(self.pivot_dir / "stages", self.state)
+        return LockStore(self.paths.stages, self.state)
 
     def abspath(self, rel: str) -> Path:
         return self.root / rel

@@ -7,8 +7,7 @@ from typing import Any
 from textual.message import Message
 
 from pivot.core.pipeline.graph import StageGraph
-from pivot.core.run.engine import RunSummary
-from pivot.core.run.events import Event
+from pivot.core.run.events import Event, RunSummary
 from pivot.core.run.planner import Decision
 
 

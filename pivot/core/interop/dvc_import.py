@@ -33,6 +33,7 @@ from typing import Any
 
 import yaml
 
+from pivot.core.store.safe_yaml import load_yaml
 from pivot.exceptions import UsageError
 
 __all__ = ["ImportResult", "import_dvc"]
@@ -94,8 +95,8 @@ def _lookup(context: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        return load_yaml(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
         return None
 
 
@@ -191,8 +192,8 @@ class _Generator:
         if not self.dvc_yaml.is_file():
             raise UsageError(f"{self.dvc_yaml} does not exist; give the path of a dvc.yaml")
         try:
-            data = yaml.safe_load(self.dvc_yaml.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            data = load_yaml(self.dvc_yaml.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise UsageError(f"{self.dvc_yaml} cannot be read as YAML: {first}") from None
         if not isinstance(data, dict) or not isinstance(data.get("stages"), dict):

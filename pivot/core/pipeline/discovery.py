@@ -20,7 +20,8 @@ from pathlib import Path
 
 from pivot import registry
 from pivot.core.store.atomic import write_bytes_atomic
-from pivot.core.store.paths import PIPELINE_FILE, PIVOT_DIR, normalize_path
+from pivot.core.store.paths import NON_PROJECT_DIRS, PIPELINE_FILE, PivotPaths, normalize_path
+from pivot.core.store.safe_yaml import load_yaml
 from pivot.exceptions import PipelineError, PivotError, ProjectError, StageDefinitionError
 from pivot.registry import StageSpec
 
@@ -53,8 +54,7 @@ def is_project_module_file(file: str | None, root: Path) -> bool:
         rel = Path(file).resolve().relative_to(root)
     except ValueError:
         return False
-    parts = set(rel.parts)
-    return not parts & {"site-packages", "dist-packages", ".venv", "venv", ".pivot", ".tox"}
+    return NON_PROJECT_DIRS.isdisjoint(rel.parts)
 
 
 class FreshSourceLoader(importlib.machinery.SourceFileLoader):
@@ -90,18 +90,17 @@ class FreshSourceLoader(importlib.machinery.SourceFileLoader):
 
     def _bytecode_path(self, path: str) -> Path | None:
         tag = sys.implementation.cache_tag
-        if self.root is None or tag is None or not (self.root / PIVOT_DIR).is_dir():
+        if self.root is None or tag is None:
+            return None
+        paths = PivotPaths(self.root)
+        if not paths.pivot_dir.is_dir():
             return None
         try:
             rel = Path(path).resolve().relative_to(self.root)
         except (OSError, ValueError):
             return None
         opt = f".opt-{sys.flags.optimize}" if sys.flags.optimize else ""
-        return self.root / BYTECODE_DIR / f"{rel.as_posix()}.{tag}{opt}.pyc"
-
-
-#: Where :class:`FreshSourceLoader` keeps bytecode, relative to the project root.
-BYTECODE_DIR = f"{PIVOT_DIR}/cache/bytecode"
+        return paths.bytecode / f"{rel.as_posix()}.{tag}{opt}.pyc"
 
 
 _CHECKED_HASH_PYC = (0b11).to_bytes(4, "little")  # PEP 552 flags: hash-based, checked
@@ -234,7 +233,7 @@ def load_matrix_file(path: Path, root: Path) -> None:
     import yaml
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = load_yaml(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise PipelineError(f"{path.name} is not valid YAML: {str(exc).splitlines()[0]}") from None
     except UnicodeDecodeError:

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from pivot.core.store.lock import load_yaml
+from pivot.core.store.safe_yaml import load_yaml
 from pivot.exceptions import ConfigError, StageDefinitionError
 from pivot.registry import StageSpec
 

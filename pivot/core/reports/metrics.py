@@ -184,10 +184,14 @@ def parse_metrics(data: bytes, path: str) -> dict[str, Any]:
     else:
         import yaml
 
+        from pivot.core.store.safe_yaml import first_line, load_yaml
+
         try:
-            doc = yaml.safe_load(text)
+            doc = load_yaml(text)
         except yaml.YAMLError as exc:
-            raise ValueError(f"not valid YAML ({str(exc).splitlines()[0]})") from None
+            raise ValueError(f"not valid YAML ({first_line(exc)})") from None
+        except RecursionError:
+            raise ValueError("nests too deeply to read") from None
     if doc is None:
         return {}
     return flatten(doc)

@@ -171,10 +171,14 @@ def _records(path: str, data: bytes) -> list[Mapping[str, Any]] | dict[str, list
     elif suffix in (".yaml", ".yml"):
         import yaml
 
+        from pivot.core.store.safe_yaml import first_line, load_yaml
+
         try:
-            doc = yaml.safe_load(text)
+            doc = load_yaml(text)
         except yaml.YAMLError as exc:
-            raise DataDiffError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+            raise DataDiffError(f"{path}: not valid YAML ({first_line(exc)})") from None
+        except RecursionError:
+            raise DataDiffError(f"{path}: nests too deeply to read") from None
     else:
         try:
             doc = json.loads(text)

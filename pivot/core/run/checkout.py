@@ -77,7 +77,7 @@ def checkout(
 ) -> list[CheckoutResult]:
     """Restore outputs, holding the project's run lock: a run writing the same outputs at the
     same time makes this stop with one line (RunInProgressError) instead of interleaving."""
-    with ProjectRunLock(project.pivot_dir / "run.lock", "checkout"):
+    with ProjectRunLock(project.paths.run_lock, "checkout"):
         return _checkout(project, targets, force=force)
 
 

@@ -22,7 +22,7 @@ def commit_stages(engine: Engine, targets: tuple[str, ...] = ()) -> list[CommitR
     planner = engine.planner()
     project = engine.project
     results: list[CommitResult] = []
-    with ProjectRunLock(project.pivot_dir / "run.lock", "commit"):
+    with ProjectRunLock(project.paths.run_lock, "commit"):
         for name in names:
             spec = planner.pipeline[name]
             inputs = planner.inputs(name)

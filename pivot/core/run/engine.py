@@ -38,6 +38,7 @@ from pivot.core.run.events import (
     Message,
     RunFinished,
     RunStarted,
+    RunSummary,
     StageFinished,
     StageLog,
     StageQueued,
@@ -51,7 +52,7 @@ from pivot.core.run.worker import StageOutcome, StageTask
 from pivot.core.store.atomic import is_temp_path, remove_path
 from pivot.core.store.lock import DepRecord, OutRecord, StageLock
 from pivot.core.store.run_lock import ProjectRunLock
-from pivot.exceptions import CacheError, PivotError, UsageError
+from pivot.exceptions import CacheError, IncrementalStateError, PivotError, UsageError
 
 _POLL_SECONDS = 0.05
 
@@ -69,23 +70,6 @@ class RunRequest:
     wait: bool = False
     #: Let an incremental output start over when its previous version is not in the cache.
     allow_uncached_incremental: bool = False
-
-
-@dataclasses.dataclass(frozen=True)
-class RunSummary:
-    run_id: str
-    statuses: dict[str, StageStatus]
-    reasons: dict[str, str]
-    duration: float
-    exit_code: int
-    cancelled: str | None = None
-
-    @property
-    def counts(self) -> dict[str, int]:
-        counts = {str(status): 0 for status in StageStatus}
-        for status in self.statuses.values():
-            counts[str(status)] += 1
-        return counts
 
 
 def new_run_id() -> str:
@@ -181,7 +165,7 @@ class Engine:
         run_id = new_run_id()
         if request.dry_run:
             return self._dry_run(run_id, selected, request, emit)
-        lock = ProjectRunLock(self.project.pivot_dir / "run.lock")
+        lock = ProjectRunLock(self.project.paths.run_lock)
         if not lock.acquire(wait=False):
             if not request.wait:
                 lock.refuse()
@@ -587,10 +571,6 @@ class _Running:
     decision: Decision
     started: float
     tail: LogTail
-
-
-class IncrementalStateError(PivotError):
-    """An incremental output's previous version cannot be restored."""
 
 
 _NOT_OK = {StageStatus.FAILED, StageStatus.BLOCKED, StageStatus.CANCELLED}

@@ -22,6 +22,25 @@ class StageStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+@dataclasses.dataclass(frozen=True)
+class RunSummary:
+    """What one run did, per stage; :meth:`Engine.run` returns it and history records it."""
+
+    run_id: str
+    statuses: dict[str, StageStatus]
+    reasons: dict[str, str]
+    duration: float
+    exit_code: int
+    cancelled: str | None = None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = {str(status): 0 for status in StageStatus}
+        for status in self.statuses.values():
+            counts[str(status)] += 1
+        return counts
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Event:
     run_id: str

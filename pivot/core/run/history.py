@@ -9,7 +9,7 @@ from pivot.core.store.state import DB_RUNS
 
 if TYPE_CHECKING:
     from pivot.core.project import Project
-    from pivot.core.run.engine import RunSummary
+    from pivot.core.run.events import RunSummary
 
 MAX_RUNS = 200
 

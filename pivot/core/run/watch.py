@@ -26,31 +26,25 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from pivot.core.run.engine import Engine, RunRequest, RunSummary
+from pivot.core.run.engine import Engine, RunRequest
 from pivot.core.run.events import (
     Event,
     EventSink,
     FilesChanged,
     Message,
+    RunSummary,
     StageFinished,
     StageStarted,
     WatchCycle,
 )
 from pivot.core.store.artifacts import ArtifactHasher
 from pivot.core.store.atomic import TMP_MARK
-from pivot.core.store.paths import is_within
+from pivot.core.store.paths import NON_PROJECT_DIRS, is_within
 from pivot.exceptions import PivotError
 
 DEFAULT_DEBOUNCE_MS = 300
-_ALWAYS_IGNORED = {
-    ".pivot",
-    ".git",
-    "__pycache__",
-    ".venv",
-    ".mypy_cache",
-    ".pytest_cache",
-    ".ruff_cache",
-}
+#: Folders watch mode never reacts to: never project code, or tools' caches.
+_ALWAYS_IGNORED = NON_PROJECT_DIRS | {".mypy_cache", ".pytest_cache", ".ruff_cache"}
 
 
 class IgnoreRules:
@@ -68,7 +62,7 @@ class IgnoreRules:
 
     def ignored(self, rel: str) -> bool:
         parts = rel.split("/")
-        if parts[0] in _ALWAYS_IGNORED or any(p == "__pycache__" for p in parts):
+        if not _ALWAYS_IGNORED.isdisjoint(parts):
             return True
         if TMP_MARK in parts[-1] or parts[-1].endswith(("~", ".swp", ".swx")):
             return True

@@ -24,6 +24,8 @@ from pivot.core.store.atomic import atomic_path, remove_path
 from pivot.core.store.cache import Cache
 from pivot.core.store.hashing import FileEntry, hash_file, manifest_hash, walk_files
 from pivot.core.store.lock import OutRecord
+from pivot.core.store.paths import PivotPaths
+from pivot.exceptions import CodeMismatchError, StageOutputError
 from pivot.loaders import PathOnly
 from pivot.registry import OutSpec, StageSpec
 
@@ -57,7 +59,7 @@ class Workspace:
     @classmethod
     def of_project(cls, task: StageTask) -> Workspace:
         root = Path(task.root)
-        return cls(root, root, Cache(root / ".pivot" / "cache"), Path(task.log_path))
+        return cls(root, root, Cache(PivotPaths(root).cache), Path(task.log_path))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,10 +70,6 @@ class StageOutcome:
     duration: float
     error: str | None
     pid: int
-
-
-class StageOutputError(Exception):
-    """The stage finished but did not produce what it declared."""
 
 
 _loaded: tuple[tuple[str, str], PipelineDefinition] | None = None
@@ -113,10 +111,6 @@ def execute_stage(task: StageTask, where: Workspace | None = None) -> StageOutco
                 task.stage, False, (), time.perf_counter() - started, error, os.getpid()
             )
     return StageOutcome(task.stage, True, outs, time.perf_counter() - started, None, os.getpid())
-
-
-class CodeMismatchError(StageOutputError):
-    """The worker's copy of the project code differs from the coordinator's."""
 
 
 def _check_code(spec: StageSpec, root: Path, expected: dict[str, str]) -> None:

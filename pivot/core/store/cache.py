@@ -14,14 +14,11 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-import xxhash
-
 from pivot.core.store.atomic import atomic_path
-from pivot.core.store.hashing import CHUNK
+from pivot.core.store.hashing import copy_hashing, hash_file, is_digest
 from pivot.exceptions import CacheError
 
 _READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
-_HEX = frozenset("0123456789abcdef")
 
 
 class Cache:
@@ -34,7 +31,7 @@ class Cache:
     def blob_path(self, digest: str) -> Path:
         """Where blob ``digest`` lives; CacheError unless it is 16 hex digits, so a hash read
         from a lock file or a remote can never name a path outside the cache."""
-        if len(digest) != 16 or not set(digest) <= _HEX:
+        if not is_digest(digest):
             raise CacheError(f"{digest!r} is not a blob hash (16 hex digits); check the lock file")
         return self.files / digest[:2] / digest[2:]
 
@@ -77,30 +74,22 @@ class Cache:
                 f"cache blob {digest} for '{target}' cannot be read ({exc.strerror}); fix the "
                 "permissions of .pivot/cache, or re-run the stage"
             ) from None
-        hasher = xxhash.xxh64()
         with source as src, atomic_path(target) as tmp:
             with open(tmp, "wb") as dst:
-                while chunk := src.read(CHUNK):
-                    hasher.update(chunk)
-                    dst.write(chunk)
-            if hasher.hexdigest() != digest:
+                actual = copy_hashing(src, dst)
+            if actual != digest:
                 self.quarantine(digest)
                 raise CacheError(
                     f"cache blob {digest} for '{target}' is corrupt (its bytes hash to "
-                    f"{hasher.hexdigest()}); it was removed, re-run the stage or `pivot pull`"
+                    f"{actual}); it was removed, re-run the stage or `pivot pull`"
                 )
 
     def verify(self, digest: str) -> bool:
         """True if the blob exists and its bytes match its name."""
-        blob = self.blob_path(digest)
-        hasher = xxhash.xxh64()
         try:
-            with open(blob, "rb") as src:
-                while chunk := src.read(CHUNK):
-                    hasher.update(chunk)
+            return hash_file(self.blob_path(digest)) == digest
         except (FileNotFoundError, IsADirectoryError, PermissionError):
             return False
-        return hasher.hexdigest() == digest
 
     def quarantine(self, digest: str) -> None:
         """Remove a corrupt blob so it is re-fetched or re-created."""

@@ -1,4 +1,8 @@
-"""Content hashes: xxhash64 of file bytes, and of a canonical manifest for folders."""
+"""Content hashes: xxhash64 of file bytes, and of a canonical manifest for folders.
+
+A digest is 16 lowercase hex digits. That rule is checked wherever a digest arrives from
+outside (a lock file, a remote listing) by :func:`is_digest`, so a hash can never name a path.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,18 @@ import dataclasses
 import json
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 import xxhash
 
 CHUNK = 1 << 20
+DIGEST_LENGTH = 16
+_HEX = frozenset("0123456789abcdef")
+
+
+def is_digest(value: object) -> bool:
+    """True for an xxhash64 hex digest: a string of 16 lowercase hex digits."""
+    return isinstance(value, str) and len(value) == DIGEST_LENGTH and set(value) <= _HEX
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +46,16 @@ def hash_file(path: Path | str) -> str:
     with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
+    return digest.hexdigest()
+
+
+def copy_hashing(source: BinaryIO, dest: BinaryIO) -> str:
+    """Copy ``source`` into ``dest`` in 1 MiB chunks and return the digest of what was copied,
+    so a verified copy reads the bytes once."""
+    digest = xxhash.xxh64()
+    while chunk := source.read(CHUNK):
+        digest.update(chunk)
+        dest.write(chunk)
     return digest.hexdigest()
 
 

@@ -10,31 +10,24 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from pivot.core.store.atomic import is_temp_path, write_text_atomic
-from pivot.core.store.hashing import FileEntry
+from pivot.core.store.hashing import FileEntry, is_digest
+from pivot.core.store.paths import LOCK_SUFFIX
+from pivot.core.store.safe_yaml import load_yaml
 from pivot.core.store.state import DB_LOCKS, StateDB, stat_key
 from pivot.exceptions import LockFileError
 
 SCHEMA = 1
 
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-_HEX = frozenset("0123456789abcdef")
 #: First path parts an output may never have: Pivot's own folder, and git's (a hook written
 #: there would run code on the next git command).
 _RESERVED = frozenset({".pivot", ".git"})
-
-
-def is_digest(value: str) -> bool:
-    """True for an xxhash64 hex digest: 16 lowercase hex digits (so a blob name cannot be a
-    path)."""
-    return len(value) == 16 and set(value) <= _HEX
 
 
 def _checked_digest(value: Any, what: str) -> str:
@@ -185,19 +178,6 @@ def _not_utf8(lock: StageLock) -> str:
     return f"stage '{lock.stage}': its lock holds text that is not valid UTF-8"
 
 
-#: libyaml's loader recurses in C once per nesting level and overflows the stack (a segfault)
-#: near 25,000 levels. Text that could nest that deep (many brackets, a very long indent, a
-#: long run of "- " on one line) goes to the pure-Python loader, which raises RecursionError.
-_MAYBE_DEEP = re.compile(r"^ {1000,}|(?:[-?][ \t]+){500,}", re.MULTILINE)
-
-
-def load_yaml(text: str) -> Any:
-    """Parse YAML with the fast safe loader, never crashing the process on absurd nesting:
-    raises yaml.YAMLError for bad syntax and RecursionError for nesting too deep to read."""
-    deep = text.count("[") + text.count("{") > 1000 or _MAYBE_DEEP.search(text) is not None
-    return yaml.load(text, Loader=yaml.SafeLoader if deep else _Loader)
-
-
 def parse_lock(text: str, source: str = "lock") -> StageLock:
     try:
         data = load_yaml(text)
@@ -226,7 +206,7 @@ class LockStore:
         self.state = state
 
     def path_for(self, stage: str) -> Path:
-        return self.folder / f"{stage}.lock"
+        return self.folder / f"{stage}{LOCK_SUFFIX}"
 
     def read(self, stage: str) -> StageLock | None:
         path = self.path_for(stage)
@@ -281,4 +261,4 @@ class LockStore:
         ``.lock`` suffix) is not a lock: reading it would stop `checkout` and `push`."""
         if not self.folder.is_dir():
             return []
-        return sorted(p.stem for p in self.folder.glob("*.lock") if not is_temp_path(p))
+        return sorted(p.stem for p in self.folder.glob(f"*{LOCK_SUFFIX}") if not is_temp_path(p))

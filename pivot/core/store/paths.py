@@ -1,16 +1,101 @@
-"""Where the project is, and how user-written paths map onto it."""
+"""Where the project is, what lives where in ``.pivot/``, and how user-written paths map
+onto the project. Every module asks here rather than spelling a path out itself.
+
+```
+.pivot/
+  stages/<stage>.lock     lock files (committed)
+  cache/files/ab/cdef…    content-addressed blobs      (store.cache owns the blob layout)
+  cache/code/             source texts behind code fingerprints, for explain diffs
+  cache/bytecode/         checked-hash .pyc of project modules
+  state.lmdb/             LMDB: hash cache, fingerprint cache, run history, remote index
+  logs/<run>/<stage>.log  captured output of each stage
+  tmp/                    scratch space of transfers
+  run.lock                one writer at a time (flock)
+  config.yaml, config.local.yaml
+```
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import posixpath
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pivot.exceptions import ProjectError
 
 PIVOT_DIR = ".pivot"
 PIPELINE_FILE = "pipeline.py"
+PARAMS_FILE = "params.yaml"
+STAGES_DIR = f"{PIVOT_DIR}/stages"
+LOCK_SUFFIX = ".lock"
+
+#: Folders whose files are never the project's own code, wherever they sit in the project:
+#: virtualenvs and installed packages, tool environments, Pivot's and git's folders, bytecode.
+#: Discovery, code fingerprints, watch mode and the remote transport's code bundle all use
+#: this one list, so they agree on what "project code" is.
+NON_PROJECT_DIRS = frozenset(
+    {
+        PIVOT_DIR,
+        ".git",
+        ".venv",
+        "venv",
+        "site-packages",
+        "dist-packages",
+        ".tox",
+        ".nox",
+        "__pypackages__",
+        "__pycache__",
+        "node_modules",
+    }
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class PivotPaths:
+    """The layout of one project's ``.pivot/`` folder."""
+
+    root: Path
+
+    @property
+    def pivot_dir(self) -> Path:
+        return self.root / PIVOT_DIR
+
+    @property
+    def stages(self) -> Path:
+        return self.root / STAGES_DIR
+
+    @property
+    def cache(self) -> Path:
+        return self.pivot_dir / "cache"
+
+    @property
+    def code_sources(self) -> Path:
+        return self.cache / "code"
+
+    @property
+    def bytecode(self) -> Path:
+        return self.cache / "bytecode"
+
+    @property
+    def state(self) -> Path:
+        return self.pivot_dir / "state.lmdb"
+
+    @property
+    def logs(self) -> Path:
+        return self.pivot_dir / "logs"
+
+    @property
+    def tmp(self) -> Path:
+        return self.pivot_dir / "tmp"
+
+    @property
+    def run_lock(self) -> Path:
+        return self.pivot_dir / "run.lock"
+
+    def lock_file(self, stage: str) -> Path:
+        return self.stages / f"{stage}{LOCK_SUFFIX}"
 
 _PIVOT_GITIGNORE = """\
 # Local to this machine: never commit these.
@@ -45,8 +130,9 @@ def find_project_root(start: Path | None = None) -> Path:
 def init_project(root: Path) -> list[Path]:
     """Create ``.pivot/`` and ``.pivotignore`` in ``root``; return the paths that were created."""
     created: list[Path] = []
-    pivot_dir = _utf8_root(root) / PIVOT_DIR
-    for folder in (pivot_dir, pivot_dir / "stages"):
+    paths = PivotPaths(_utf8_root(root))
+    pivot_dir = paths.pivot_dir
+    for folder in (pivot_dir, paths.stages):
         if not folder.exists():
             folder.mkdir(parents=True)
             created.append(folder)
@@ -103,6 +189,16 @@ def normalize_path(path: str | os.PathLike[str], root: Path) -> str:
     if normal == PIVOT_DIR or normal.startswith(PIVOT_DIR + "/"):
         raise ProjectError(f"path '{path}' is inside .pivot/, which Pivot owns; use another path")
     return normal
+
+
+def relative_posix_path(path: str) -> str:
+    """A path already meant relative to the project root, in plain posix form: no leading
+    ``./``, no trailing ``/``; ProjectError if it is absolute or climbs out with ``..``."""
+    pure = PurePosixPath(path.replace("\\", "/"))
+    parts = [p for p in pure.parts if p not in ("", ".")]
+    if pure.is_absolute() or ".." in parts or not parts:
+        raise ProjectError(f"{path!r} is not a path inside the project")
+    return "/".join(parts)
 
 
 def is_within(child: str, parent: str) -> bool:

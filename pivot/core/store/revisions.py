@@ -22,36 +22,29 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Literal
 
-from pivot.exceptions import CacheError, LockFileError, ProjectError, UsageError
+from pivot.core.store.atomic import atomic_path
+from pivot.core.store.cache import Cache
+from pivot.core.store.hashing import copy_hashing, hash_bytes
+from pivot.core.store.lock import parse_lock
+from pivot.core.store.paths import LOCK_SUFFIX, STAGES_DIR, PivotPaths, relative_posix_path
+from pivot.exceptions import CacheError, ProjectError, UsageError
 
 __all__ = [
     "DirectoryOutput",
     "RevisionFile",
     "RevisionReader",
-    "cache_blob_path",
     "find_file_at_revision",
     "list_files_at_revision",
-    "normalise_path",
     "read_at_revision",
 ]
 
-_CACHE_FILES = (".pivot", "cache", "files")
-_STAGES_DIR = ".pivot/stages"
-_HASH_LEN = 16
-_HEX = frozenset("0123456789abcdef")
-
 Source = Literal["git", "cache"]
-
-
-def cache_blob_path(root: Path, digest: str) -> Path:
-    """Where the cache keeps the blob whose xxhash64 hex digest is ``digest``."""
-    return root.joinpath(*_CACHE_FILES, digest[:2], digest[2:])
+_GIT_HEX = frozenset("0123456789abcdef")
 
 
 @dataclass(frozen=True)
@@ -75,7 +68,7 @@ class RevisionFile:
         """The blob's path in the local cache (cached outputs only; it may be missing)."""
         if self.source != "cache":
             return None
-        return cache_blob_path(self.root, self.object_id)
+        return Cache(PivotPaths(self.root).cache).blob_path(self.object_id)
 
     def local_path(self) -> Path | None:
         """A readable file with this content on local disk, when one exists without copying.
@@ -96,27 +89,22 @@ class RevisionFile:
         blob = self.local_path()
         assert blob is not None
         data = blob.read_bytes()
-        _check_digest(data, self.object_id, f"{self.path} at {self.rev}")
+        _check_digest(hash_bytes(data), self.object_id, f"{self.path} at {self.rev}")
         return data
 
     def materialise(self, dest: Path) -> None:
         """Write the content to ``dest`` atomically (temp file in the same folder, rename)."""
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as out:
+        with atomic_path(dest) as tmp:
+            with open(tmp, "wb") as out:
                 if self.source == "git":
                     _git_to_file(self.root, self.object_id, out.fileno())
                 else:
                     blob = self.local_path()
                     assert blob is not None
-                    _copy_checked(blob, out, self.object_id, f"{self.path} at {self.rev}")
+                    with blob.open("rb") as src:
+                        actual = copy_hashing(src, out)
+                    _check_digest(actual, self.object_id, f"{self.path} at {self.rev}")
             os.chmod(tmp, 0o644)
-            os.replace(tmp, dest)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
 
     def _missing_message(self) -> str:
         stage = f" (output of stage '{self.stage}')" if self.stage else ""
@@ -166,7 +154,7 @@ class RevisionReader:
         Git is consulted first; then the outputs recorded in the lock files at the revision.
         A directory (in git or as a directory output) is not a file: ``None``.
         """
-        path = normalise_path(path)
+        path = relative_posix_path(path)
         kind, oid, size = self._git_object(path)
         if kind == "blob":
             return RevisionFile(self.root, path, self.rev, "git", oid, size=size)
@@ -179,7 +167,7 @@ class RevisionReader:
 
         Raises :class:`ProjectError` when the path is neither in git nor a recorded output.
         """
-        path = normalise_path(path)
+        path = relative_posix_path(path)
         kind, oid, size = self._git_object(path)
         if kind == "blob":
             return [RevisionFile(self.root, path, self.rev, "git", oid, size=size)]
@@ -221,7 +209,7 @@ class RevisionReader:
         if (
             len(parts) == 3
             and parts[1] in ("blob", "tree", "commit")
-            and set(parts[0]) <= _HEX
+            and set(parts[0]) <= _GIT_HEX
             and parts[2].isdigit()
         ):
             return parts[1], parts[0], int(parts[2]) if parts[1] == "blob" else None
@@ -297,7 +285,7 @@ class RevisionReader:
     def _read_locks(self) -> tuple[dict[str, _FileOutput], dict[str, DirectoryOutput]]:
         files: dict[str, _FileOutput] = {}
         dirs: dict[str, DirectoryOutput] = {}
-        kind, tree, _ = self._git_object(_STAGES_DIR)
+        kind, tree, _ = self._git_object(STAGES_DIR)
         if kind != "tree":
             return files, dirs
         listing = _git_bytes(self.toplevel, ["ls-tree", "-z", tree])
@@ -308,16 +296,19 @@ class RevisionReader:
             meta, _, raw_name = entry.partition(b"\t")
             _mode, otype, oid = meta.decode().split()
             name = raw_name.decode("utf-8", "surrogateescape")
-            if otype == "blob" and name.endswith(".lock"):
+            if otype == "blob" and name.endswith(LOCK_SUFFIX):
                 blobs.append((name, oid))
         texts = _cat_blobs(self.toplevel, [oid for _, oid in blobs])
         for (name, _oid), text in zip(blobs, texts, strict=True):
-            where = f"{_STAGES_DIR}/{name} at {self.rev}"
-            for out in _parse_lock_outs(text, where, default_stage=name[: -len(".lock")]):
-                if isinstance(out, DirectoryOutput):
-                    dirs[out.path] = out
+            where = f"{STAGES_DIR}/{name} at {self.rev}"
+            # Locks from any revision go through the one lock parser, with its guards.
+            lock = parse_lock(text.decode("utf-8", "surrogateescape"), where)
+            for out in lock.outs:
+                if out.files is not None:
+                    manifest = {f.path: (f.hash, f.size) for f in out.files}
+                    dirs[out.path] = DirectoryOutput(out.path, lock.stage, manifest)
                 else:
-                    files[out.path] = out
+                    files[out.path] = _FileOutput(out.path, lock.stage, out.hash, out.size)
         return files, dirs
 
 
@@ -343,99 +334,14 @@ def read_at_revision(root: Path, path: str, rev: str) -> bytes:
     return RevisionReader(root, rev).read(path)
 
 
-# -- lock parsing -------------------------------------------------------------------------
-
-
-def _parse_lock_outs(
-    text: bytes, where: str, default_stage: str
-) -> Iterator[_FileOutput | DirectoryOutput]:
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        doc = yaml.load(text, Loader=loader)  # a safe loader
-    except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise LockFileError(f"{where} is not valid YAML ({first})") from None
-    if doc is None:
-        return
-    if not isinstance(doc, dict):
-        raise LockFileError(f"{where} should hold a mapping, found {type(doc).__name__}")
-    stage = doc.get("stage", default_stage)
-    stage = stage if isinstance(stage, str) else default_stage
-    outs = doc.get("outs") or []
-    if not isinstance(outs, list):
-        raise LockFileError(f"{where}: 'outs' should be a list")
-    for index, out in enumerate(outs):
-        if not isinstance(out, dict):
-            raise LockFileError(f"{where}: outs[{index}] should be a mapping")
-        path, digest = out.get("path"), out.get("hash")
-        if not isinstance(path, str) or not path:
-            raise LockFileError(f"{where}: outs[{index}] has no 'path'")
-        path = normalise_path(path)
-        manifest = out.get("files")
-        if manifest is not None:
-            yield DirectoryOutput(path, stage, _parse_manifest(manifest, f"{where}: {path}"))
-            continue
-        if not _is_digest(digest):
-            raise LockFileError(f"{where}: output {path} has no valid 'hash'")
-        size = out.get("size")
-        yield _FileOutput(path, stage, str(digest), size if isinstance(size, int) else None)
-
-
-def _parse_manifest(manifest: Any, where: str) -> dict[str, tuple[str, int | None]]:
-    if not isinstance(manifest, list):
-        raise LockFileError(f"{where}: 'files' should be a list")
-    files: dict[str, tuple[str, int | None]] = {}
-    for entry in manifest:
-        if not isinstance(entry, dict):
-            raise LockFileError(f"{where}: each 'files' entry should be a mapping")
-        rel, digest, size = entry.get("path"), entry.get("hash"), entry.get("size")
-        if not isinstance(rel, str) or not _is_digest(digest):
-            raise LockFileError(f"{where}: a 'files' entry lacks a path or a valid hash")
-        files[normalise_path(rel)] = (str(digest), size if isinstance(size, int) else None)
-    return files
-
-
-def _is_digest(value: object) -> bool:
-    return isinstance(value, str) and len(value) == _HASH_LEN and set(value) <= _HEX
-
-
-def normalise_path(path: str) -> str:
-    """Project-relative posix form: no leading './', no trailing '/', no '..' escapes."""
-    pure = PurePosixPath(path.replace("\\", "/"))
-    parts = [p for p in pure.parts if p not in ("", ".")]
-    if pure.is_absolute() or ".." in parts or not parts:
-        raise ProjectError(f"{path!r} is not a path inside the project")
-    return "/".join(parts)
-
-
 # -- hashing ------------------------------------------------------------------------------
 
 
-def _check_digest(data: bytes, expected: str, what: str) -> None:
-    import xxhash
-
-    actual = xxhash.xxh64(data).hexdigest()
+def _check_digest(actual: str, expected: str, what: str) -> None:
     if actual != expected:
         raise CacheError(
             f"cache blob for {what} is corrupt (hash {actual}, expected {expected}); "
             f"delete it and run `pivot pull` to fetch a good copy"
-        )
-
-
-def _copy_checked(blob: Path, out: Any, expected: str, what: str) -> None:
-    import xxhash
-
-    hasher = xxhash.xxh64()
-    with blob.open("rb") as src:
-        while chunk := src.read(1 << 20):
-            hasher.update(chunk)
-            out.write(chunk)
-    if hasher.hexdigest() != expected:
-        raise CacheError(
-            f"cache blob for {what} is corrupt (hash {hasher.hexdigest()}, expected "
-            f"{expected}); delete it and run `pivot pull` to fetch a good copy"
         )
 
 

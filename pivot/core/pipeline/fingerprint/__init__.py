@@ -25,14 +25,10 @@ from pathlib import Path
 
 from pivot.core.pipeline.fingerprint._cache import fingerprint_cache_entry, load_cached_fingerprint
 from pivot.core.pipeline.fingerprint._classify import project_files
-from pivot.core.pipeline.fingerprint._model import (
-    CodeFingerprint,
-    FileStat,
-    FingerprintError,
-    SourceRecord,
-)
+from pivot.core.pipeline.fingerprint._model import CodeFingerprint, FileStat, SourceRecord
 from pivot.core.pipeline.fingerprint._store import SourceStore, code_diff
 from pivot.core.pipeline.fingerprint._walk import Walker, unwrap
+from pivot.exceptions import FingerprintError
 
 __all__ = [
     "CodeFingerprint",

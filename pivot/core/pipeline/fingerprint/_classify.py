@@ -23,14 +23,13 @@ import sys
 import types
 from pathlib import PurePath
 
-_EXCLUDED_PARTS = frozenset(
-    {"site-packages", "dist-packages", ".venv", "venv", ".pivot", ".tox", ".nox", "__pypackages__"}
-)
+from pivot.core.store.paths import NON_PROJECT_DIRS
+
 _STDLIB = frozenset(sys.stdlib_module_names) | {"__main__", "__mp_main__", "builtins"}
 
 #: The directory of the ``pivot`` package (…/pivot), whose files are Pivot's own.
-PIVOT_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_PIVOT_PREFIX = PIVOT_DIR + os.sep
+PIVOT_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_PIVOT_PREFIX = PIVOT_PACKAGE_DIR + os.sep
 
 
 class Kind(enum.Enum):
@@ -65,11 +64,11 @@ class ProjectFiles:
         if filename and not filename.startswith("<"):
             real = _realpath(os.path.abspath(filename))
             if real.startswith(_PIVOT_PREFIX):
-                rel = os.path.relpath(real, os.path.dirname(PIVOT_DIR))
+                rel = os.path.relpath(real, os.path.dirname(PIVOT_PACKAGE_DIR))
                 result = (Kind.PIVOT, PurePath(rel).as_posix())
             elif real.startswith(self._prefix):
                 rel_parts = PurePath(os.path.relpath(real, self.root)).parts
-                if not _EXCLUDED_PARTS.intersection(rel_parts):
+                if not NON_PROJECT_DIRS.intersection(rel_parts):
                     result = (Kind.PROJECT, "/".join(rel_parts))
         self._files[filename] = result
         return result

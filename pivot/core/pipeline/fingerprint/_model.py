@@ -6,15 +6,9 @@ import dataclasses
 
 import xxhash
 
-from pivot.exceptions import PivotError
-
 #: Bumped whenever the hashed representation changes, so old lock files re-run once instead of
 #: silently comparing hashes computed two different ways.
 ALGORITHM = "pivot-code/1"
-
-
-class FingerprintError(PivotError):
-    """Code fingerprinting was asked something impossible (bad project root, unwritable store)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,9 +18,10 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from pivot.core.pipeline.fingerprint._model import FingerprintError, SourceRecord
+from pivot.core.pipeline.fingerprint._model import SourceRecord
+from pivot.core.store.hashing import is_digest
+from pivot.exceptions import FingerprintError
 
-_HASH = re.compile(r"[0-9a-f]{16}")
 _HUNK = re.compile(r"^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@")
 
 
@@ -31,14 +32,14 @@ class SourceStore:
         self.root = Path(root)
 
     def path_for(self, digest: str) -> Path:
-        if not _HASH.fullmatch(digest):
+        if not is_digest(digest):
             raise ValueError(f"not a code hash: {digest!r}")
         return self.root / digest[:2] / digest[2:]
 
     def __contains__(self, digest: object) -> bool:
         return (
             isinstance(digest, str)
-            and bool(_HASH.fullmatch(digest))
+            and is_digest(digest)
             and self.path_for(digest).exists()
         )
 
@@ -74,13 +75,13 @@ class SourceStore:
         written = 0
         for key, record in records.items():
             digest = manifest.get(key)
-            if digest is not None and _HASH.fullmatch(digest) and self.put(digest, record):
+            if digest is not None and is_digest(digest) and self.put(digest, record):
                 written += 1
         return written
 
     def get(self, digest: str) -> SourceRecord | None:
         """The record stored under ``digest``, or None when absent, malformed or unreadable."""
-        if not isinstance(digest, str) or not _HASH.fullmatch(digest):
+        if not isinstance(digest, str) or not is_digest(digest):
             return None
         try:
             data = json.loads(self.path_for(digest).read_text(encoding="utf-8"))

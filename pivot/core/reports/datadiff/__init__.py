@@ -42,7 +42,8 @@ from pivot.core.reports.datadiff._render import (
     render_markdown,
     render_text,
 )
-from pivot.core.store.revisions import RevisionReader, normalise_path
+from pivot.core.store.paths import relative_posix_path
+from pivot.core.store.revisions import RevisionReader
 from pivot.exceptions import DataDiffError
 
 __all__ = [
@@ -97,7 +98,7 @@ def compute_data_diff(
     """
     fmt = detect_format(path)
     reader = reader or RevisionReader(root, rev)
-    path = normalise_path(path)
+    path = relative_posix_path(path)
 
     found = reader.find_file(path)
     old_open: Callable[[], DataSource] | None = None

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pivot.core.run.executors.base import Executor, WorkerLost
+from pivot.core.run.executors.base import Executor
 from pivot.core.run.executors.local import LocalExecutor
+from pivot.exceptions import WorkerLost
 
 if TYPE_CHECKING:
     from pivot.core.remote import RemoteLocation

@@ -18,10 +18,6 @@ from concurrent.futures import Future
 from pivot.core.run.worker import StageOutcome, StageTask
 
 
-class WorkerLost(RuntimeError):
-    """The process running a stage disappeared (crash, kill, out of memory)."""
-
-
 class Executor(abc.ABC):
     #: A dead worker fails only the future it was running (Dask), rather than every future of
     #: the pool (loky), so the engine need not isolate the culprit.

@@ -22,14 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from pivot.core.remote._s3 import RemoteLocation
-from pivot.core.run.executors.base import Executor, WorkerLost
+from pivot.core.run.executors.base import Executor
 from pivot.core.run.executors.remote_transport import RemoteResult, RemoteStaging
 from pivot.core.run.worker import StageOutcome, StageTask, execute_stage
-from pivot.exceptions import PivotError
-
-
-class DaskExecutorError(PivotError):
-    """The Dask cluster cannot be reached or used."""
+from pivot.exceptions import DaskExecutorError, PivotError, WorkerLost
 
 
 def run_on_worker(task: StageTask) -> StageOutcome:

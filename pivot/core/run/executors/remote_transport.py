@@ -35,7 +35,7 @@ from pivot.core.run.checkout import restore_record
 from pivot.core.run.worker import StageOutcome, StageTask
 from pivot.core.store.cache import Cache
 from pivot.core.store.lock import OutRecord
-from pivot.exceptions import PivotError, RemoteError
+from pivot.exceptions import CodeBundleError, PivotError, RemoteError
 
 #: Shipping more code than this with every task means the project should use a shared
 #: filesystem (or keep its data out of ``*.py`` files).
@@ -50,10 +50,6 @@ _CODE_NAMES = frozenset({"pivot.yaml", "params.yaml"})
 _SKIPPED_FOLDERS = frozenset(
     {"__pycache__", "node_modules", "venv", "site-packages", "dist-packages", "build", "dist"}
 )
-
-
-class CodeBundleError(PivotError):
-    """The project's code cannot be shipped to the workers."""
 
 
 @dataclasses.dataclass(frozen=True)
