@@ -114,8 +114,7 @@ def test_editing_a_helper_runs_the_stage_that_calls_it(ran: InProcessProject) ->
     ran.edit("helpers.py", "2 * x", "3 * x")
     decision = ran.decide("make")
     assert (decision.action, decision.reason) == (Action.RUN, "code changed: func:helpers.double")
-    change = decision.changes[0]
-    assert change.kind == "code" and change.old != change.new
+    assert [(c.kind, c.key) for c in decision.changes] == [("code", "func:helpers.double")]
     assert ran.decide("use").action is Action.SKIP  # it does not call the helper
 
 
@@ -239,6 +238,48 @@ def test_a_deleted_dep_runs_the_stage_and_reports_it_removed(ran: InProcessProje
     decision = ran.decide("make")
     assert (decision.action, decision.reason) == (Action.RUN, "deps changed: raw.txt")
     assert decision.changes[0].describe() == "dep raw.txt removed"
+
+
+# -- several changes at once -------------------------------------------------------------------
+
+
+def test_the_reason_names_code_first_while_the_changes_list_everything(
+    ran: InProcessProject,
+) -> None:
+    ran.edit("helpers.py", "2 * x", "3 * x")
+    ran.write("raw.txt", "hello, world\n")
+    decision = ran.decide("make")
+    assert decision.reason == "code changed: func:helpers.double"
+    assert [(c.kind, c.key) for c in decision.changes] == [
+        ("code", "func:helpers.double"),
+        ("dep", "raw.txt"),
+    ]
+
+
+def test_the_reason_names_three_keys_and_counts_the_rest(proj: InProcessProject) -> None:
+    proj.write(
+        "pipeline.py",
+        """
+        from typing import Annotated
+        import pivot
+        from pivot import loaders
+
+        class Knobs(pivot.StageParams):
+            a: int = 0
+            b: int = 0
+            c: int = 0
+            d: int = 0
+            e: int = 0
+
+        def tune(k: Knobs) -> Annotated[dict, pivot.Out("k.json", loaders.JSON())]:
+            return k.model_dump()
+
+        pivot.Pipeline("k").register(tune)
+        """,
+    )
+    proj.run()
+    proj.write("params.yaml", "tune: {e: 1, d: 1, c: 1, b: 1, a: 1}\n")
+    assert proj.decide("tune").reason == "params changed: a, b, c (+2 more)"
 
 
 # -- outputs -----------------------------------------------------------------------------------
