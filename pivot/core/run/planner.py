@@ -116,12 +116,19 @@ class Planner:
     def read_lock(self, name: str) -> StageLock | None:
         return self.project.locks.read(name)
 
-    def decide(self, name: str, *, force: bool = False) -> Decision:
+    def decide(
+        self, name: str, *, force: bool = False, restored: dict[str, str] | None = None
+    ) -> Decision:
+        """Decide ``name`` against the workspace; ``restored`` holds the hashes of outputs an
+        upstream restore will put back (for predictions, made before anything is restored)."""
         lock = self.read_lock(name)  # a corrupt lock stops everything (LockFileError, exit 2)
         try:
             inputs = self.inputs(name)
         except StageDefinitionError as exc:  # e.g. invalid params for this stage only
             return Decision(name, Action.ERROR, str(exc))
+        if restored:
+            deps = {path: restored.get(path, digest) for path, digest in inputs.deps.items()}
+            inputs = dataclasses.replace(inputs, deps=deps)
         return self.compare(name, lock, inputs, force=force)
 
     def compare(
@@ -195,8 +202,11 @@ class Planner:
         """Decisions for ``names`` in run order, assuming upstream stages that will run change
         their outputs (what `status` and `--dry-run` show)."""
         decisions: dict[str, Decision] = {}
+        restored: dict[str, str] = {}
         for name in self.graph.ordered(names):
-            decision = self.decide(name, force=force)
+            decision = self.decide(name, force=force, restored=restored)
+            if decision.action is Action.RESTORE:
+                restored.update((record.path, record.hash) for record in decision.restore)
             if decision.action in (Action.SKIP, Action.RESTORE):
                 upstream = sorted(
                     up

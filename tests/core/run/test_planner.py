@@ -305,12 +305,6 @@ def test_a_restore_brings_back_the_committed_bytes_and_downstream_is_skipped(
     assert ran.read("data/a.json") == committed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="predict() decides 'use' against the workspace, where its dep is missing until "
-    "'make' restores it: status and --dry-run say 'deps changed: data/a.json' (will run), "
-    "the run restores 'make' and skips 'use'",
-)
 def test_status_predicts_a_stage_downstream_of_a_restore_as_up_to_date(
     ran: InProcessProject,
 ) -> None:
