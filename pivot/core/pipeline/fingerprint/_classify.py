@@ -23,13 +23,15 @@ import sys
 import types
 from pathlib import PurePath
 
+import pivot
+
 _EXCLUDED_PARTS = frozenset(
     {"site-packages", "dist-packages", ".venv", "venv", ".pivot", ".tox", ".nox", "__pypackages__"}
 )
 _STDLIB = frozenset(sys.stdlib_module_names) | {"__main__", "__mp_main__", "builtins"}
 
 #: The directory of the ``pivot`` package (…/pivot), whose files are Pivot's own.
-PIVOT_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PIVOT_DIR = os.path.dirname(os.path.abspath(pivot.__file__))
 _PIVOT_PREFIX = PIVOT_DIR + os.sep
 
 
