@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import pivot
 from pivot.core.pipeline.discovery import PipelineDefinition, load_pipeline, unload_project
 from pivot.core.store.atomic import atomic_path, remove_path
 from pivot.core.store.cache import Cache
@@ -275,7 +276,7 @@ def _format_error(exc: BaseException) -> str:
     if isinstance(exc, StageOutputError):
         return f"{exc}\n"
     frames = traceback.extract_tb(exc.__traceback__)
-    here = os.path.dirname(os.path.dirname(__file__))
+    here = os.path.dirname(pivot.__file__)
     user = [i for i, frame in enumerate(frames) if not frame.filename.startswith(here)]
     tb = exc.__traceback__
     for _ in range(user[0] if user else 0):

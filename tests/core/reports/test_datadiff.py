@@ -605,7 +605,7 @@ class TestRevisions:
 
 # -- the documented JSON schema -----------------------------------------------------------
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "data-diff.md"
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "data-diff.md"
 
 
 def documented_schema() -> dict[str, object]:

@@ -23,12 +23,13 @@ import sys
 import types
 from pathlib import PurePath
 
+import pivot
 from pivot.core.store.paths import NON_PROJECT_DIRS
 
 _STDLIB = frozenset(sys.stdlib_module_names) | {"__main__", "__mp_main__", "builtins"}
 
 #: The directory of the ``pivot`` package (…/pivot), whose files are Pivot's own.
-PIVOT_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PIVOT_PACKAGE_DIR = os.path.dirname(os.path.abspath(pivot.__file__))
 _PIVOT_PREFIX = PIVOT_PACKAGE_DIR + os.sep
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.core.pipeline.fingerprint.conftest import FpProject
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[4]
 
 PROJECT = {
     "helpers.py": """
