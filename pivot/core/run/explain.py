@@ -27,21 +27,15 @@ class CodeChange:
     new: str | None  # hash now; None when the key is no longer reached
     location: str  # file:line of the current (or old) source, "" when unknown
     diff: str
-
-    @property
-    def change(self) -> str:
-        return "added" if self.old is None else "removed" if self.new is None else "changed"
+    change: str = "changed"  # "added" | "removed" | "changed"
 
 
 @dataclasses.dataclass(frozen=True)
 class ValueChange:
     key: str
-    old: Any
+    old: Any  # None when absent (``change`` tells absent from a recorded null)
     new: Any
-
-    @property
-    def change(self) -> str:
-        return "added" if self.old is None else "removed" if self.new is None else "changed"
+    change: str = "changed"  # "added" | "removed" | "changed"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,13 +117,15 @@ def _explain(engine: Engine, planner: Any, decision: Decision) -> StageExplanati
             diff = code_diff(
                 change.key, change.old, change.new, planner.code.sources, current=current
             )
-            code.append(CodeChange(change.key, change.old, change.new, location, diff))
+            code.append(
+                CodeChange(change.key, change.old, change.new, location, diff, change.change)
+            )
         elif change.kind == "params":
-            params.append(ValueChange(change.key, change.old, change.new))
+            params.append(ValueChange(change.key, change.old, change.new, change.change))
         elif change.kind == "dep":
-            deps.append(ValueChange(change.key, change.old, change.new))
+            deps.append(ValueChange(change.key, change.old, change.new, change.change))
         else:
-            outs.append(ValueChange(change.key, change.old, change.new))
+            outs.append(ValueChange(change.key, change.old, change.new, change.change))
     warnings = decision.inputs.warnings if decision.inputs else ()
     return StageExplanation(
         stage=decision.stage,

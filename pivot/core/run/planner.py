@@ -30,15 +30,12 @@ class Change:
 
     kind: str  # "code" | "params" | "dep" | "out"
     key: str  # manifest key, param name, or path
-    old: Any
+    old: Any  # None when absent (``change`` tells absent from a recorded null)
     new: Any
+    change: str = "changed"  # "added" | "removed" | "changed"
 
     def describe(self) -> str:
-        if self.old is None:
-            return f"{self.kind} {self.key} added"
-        if self.new is None:
-            return f"{self.kind} {self.key} removed"
-        return f"{self.kind} {self.key} changed"
+        return f"{self.kind} {self.key} {self.change}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "key": self.key, "old": self.old, "new": self.new}
@@ -73,11 +70,15 @@ class Decision:
 
 
 def _dict_changes(kind: str, old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
-    return [
-        Change(kind, key, old.get(key), new.get(key))
-        for key in sorted(old.keys() | new.keys())
-        if old.get(key) != new.get(key)
-    ]
+    changes: list[Change] = []
+    for key in sorted(old.keys() | new.keys()):
+        if key not in old:
+            changes.append(Change(kind, key, None, new[key], "added"))
+        elif key not in new:
+            changes.append(Change(kind, key, old[key], None, "removed"))
+        elif old[key] != new[key]:
+            changes.append(Change(kind, key, old[key], new[key]))
+    return changes
 
 
 def _summarize(changes: list[Change], noun: str) -> str:
@@ -139,7 +140,8 @@ class Planner:
             return Decision(name, Action.RUN, "never run", inputs=inputs)
         code = _dict_changes("code", lock.code, inputs.code)
         params = _dict_changes("params", flatten_params(lock.params), flatten_params(inputs.params))
-        deps = _dict_changes("dep", lock.dep_hashes(), dict(inputs.deps))
+        present = {path: digest for path, digest in inputs.deps.items() if digest is not None}
+        deps = _dict_changes("dep", lock.dep_hashes(), present)
         changes = code + params + deps
         if force:
             return Decision(name, Action.RUN, "forced", tuple(changes), inputs=inputs)

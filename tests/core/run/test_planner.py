@@ -200,11 +200,6 @@ def test_invalid_params_are_an_error_of_that_stage_alone(params: InProcessProjec
     assert decisions["other"].action is Action.SKIP
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Change/ValueChange use None for 'absent', so a param whose value was null is "
-    "reported 'added' when it gets a value (pivot explain, Change.describe)",
-)
 def test_a_param_changed_from_null_to_a_value_is_reported_as_changed(
     params: InProcessProject,
 ) -> None:
