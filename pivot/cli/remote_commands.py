@@ -53,7 +53,7 @@ def _progress(cli: CliContext, label: str, as_json: bool) -> Iterator[ProgressCa
     if as_json or cli.quiet or not sys.stderr.isatty():
         yield None
         return
-    from pivot.core.remote import ConsoleProgress
+    from pivot.render.progress import ConsoleProgress
 
     with ConsoleProgress(label) as bar:
         yield bar
