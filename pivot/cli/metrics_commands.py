@@ -458,9 +458,9 @@ def _publish(
     subtitle: str,
 ) -> None:
     """Write the HTML page, draw the charts in the terminal, and exit 1 on unreadable plots."""
-    from pivot.core.reports.plots_svg import render_html
     from pivot.core.store.atomic import write_text_atomic
-    from pivot.sinks.terminal_plot import BrailleChart
+    from pivot.render.plots_svg import render_html
+    from pivot.render.terminal_plot import BrailleChart
 
     console = cli.console()
     if not figures:

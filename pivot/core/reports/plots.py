@@ -3,7 +3,7 @@
 A :class:`~pivot.outputs.Plot` output names its x column, y column(s) and title; without
 them x is the row index and every numeric column is a series. A file is turned into a
 :class:`Figure` (series of points, or images) that the SVG writer
-(:mod:`pivot.core.reports.plots_svg`) and the terminal drawer (:mod:`pivot.sinks.terminal_plot`)
+(:mod:`pivot.render.plots_svg`) and the terminal drawer (:mod:`pivot.render.terminal_plot`)
 both consume. :func:`overlay` puts two versions of one plot in one figure for ``plots diff``.
 
 Supported series layouts: CSV/TSV with a header; JSON/YAML as a list of records
