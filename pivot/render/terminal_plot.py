@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from pivot.core.reports.metrics import format_number
 from pivot.core.reports.plots import PALETTE, Figure, color_indexes
+from pivot.render.metrics import format_number
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
