@@ -214,13 +214,14 @@ OUTPUT_COLUMNS = ("path", "kind", "size", "hash", "state")
 
 
 def data_diff_summary(diff: DataDiff, palette: Palette) -> RenderableType:
-    """A few lines: versions, status, schema changes and counts."""
-    from pivot.tui._diffpages import schema_lines
+    """A few lines: versions, status, schema changes and counts (worded as ``pivot data diff``)."""
+    from pivot.render.datadiff import mode_text, rows_text, schema_lines, status_line
 
     tones = {
-        "success": palette.success,
-        "error": palette.error,
-        "warning": palette.warning,
+        "plain": "",
+        "added": palette.success,
+        "removed": palette.error,
+        "modified": palette.warning,
         "muted": palette.muted,
     }
     lines: list[RenderableType] = [
@@ -230,31 +231,20 @@ def data_diff_summary(diff: DataDiff, palette: Palette) -> RenderableType:
         ),
         Text(status_line(diff), Style(bold=True, color=_status_tone(diff, palette))),
     ]
-    for tone, text in schema_lines(diff):
-        lines.append(Text("  " + text, Style(color=tones[tone])))
+    for tone, pieces in schema_lines(diff):
+        line = Text("  schema  ", Style(color=tones[tone] or None))
+        for text, piece_tone in pieces:
+            line.append(text, Style(color=tones[piece_tone] or None))
+        lines.append(line)
     lines.append(
         Text(
-            f"  rows {diff.old.rows:,} → {diff.new.rows:,} · compared "
-            + ("by key " + ", ".join(diff.keys) if diff.mode == "key" else "by position"),
+            f"  rows {rows_text(diff)} · compared {mode_text(diff)}",
             Style(color=palette.muted),
         )
     )
     if diff.summary_only and diff.summary_reason:
         lines.append(Text(f"  summary only: {diff.summary_reason}", Style(color=palette.muted)))
     return Group(*lines)
-
-
-def status_line(diff: DataDiff) -> str:
-    c = diff.counts
-    if diff.status == "identical":
-        return "no changes"
-    if diff.status == "reordered":
-        return f"reordered only: {c.moved or 0:,} rows moved"
-    if diff.status == "added":
-        return f"new file: {diff.new.rows:,} rows"
-    if diff.status == "deleted":
-        return f"deleted: {diff.old.rows:,} rows"
-    return f"{c.added:,} added · {c.removed:,} removed · {c.modified:,} modified"
 
 
 def _status_tone(diff: DataDiff, palette: Palette) -> str:
