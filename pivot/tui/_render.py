@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pivot.core.run.planner import Action, Decision
+from pivot.render.params import format_param, source_label
 from pivot.tui._details import OutputRow, ParamsInfo
 from pivot.tui._explain import Explanation
 from pivot.tui._text import format_size, format_value, short_hash
@@ -175,17 +176,18 @@ def params_renderable(info: ParamsInfo, palette: Palette) -> RenderableType:
     table.add_column("value")
     table.add_column("from", no_wrap=True)
     for row in info.rows:
-        source = Text(row.source)
+        source = Text(source_label(row.source))
         if row.source == "params.yaml":
             source.stylize(Style(color=palette.warning, bold=True))
-            key = Text("* " + row.key, Style(bold=True))
-        elif row.source == "pipeline":
+            key = Text("* " + row.name, Style(bold=True))
+        elif row.source == "matrix":
             source.stylize(Style(color=palette.accent))
-            key = Text("  " + row.key)
+            key = Text("  " + row.name)
         else:
             source.stylize(Style(color=palette.muted))
-            key = Text("  " + row.key)
-        table.add_row(key, format_value(row.value), source)
+            key = Text("  " + row.name)
+        # Written as in params.yaml, like `pivot params show`; kept to one bounded line.
+        table.add_row(key, format_value(format_param(row.value)), source)
     legend = Text(
         f"{info.model} · * = overridden in params.yaml", Style(color=palette.muted, italic=True)
     )
