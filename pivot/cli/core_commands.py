@@ -329,7 +329,7 @@ def status(
         console.print()
         render_explanations(console, list(explanations.values()), changed_only=True)
     if remote_name is not None:
-        from pivot.cli.remote_commands import remote_status_lines
+        from pivot.render.remote import remote_status_lines
 
         console.print()
         lines = remote_status_lines(remote_rows)

@@ -14,7 +14,9 @@ Modules (one per kind of fact):
 - ``dag``: the stage DAG as a text drawing, Mermaid or Graphviz dot;
 - ``plots_svg`` and ``terminal_plot``: figures as SVG/HTML, and as braille charts;
 - ``explain``: why stages will run, for the terminal;
-- ``progress``: the transfer progress bar of push, fetch and pull.
+- ``remote``: what the remote holds, a line per output;
+- ``progress``: the transfer progress bar of push, fetch and pull;
+- ``sizes``: amounts of data (``1.5 kB``).
 
 rich is imported inside the functions that need it, so that commands printing Markdown or
 JSON (and ``pivot --help``) never pay for it.

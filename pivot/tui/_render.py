@@ -13,9 +13,10 @@ from rich.text import Text
 
 from pivot.core.run.planner import Action, Decision
 from pivot.render.params import format_param, source_label
+from pivot.render.sizes import human_size
 from pivot.tui._details import OutputRow, ParamsInfo
 from pivot.tui._explain import Explanation
-from pivot.tui._text import format_size, format_value, short_hash
+from pivot.tui._text import format_value, short_hash
 
 if TYPE_CHECKING:
     from pivot.core.reports.datadiff import DataDiff
@@ -206,7 +207,7 @@ def output_cells(row: OutputRow) -> tuple[str, ...]:
     return (
         row.path,
         row.kind + ("" if row.cached else " (git)"),
-        format_size(row.size),
+        human_size(row.size),
         short_hash(row.locked_hash),
         state,
     )

@@ -23,7 +23,7 @@ from pivot.tui._batch import EventBatcher
 from pivot.tui._dag import DagLayout
 from pivot.tui._diffpages import PAGE_SIZE, build_page, page_count
 from pivot.tui._model import Phase, PipelineModel
-from pivot.tui._text import format_duration, format_size, strip_ansi
+from pivot.tui._text import format_duration, strip_ansi
 from tests.helpers import TempProject, make_project
 
 
@@ -214,8 +214,6 @@ def test_strip_ansi(raw: str, clean: str) -> None:
 def test_formatting() -> None:
     assert format_duration(0.312) == "0.31s"
     assert format_duration(75) == "1m15s"
-    assert format_size(2048) == "2.0 KiB"
-    assert format_size(None) == "-"
 
 
 def test_outputs_tab_compares_hashes_not_sizes(demo_ran: TempProject) -> None:
