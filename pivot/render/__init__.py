@@ -12,7 +12,8 @@ Modules (one per kind of fact):
 - ``metrics``: metric values, metrics files and metrics diffs;
 - ``datadiff``: data diffs as rich text, Markdown and JSON, and their one-line status;
 - ``dag``: the stage DAG as a text drawing, Mermaid or Graphviz dot;
-- ``plots_svg`` and ``terminal_plot``: figures as SVG/HTML, and as braille charts;
+- ``plots_svg`` and ``terminal_plot``: figures as SVG/HTML, and as braille charts, in the
+  series colours of ``palette``;
 - ``explain``: why stages will run, for the terminal;
 - ``remote``: what the remote holds, a line per output;
 - ``progress``: the transfer progress bar of push, fetch and pull;
