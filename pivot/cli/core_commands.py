@@ -187,7 +187,7 @@ def run(
         return
     if explain_first and not as_json:
         from pivot.core.run.explain import explain as explain_stages
-        from pivot.sinks.explain import render_explanations
+        from pivot.render.explain import render_explanations
 
         render_explanations(
             cli.console(), explain_stages(engine, stages, force=force), changed_only=True
@@ -324,12 +324,12 @@ def status(
     stale = sum(1 for r in rows if r["status"] != "cached")
     console.print(f"{len(rows)} stages, {stale} stale" if rows else "no stages", highlight=False)
     if explanations:
-        from pivot.sinks.explain import render_explanations
+        from pivot.render.explain import render_explanations
 
         console.print()
         render_explanations(console, list(explanations.values()), changed_only=True)
     if remote_name is not None:
-        from pivot.cli.remote_commands import remote_status_lines
+        from pivot.render.remote import remote_status_lines
 
         console.print()
         lines = remote_status_lines(remote_rows)
@@ -369,7 +369,7 @@ def explain(cli: CliContext, stages: tuple[str, ...], as_json: bool, force: bool
             json.dumps({"stages": [e.to_dict() for e in explanations]}, indent=2, default=str)
         )
         return
-    from pivot.sinks.explain import render_explanations
+    from pivot.render.explain import render_explanations
 
     render_explanations(cli.console(), explanations)
 

@@ -92,11 +92,9 @@ def diff_command(
         DEFAULT_MAX_ROWS,
         DEFAULT_MAX_ROWS_JSON,
         compute_data_diff,
-        render_json,
-        render_markdown,
-        render_text,
     )
     from pivot.core.store.revisions import RevisionReader
+    from pivot.render.datadiff import render_json, render_markdown, render_text
 
     if as_json and as_md:
         raise UsageError("--json and --md cannot be used together; pick one output format")

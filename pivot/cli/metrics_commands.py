@@ -17,8 +17,6 @@ from pivot.cli._context import CliContext
 from pivot.cli.project_commands import complete_stages
 
 if TYPE_CHECKING:
-    from rich.table import Table
-
     from pivot.core.pipeline.discovery import PipelineDefinition
     from pivot.core.project import Project
     from pivot.core.reports.metrics import OutputTarget
@@ -73,16 +71,6 @@ def _load(project: Project) -> PipelineDefinition:
     return pipeline
 
 
-def _table(*headers: str) -> Table:
-    from rich import box
-    from rich.table import Table
-
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
-    for header in headers:
-        table.add_column(header, overflow="fold")
-    return table
-
-
 def _warn(cli: CliContext, text: str) -> None:
     cli.console(stderr=True).print(f"[yellow]warning:[/] {text}", highlight=False)
 
@@ -124,6 +112,8 @@ def params_show(cli: CliContext, stages: tuple[str, ...], as_json: bool, as_md: 
     from pivot.core.pipeline.params import read_params_file
     from pivot.core.reports import params_diff
     from pivot.core.run.engine import Engine
+    from pivot.render import params as show
+    from pivot.render.tables import rich_table
 
     _check_formats(as_json, as_md)
     project = cli.project()
@@ -141,28 +131,28 @@ def params_show(cli: CliContext, stages: tuple[str, ...], as_json: bool, as_md: 
         shown = [(name, values) for name, values in shown if values]
 
     if as_json:
-        click.echo(params_diff.render_show_json(shown))
+        click.echo(show.render_show_json(shown))
         return
     if as_md:
-        click.echo(params_diff.render_show_markdown(shown), nl=False)
+        click.echo(show.render_show_markdown(shown), nl=False)
         return
     console = cli.console()
     if not shown:
         console.print("no stage takes params (give a stage a StageParams argument)")
         return
-    table = _table("Stage", "Param", "Value", "Source")
+    table = rich_table("Stage", "Param", "Value", "Source")
     for stage, values in shown:
         if not values:
             table.add_row(stage, "[dim](no params)[/]", "", "")
         for i, value in enumerate(values):
             from_file = value.source == "params.yaml"
+            text = _escape(show.format_param(value.value))
+            label = _escape(show.source_label(value.source))
             table.add_row(
                 stage if i == 0 else "",
                 value.name,
-                f"[bold]{_escape(params_diff.format_param(value.value))}[/]"
-                if from_file
-                else _escape(params_diff.format_param(value.value)),
-                "[yellow]params.yaml[/]" if from_file else f"[dim]{value.source}[/]",
+                f"[bold]{text}[/]" if from_file else text,
+                f"[yellow]{label}[/]" if from_file else f"[dim]{label}[/]",
             )
     console.print(table)
 
@@ -198,6 +188,8 @@ def params_diff_command(
     from pivot.core.reports import params_diff
     from pivot.core.run.engine import Engine
     from pivot.core.store.revisions import RevisionReader
+    from pivot.render import params as show
+    from pivot.render.tables import rich_table
 
     _check_formats(as_json, as_md)
     project = cli.project()
@@ -209,20 +201,20 @@ def params_diff_command(
     diffs = params_diff.diff_params(pipeline, names, params_file, reader, show_all=show_all)
 
     if as_json:
-        click.echo(params_diff.render_diff_json(rev, diffs))
+        click.echo(show.render_diff_json(rev, diffs))
         return
     if as_md:
-        click.echo(params_diff.render_diff_markdown(rev, diffs), nl=False)
+        click.echo(show.render_diff_markdown(rev, diffs), nl=False)
         return
     console = cli.console()
     if not diffs:
         console.print(f"no params changed since {rev}")
         return
-    table = _table("Stage", "Param", rev, "workspace")
+    table = rich_table("Stage", "Param", rev, "workspace")
     colors = {"added": "green", "removed": "red", "modified": "yellow", "unchanged": "dim"}
     for diff in diffs:
         for i, change in enumerate(diff.changes):
-            old, new = params_diff.diff_cells(change)
+            old, new = show.diff_cells(change)
             color = colors[change.status]
             table.add_row(
                 diff.stage if i == 0 else "",
@@ -232,13 +224,9 @@ def params_diff_command(
             )
     console.print(table)
     for diff in diffs:
-        if diff.old_from != "lock":
-            where = (
-                f"params.yaml at {rev} over today's defaults"
-                if diff.old_from == "params.yaml"
-                else "today's model defaults"
-            )
-            console.print(f"[dim]{diff.stage}: no lock file at {rev}; old values from {where}[/]")
+        note = show.old_from_note(diff, rev)
+        if note is not None:
+            console.print(f"[dim]{note}[/]")
 
 
 def _escape(text: str) -> str:
@@ -296,6 +284,8 @@ def metrics_show(
       pivot metrics show train --json
     """
     from pivot.core.reports import metrics
+    from pivot.render import metrics as show
+    from pivot.render.tables import rich_table
 
     _check_formats(as_json, as_md)
     project = cli.project()
@@ -303,27 +293,27 @@ def metrics_show(
     files = [metrics.read_workspace_metrics(project.root, t.path) for t in selected]
     failed = any(f.values is None for f in files)
     if as_json:
-        click.echo(metrics.render_show_json(files))
+        click.echo(show.render_show_json(files))
     elif as_md:
-        click.echo(metrics.render_show_markdown(files, precision), nl=False)
+        click.echo(show.render_show_markdown(files, precision), nl=False)
     else:
         console = cli.console()
         if not files:
             console.print("no metrics: the pipeline declares no pivot.Metric outputs")
             return
-        table = _table("Path", "Metric", "Value")
+        table = rich_table("Path", "Metric", "Value")
         for file in files:
             for i, (key, value) in enumerate((file.values or {}).items()):
                 table.add_row(
                     file.path if i == 0 else "",
                     _escape(key),
-                    _escape(metrics.format_number(value, precision)),
+                    _escape(show.format_number(value, precision)),
                 )
         if table.row_count:
             console.print(table)
         for file in files:
             if file.values is None:
-                console.print(f"[red]{file.path}[/]: {_escape(file.error or metrics.MISSING)}")
+                console.print(f"[red]{file.path}[/]: {_escape(file.error or show.MISSING)}")
             elif not file.values:
                 console.print(f"[dim]{file.path}: empty[/]")
     if failed:
@@ -359,6 +349,8 @@ def metrics_diff(
     """
     from pivot.core.reports import metrics
     from pivot.core.store.revisions import RevisionReader
+    from pivot.render import metrics as show
+    from pivot.render.tables import rich_table
 
     _check_formats(as_json, as_md)
     project = cli.project()
@@ -373,20 +365,20 @@ def metrics_diff(
     ]
     diff = metrics.diff_metrics(rev, pairs, show_all=show_all)
     if as_json:
-        click.echo(metrics.render_diff_json(diff))
+        click.echo(show.render_diff_json(diff))
     elif as_md:
-        click.echo(metrics.render_diff_markdown(diff, precision), nl=False)
+        click.echo(show.render_diff_markdown(diff, precision), nl=False)
     else:
         console = cli.console()
         if not selected:
             console.print("no metrics: the pipeline declares no pivot.Metric outputs")
             return
         if diff.changes:
-            table = _table("Path", "Metric", rev, "workspace", "Change")
+            table = rich_table("Path", "Metric", rev, "workspace", "Change")
             colors = {"added": "green", "removed": "red", "modified": "", "unchanged": "dim"}
             previous = None
             for change in diff.changes:
-                old, new, delta = metrics.diff_cells(change, precision)
+                old, new, delta = show.diff_cells(change, precision)
                 color = colors[change.status]
                 table.add_row(
                     change.path if change.path != previous else "",
@@ -458,9 +450,9 @@ def _publish(
     subtitle: str,
 ) -> None:
     """Write the HTML page, draw the charts in the terminal, and exit 1 on unreadable plots."""
-    from pivot.core.reports.plots_svg import render_html
     from pivot.core.store.atomic import write_text_atomic
-    from pivot.sinks.terminal_plot import BrailleChart
+    from pivot.render.plots_svg import render_html
+    from pivot.render.terminal_plot import BrailleChart
 
     console = cli.console()
     if not figures:

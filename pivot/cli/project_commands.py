@@ -203,24 +203,25 @@ def dag(cli: CliContext, stages: tuple[str, ...], fmt: str | None, ascii_only: b
       pivot dag train --mermaid
       pivot dag --dot | dot -Tsvg > dag.svg
     """
-    from pivot.core.reports import dag_render
+    from pivot.core.reports.dag_view import dag_view
+    from pivot.render import dag as draw
 
     _, pipeline, graph = _load(cli)
     _select(pipeline, graph, stages)  # validates the names
-    view = dag_render.dag_view(graph, stages)
+    view = dag_view(graph, stages)
     if fmt == "mermaid":
-        click.echo(dag_render.render_mermaid(view))
+        click.echo(draw.render_mermaid(view))
     elif fmt == "dot":
-        click.echo(dag_render.render_dot(view))
+        click.echo(draw.render_dot(view))
     elif fmt == "json":
-        click.echo(json.dumps(dag_render.render_json(view, pipeline), indent=2))
+        click.echo(json.dumps(view.to_dict(pipeline), indent=2))
     else:
         encoding = getattr(sys.stdout, "encoding", None) or "ascii"
         try:
             "│─▼".encode(encoding)
         except (UnicodeEncodeError, LookupError):
             ascii_only = True
-        click.echo(dag_render.render_text(view, ascii_only=ascii_only))
+        click.echo(draw.render_text(view, ascii_only=ascii_only))
 
 
 # -- export -----------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from pivot.cli._context import CliContext
 from pivot.cli.project_commands import complete_stages
 
 if TYPE_CHECKING:
-    from pivot.core.remote import BlobProblem, ProgressCallback, RemoteStatusRow, TransferResult
+    from pivot.core.remote import BlobProblem, ProgressCallback, TransferResult
 
 pass_cli = click.make_pass_decorator(CliContext)
 
@@ -53,18 +53,10 @@ def _progress(cli: CliContext, label: str, as_json: bool) -> Iterator[ProgressCa
     if as_json or cli.quiet or not sys.stderr.isatty():
         yield None
         return
-    from pivot.core.remote import ConsoleProgress
+    from pivot.render.progress import ConsoleProgress
 
     with ConsoleProgress(label) as bar:
         yield bar
-
-
-def human_size(size: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(size) < 1000 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} TB"  # pragma: no cover
 
 
 def _files(count: int) -> str:
@@ -80,6 +72,8 @@ def _report_problems(title: str, problems: Sequence[BlobProblem], verbose: int) 
 
 
 def _summarize(result: TransferResult, cli: CliContext, done_verb: str, preposition: str) -> None:
+    from pivot.render.sizes import human_size
+
     done = len(result.transferred)
     if result.dry_run and (cli.verbose or done <= 20):
         for ref in result.transferred:
@@ -238,26 +232,6 @@ def pull(
 # -- verify -----------------------------------------------------------------------------------
 
 
-def remote_status_lines(
-    rows: Sequence[RemoteStatusRow], *, only_problems: bool = False
-) -> list[str]:
-    """Plain lines for rows of :func:`pivot.core.remote.remote_status` (for `status --remote`)."""
-    shown = [row for row in rows if row.status != "ok"] if only_problems else list(rows)
-    width = max([8, *(len(row.stage) for row in shown)])
-    lines = []
-    for row in shown:
-        detail = ""
-        if row.blobs > 1:
-            parts = []
-            if row.missing_local:
-                parts.append(f"{row.missing_local}/{row.blobs} files missing locally")
-            if row.missing_remote:
-                parts.append(f"{row.missing_remote}/{row.blobs} files not on the remote")
-            detail = f"  ({', '.join(parts)})" if parts else ""
-        lines.append(f"{row.status:<11} {row.stage:<{width}}  {row.path}{detail}")
-    return lines
-
-
 @click.command()
 @click.argument("stages", nargs=-1, shell_complete=complete_stages)
 @click.option(
@@ -297,6 +271,7 @@ def verify(
     """
     from pivot import exceptions
     from pivot.core import remote as remote_api
+    from pivot.render.remote import remote_status_lines
 
     project = cli.project()
     if check_remote or remote_name:

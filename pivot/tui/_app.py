@@ -37,7 +37,7 @@ from pivot.tui._batch import EventBatcher
 from pivot.tui._commands import PaletteCommand, PivotCommands
 from pivot.tui._dag_view import DagView
 from pivot.tui._datadiff_screen import DataDiffScreen, DiffTarget
-from pivot.tui._details import OutputRow, ParamsInfo, stage_outputs, stage_params
+from pivot.tui._details import OutputRow, ParamsInfo, params_info, stage_outputs
 from pivot.tui._explain import Explanation, from_decision, load_explanation
 from pivot.tui._log_view import LogView
 from pivot.tui._messages import (
@@ -741,7 +741,7 @@ class PivotApp(App[int]):
     def _params_worker(self, stage: str, token: int) -> None:
         payload: Any
         try:
-            payload = stage_params(self.engine, stage)
+            payload = params_info(self.engine, stage)
         except Exception as exc:
             payload = _describe(exc)
         self.post_message(DetailReady("params", stage, token, payload))

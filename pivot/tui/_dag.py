@@ -1,7 +1,8 @@
 """A layered text layout of the stage DAG (no Textual here).
 
-Stages are put in layers by their longest path from a source stage, so every edge points
-down to a later layer. Each stage appears exactly once, on its own line; its incoming edges
+Stages are put in layers by their longest path from a source stage (the same
+:func:`~pivot.core.reports.dag_view.layers` as ``pivot dag``), so every edge points down to a
+later layer. Each stage appears exactly once, on its own line; its incoming edges
 are listed beside it as ``← parent, parent``, and the view highlights the parents and children
 of the selected stage. Within a layer, stages are ordered by the mean position of their
 parents (one barycentre pass), which keeps related stages close together. Layout is linear in
@@ -23,6 +24,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+
+from pivot.core.reports import dag_view
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,14 +49,11 @@ class DagLayout:
     @classmethod
     def build(cls, order: Sequence[str], upstream: Mapping[str, frozenset[str]]) -> DagLayout:
         """Lay out the stages ``order`` (topological) with edges ``upstream[stage]``."""
-        layer_of: dict[str, int] = {}
-        for name in order:
-            parents = [p for p in upstream.get(name, ()) if p in layer_of]
-            layer_of[name] = 1 + max((layer_of[p] for p in parents), default=-1)
-        count = 1 + max(layer_of.values(), default=-1)
-        buckets: list[list[str]] = [[] for _ in range(count)]
-        for name in order:
-            buckets[layer_of[name]].append(name)
+        # The same layers as `pivot dag` draws: one definition of a stage's layer.
+        known = set(order)
+        edges = tuple((p, name) for name in order for p in upstream.get(name, ()) if p in known)
+        buckets = dag_view.layers(dag_view.DagView(tuple(order), edges))
+        layer_of = {name: index for index, bucket in enumerate(buckets) for name in bucket}
 
         # One barycentre pass, top-down: order each layer by its parents' mean position.
         position: dict[str, float] = {}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from pivot.core.pipeline.params import effective_params, read_params_file
-from pivot.core.run.planner import flatten_params
+from pivot.core.pipeline.params import read_params_file
+from pivot.core.reports.params_diff import ParamValue, stage_params
 from pivot.core.store.artifacts import ArtifactHasher
 from pivot.exceptions import PivotError
 
@@ -16,48 +16,24 @@ if TYPE_CHECKING:
 
 
 @dataclasses.dataclass(frozen=True)
-class ParamRow:
-    key: str  # dotted for nested values
-    value: Any
-    #: "default" (the model), "pipeline" (set at registration) or "params.yaml"
-    source: str
-
-
-@dataclasses.dataclass(frozen=True)
 class ParamsInfo:
     model: str | None
-    rows: tuple[ParamRow, ...]
+    #: The stage's effective params, each with its source, as ``pivot params show`` has them.
+    rows: tuple[ParamValue, ...]
     error: str | None = None
 
 
-def stage_params(engine: Engine, name: str) -> ParamsInfo:
-    """Effective params of ``name``, each marked with where its value comes from."""
+def params_info(engine: Engine, name: str) -> ParamsInfo:
+    """Effective params of ``name`` with their sources (from the same function as the CLI)."""
     pipeline, _ = engine.load()
     spec = pipeline[name]
     model = getattr(spec.params_model, "__name__", None)
     try:
         overrides = read_params_file(engine.project.params_file).get(name, {})
-        values = effective_params(spec, overrides)
+        rows = stage_params(spec, overrides)
     except PivotError as exc:
         return ParamsInfo(model, (), str(exc))
-    from_file = flatten_params(overrides)
-    from_pipeline = flatten_params(dict(spec.params_overrides))
-    rows = []
-    for key, value in flatten_params(values).items():
-        if _covered(key, from_file):
-            source = "params.yaml"
-        elif _covered(key, from_pipeline):
-            source = "pipeline"
-        else:
-            source = "default"
-        rows.append(ParamRow(key, value, source))
     return ParamsInfo(model, tuple(rows))
-
-
-def _covered(key: str, overrides: dict[str, Any]) -> bool:
-    """True when ``key`` or one of its parents is overridden."""
-    parts = key.split(".")
-    return any(".".join(parts[:i]) in overrides for i in range(1, len(parts) + 1))
 
 
 @dataclasses.dataclass(frozen=True)

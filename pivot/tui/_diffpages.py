@@ -10,8 +10,6 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
-from pivot.tui._text import format_value
-
 if TYPE_CHECKING:
     from pivot.core.reports.datadiff import DataDiff
 
@@ -62,6 +60,8 @@ def listing_size(diff: DataDiff, kind: Kind) -> tuple[int, int]:
 
 def build_page(diff: DataDiff, kind: Kind, index: int, size: int = PAGE_SIZE) -> Page:
     """Page ``index`` (clamped to the valid range) of one kind of change."""
+    from pivot.render.datadiff import cell_text
+
     listed, total = listing_size(diff, kind)
     count = page_count(listed, size)
     index = min(max(index, 0), count - 1)
@@ -72,7 +72,7 @@ def build_page(diff: DataDiff, kind: Kind, index: int, size: int = PAGE_SIZE) ->
         listing = diff.added_rows if kind == "added" else diff.removed_rows
         columns: tuple[str, ...] = ("row", *side.column_names)
         rows = [
-            (f"{r.row:,}", *(format_value(v, _CELL) for v in r.values))
+            (f"{r.row:,}", *(cell_text(v, _CELL) for v in r.values))
             for r in listing[start : start + size]
         ]
     else:
@@ -82,30 +82,16 @@ def build_page(diff: DataDiff, kind: Kind, index: int, size: int = PAGE_SIZE) ->
         for m in diff.modified_rows[start : start + size]:
             cells = {c.column: c for c in m.changes}
             where = f"{m.old_row:,}" if m.old_row == m.new_row else f"{m.old_row:,}→{m.new_row:,}"
-            values = [where, *(format_value(k, _CELL) for k in m.key)]
+            values = [where, *(cell_text(k, _CELL) for k in m.key)]
             for name in changed:
                 cell = cells.get(name)
                 values.append(
                     ""
                     if cell is None
-                    else f"{format_value(cell.old, _CELL // 2)} → {format_value(cell.new, _CELL // 2)}"
+                    else f"{cell_text(cell.old, _CELL // 2)} → {cell_text(cell.new, _CELL // 2)}"
                 )
             rows.append(tuple(values))
     return Page(kind, index, count, start, columns, tuple(rows), listed, total)
-
-
-def schema_lines(diff: DataDiff) -> list[tuple[str, str]]:
-    """(style name, text) lines describing schema changes; empty when the schema is the same."""
-    lines: list[tuple[str, str]] = []
-    for column in diff.schema.added:
-        lines.append(("success", f"+ column {column.name} ({column.dtype})"))
-    for column in diff.schema.removed:
-        lines.append(("error", f"- column {column.name} ({column.dtype})"))
-    for change in diff.schema.type_changes:
-        lines.append(("warning", f"~ column {change.name}: {change.old} → {change.new}"))
-    if diff.schema.order_changed:
-        lines.append(("muted", "column order changed"))
-    return lines
 
 
 def kinds() -> Sequence[Kind]:

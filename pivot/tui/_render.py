@@ -12,9 +12,11 @@ from rich.table import Table
 from rich.text import Text
 
 from pivot.core.run.planner import Action, Decision
+from pivot.render.params import format_param, source_label
+from pivot.render.sizes import human_size
 from pivot.tui._details import OutputRow, ParamsInfo
 from pivot.tui._explain import Explanation
-from pivot.tui._text import format_size, format_value, short_hash
+from pivot.tui._text import format_value, short_hash
 
 if TYPE_CHECKING:
     from pivot.core.reports.datadiff import DataDiff
@@ -175,17 +177,18 @@ def params_renderable(info: ParamsInfo, palette: Palette) -> RenderableType:
     table.add_column("value")
     table.add_column("from", no_wrap=True)
     for row in info.rows:
-        source = Text(row.source)
+        source = Text(source_label(row.source))
         if row.source == "params.yaml":
             source.stylize(Style(color=palette.warning, bold=True))
-            key = Text("* " + row.key, Style(bold=True))
-        elif row.source == "pipeline":
+            key = Text("* " + row.name, Style(bold=True))
+        elif row.source == "matrix":
             source.stylize(Style(color=palette.accent))
-            key = Text("  " + row.key)
+            key = Text("  " + row.name)
         else:
             source.stylize(Style(color=palette.muted))
-            key = Text("  " + row.key)
-        table.add_row(key, format_value(row.value), source)
+            key = Text("  " + row.name)
+        # Written as in params.yaml, like `pivot params show`; kept to one bounded line.
+        table.add_row(key, format_value(format_param(row.value)), source)
     legend = Text(
         f"{info.model} · * = overridden in params.yaml", Style(color=palette.muted, italic=True)
     )
@@ -204,7 +207,7 @@ def output_cells(row: OutputRow) -> tuple[str, ...]:
     return (
         row.path,
         row.kind + ("" if row.cached else " (git)"),
-        format_size(row.size),
+        human_size(row.size),
         short_hash(row.locked_hash),
         state,
     )
@@ -214,13 +217,14 @@ OUTPUT_COLUMNS = ("path", "kind", "size", "hash", "state")
 
 
 def data_diff_summary(diff: DataDiff, palette: Palette) -> RenderableType:
-    """A few lines: versions, status, schema changes and counts."""
-    from pivot.tui._diffpages import schema_lines
+    """A few lines: versions, status, schema changes and counts (worded as ``pivot data diff``)."""
+    from pivot.render.datadiff import mode_text, rows_text, schema_lines, status_line
 
     tones = {
-        "success": palette.success,
-        "error": palette.error,
-        "warning": palette.warning,
+        "plain": "",
+        "added": palette.success,
+        "removed": palette.error,
+        "modified": palette.warning,
         "muted": palette.muted,
     }
     lines: list[RenderableType] = [
@@ -230,31 +234,20 @@ def data_diff_summary(diff: DataDiff, palette: Palette) -> RenderableType:
         ),
         Text(status_line(diff), Style(bold=True, color=_status_tone(diff, palette))),
     ]
-    for tone, text in schema_lines(diff):
-        lines.append(Text("  " + text, Style(color=tones[tone])))
+    for tone, pieces in schema_lines(diff):
+        line = Text("  schema  ", Style(color=tones[tone] or None))
+        for text, piece_tone in pieces:
+            line.append(text, Style(color=tones[piece_tone] or None))
+        lines.append(line)
     lines.append(
         Text(
-            f"  rows {diff.old.rows:,} → {diff.new.rows:,} · compared "
-            + ("by key " + ", ".join(diff.keys) if diff.mode == "key" else "by position"),
+            f"  rows {rows_text(diff)} · compared {mode_text(diff)}",
             Style(color=palette.muted),
         )
     )
     if diff.summary_only and diff.summary_reason:
         lines.append(Text(f"  summary only: {diff.summary_reason}", Style(color=palette.muted)))
     return Group(*lines)
-
-
-def status_line(diff: DataDiff) -> str:
-    c = diff.counts
-    if diff.status == "identical":
-        return "no changes"
-    if diff.status == "reordered":
-        return f"reordered only: {c.moved or 0:,} rows moved"
-    if diff.status == "added":
-        return f"new file: {diff.new.rows:,} rows"
-    if diff.status == "deleted":
-        return f"deleted: {diff.old.rows:,} rows"
-    return f"{c.added:,} added · {c.removed:,} removed · {c.modified:,} modified"
 
 
 def _status_tone(diff: DataDiff, palette: Palette) -> str:

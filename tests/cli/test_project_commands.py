@@ -10,14 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pivot.core.reports.dag_render import (
-    DagView,
-    layers,
-    render_dot,
-    render_json,
-    render_mermaid,
-    render_text,
-)
+from pivot.core.reports.dag_view import DagView, layers
+from pivot.render.dag import render_dot, render_mermaid, render_text
 from tests.helpers import TempProject, make_project
 
 # Four stages using every output kind: prepare fans out to train and log; report reads from
@@ -174,7 +168,7 @@ def test_mermaid_dot_and_json() -> None:
     dot = render_dot(dag)
     assert dot.startswith("digraph pivot {") and '"prep" -> "train";' in dot
     assert '"say \\"hi\\""' in dot
-    data = render_json(dag)
+    data = dag.to_dict()
     assert data["edges"] == [["prep", "train"], ["train", 'say "hi"']]
     assert [s["layer"] for s in data["stages"]] == [0, 1, 2]
     assert render_text(DagView((), ())) == "(no stages)"

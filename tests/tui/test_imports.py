@@ -1,4 +1,8 @@
-"""No Textual outside the TUI: core never imports it, and headless CLI paths never load it."""
+"""No Textual outside the TUI: headless CLI paths never load it.
+
+(That core imports neither Textual nor rich is checked in ``tests/core/test_imports.py``; that
+``pivot.render`` never imports Textual, in ``tests/render/test_imports.py``.)
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.helpers import REPO, TempProject, pivot_env
+from tests.helpers import TempProject, pivot_env
 
 PIPELINE = """
 from typing import Annotated
@@ -52,31 +56,6 @@ def probe(project: TempProject, *args: str, ci: bool = True) -> dict[str, object
     assert line, proc.stderr
     result: dict[str, object] = json.loads(line[-1][6:])
     return result
-
-
-def test_core_never_imports_textual() -> None:
-    code = (
-        "import sys, pivot.core.run.engine, pivot.core.run.watch, pivot.core.run.explain, pivot.core.reports.datadiff;"
-        "print([m for m in sys.modules if m.startswith(('textual', 'pivot.tui'))])"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, env=pivot_env(), capture_output=True, text=True
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "[]"
-
-
-def test_no_textual_import_in_core_sources() -> None:
-    offenders = [
-        str(path.relative_to(REPO))
-        for path in (REPO / "pivot" / "core").rglob("*.py")
-        if "textual" in path.read_text(encoding="utf-8")
-        and any(
-            line.lstrip().startswith(("import textual", "from textual"))
-            for line in path.read_text(encoding="utf-8").splitlines()
-        )
-    ]
-    assert offenders == []
 
 
 @pytest.mark.parametrize(

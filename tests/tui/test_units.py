@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from pivot.core.pipeline.graph import StageGraph
 from pivot.core.run.events import (
@@ -21,8 +23,8 @@ from pivot.tui._batch import EventBatcher
 from pivot.tui._dag import DagLayout
 from pivot.tui._diffpages import PAGE_SIZE, build_page, page_count
 from pivot.tui._model import Phase, PipelineModel
-from pivot.tui._text import format_duration, format_size, strip_ansi
-from tests.helpers import TempProject
+from pivot.tui._text import format_duration, strip_ansi
+from tests.helpers import TempProject, make_project
 
 
 def graph(edges: dict[str, set[str]]) -> StageGraph:
@@ -212,8 +214,6 @@ def test_strip_ansi(raw: str, clean: str) -> None:
 def test_formatting() -> None:
     assert format_duration(0.312) == "0.31s"
     assert format_duration(75) == "1m15s"
-    assert format_size(2048) == "2.0 KiB"
-    assert format_size(None) == "-"
 
 
 def test_outputs_tab_compares_hashes_not_sizes(demo_ran: TempProject) -> None:
@@ -237,3 +237,66 @@ def test_outputs_tab_compares_hashes_not_sizes(demo_ran: TempProject) -> None:
         assert states == {"data/words.json": "missing"}
     finally:
         engine.close()
+
+
+MATRIX_PIPELINE = """
+from typing import Annotated
+import pivot
+from pivot import loaders
+from pivot.stage_def import StageParams
+
+pipeline = pivot.Pipeline("grid")
+
+
+class FitParams(StageParams):
+    hidden: int = 8
+    flag: bool = False
+    note: str = "x"
+
+
+def fit(params: FitParams) -> Annotated[dict, pivot.Out("fit/{size}.json", loaders.JSON())]:
+    return {"hidden": params.hidden}
+
+
+pipeline.register(fit, matrix={"size": {"small": {"hidden": 4}, "big": {"hidden": 64}}})
+"""
+
+
+def test_params_tab_and_params_show_agree(tmp_path: Path) -> None:
+    """The Params tab and `pivot params show` label each value's source alike: one function
+    decides the source (core) and one words it (pivot.render.params)."""
+    from pivot.core.project import Project
+    from pivot.core.run.engine import Engine
+    from pivot.tui._details import params_info
+    from pivot.tui._render import Palette, params_renderable
+
+    project = make_project(tmp_path / "grid")
+    project.write("pipeline.py", MATRIX_PIPELINE)
+    project.write("params.yaml", "fit@big:\n  flag: true\n")
+    shown = json.loads(project.pivot("params", "show", "--json").stdout)["stages"]
+    text = project.pivot("--no-tui", "params", "show", "fit@big").stdout
+
+    engine = Engine(Project(project.root))
+    try:
+        info = params_info(engine, "fit@big")
+    finally:
+        engine.close()
+    tab = {row.name: (row.value, row.source) for row in info.rows}
+    cli = {name: (p["value"], p["source"]) for name, p in shown["fit@big"].items()}
+    assert (
+        tab
+        == cli
+        == {
+            "flag": (True, "params.yaml"),
+            "hidden": (64, "matrix"),
+            "note": ("x", "default"),
+        }
+    )
+
+    console = Console(width=80, record=True, color_system=None)
+    console.print(params_renderable(info, Palette({}, dark=True)))
+    drawn = console.export_text()
+    for name, value, source in (("flag", "true", "params.yaml"), ("hidden", "64", "matrix")):
+        line = next(line for line in drawn.splitlines() if f" {name} " in f" {line} ")
+        cli_line = next(line for line in text.splitlines() if f" {name} " in f" {line} ")
+        assert line.split()[-2:] == cli_line.split()[-2:] == [value, source]

@@ -24,7 +24,6 @@ snapshots and the rich bar), ``_verify`` (local checks). boto3 is imported lazil
 from __future__ import annotations
 
 from pivot.core.remote._progress import (
-    ConsoleProgress,
     Direction,
     Phase,
     ProgressCallback,
@@ -60,7 +59,6 @@ __all__ = [
     "BlobMissingError",
     "BlobProblem",
     "BlobRef",
-    "ConsoleProgress",
     "Direction",
     "Phase",
     "ProgressCallback",

@@ -3,8 +3,9 @@
 The transfer code never prints. It calls a :data:`ProgressCallback` with a
 :class:`TransferProgress` whenever the numbers move (byte updates are throttled to ten a
 second; phase changes and finished files always go through). The CLI draws the snapshots
-with :class:`ConsoleProgress`; the TUI can post them as messages. Callbacks run on worker
-threads, one at a time, and must return quickly.
+with :class:`pivot.render.progress.ConsoleProgress`; the TUI can post them as messages.
+Callbacks run on worker threads, one at a time, and must return quickly. Nothing here
+draws: core stays free of rich.
 """
 
 from __future__ import annotations
@@ -14,11 +15,6 @@ import enum
 import threading
 import time
 from collections.abc import Callable
-from types import TracebackType
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from rich.progress import Progress, TaskID
 
 
 class Direction(enum.StrEnum):
@@ -116,66 +112,3 @@ class ProgressTracker:
         with self._lock:
             self.phase = Phase.DONE
             self._emit(force=True)
-
-
-class ConsoleProgress:
-    """A rich progress bar (files and bytes) on stderr, for use as a callback::
-
-        with ConsoleProgress("push") as progress:
-            push(project, progress=progress)
-
-    Only use it when stderr is a terminal; it draws nothing after the ``with`` block ends.
-    """
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self._progress: Progress | None = None
-        self._task: TaskID | None = None
-
-    def __enter__(self) -> ConsoleProgress:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
-
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.fields[files]}"),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
-        self._progress.start()
-        self._task = self._progress.add_task(f"{self.label}: checking remote", total=None, files="")
-        return self
-
-    def __call__(self, snapshot: TransferProgress) -> None:
-        if self._progress is None or self._task is None:
-            return
-        if snapshot.phase is Phase.CHECKING:
-            return
-        self._progress.update(
-            self._task,
-            description=self.label,
-            total=max(snapshot.bytes_total, 1),
-            completed=snapshot.bytes_done,
-            files=f"{snapshot.files_done}/{snapshot.files_total} files",
-        )
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None

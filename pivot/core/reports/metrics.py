@@ -7,7 +7,8 @@ version is whatever was committed at the revision (read through
 two versions compare key by key.
 
 This module also resolves the targets that ``metrics`` and ``plots`` commands accept: stage
-names, paths of pipeline outputs, or any file path.
+names, paths of pipeline outputs, or any file path. Showing values to people (precision,
+Markdown, JSON) is :mod:`pivot.render.metrics`'s job.
 """
 
 from __future__ import annotations
@@ -29,29 +30,18 @@ if TYPE_CHECKING:
     from pivot.outputs import Out
 
 __all__ = [
-    "DEFAULT_PRECISION",
     "MetricChange",
     "MetricsDiff",
     "MetricsFile",
     "OutputTarget",
     "diff_metrics",
     "flatten",
-    "format_number",
     "is_number",
     "parse_metrics",
     "read_revision_metrics",
     "read_workspace_metrics",
-    "render_diff_json",
-    "render_diff_markdown",
-    "render_show_json",
-    "render_show_markdown",
     "select_outputs",
 ]
-
-DEFAULT_PRECISION = 5
-
-#: Shown for a target that does not exist in the workspace.
-MISSING = "missing (run the stage that writes it)"
 
 Status = Literal["added", "removed", "modified", "unchanged"]
 
@@ -137,24 +127,6 @@ def flatten(value: Any, *, lists: bool = True) -> dict[str, Any]:
 def is_number(value: Any) -> bool:
     """An int or float, but not a bool."""
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def format_number(value: Any, precision: int = DEFAULT_PRECISION, *, sign: bool = False) -> str:
-    """A metric value for people: floats to ``precision`` significant digits."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, int):
-        return f"{value:+d}" if sign else str(value)
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            return str(value)
-        text = f"{value:{'+' if sign else ''}.{max(precision, 1)}g}"
-        return "0" if text in ("-0", "+0") and not sign else text
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, default=str)
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -306,68 +278,3 @@ def _same(old: Any, new: Any) -> bool:
     if is_number(old) and is_number(new):
         return bool(old == new or (math.isnan(old) and math.isnan(new)))
     return bool(old == new)
-
-
-# -- rendering (pure strings; tables for the terminal are drawn by the CLI) ---------------
-
-
-def render_show_json(files: Sequence[MetricsFile]) -> str:
-    return json.dumps(
-        {
-            "metrics": {f.path: f.values for f in files if f.values is not None},
-            "errors": {f.path: f.error or MISSING for f in files if f.values is None},
-        },
-        indent=2,
-        default=str,
-    )
-
-
-def render_diff_json(diff: MetricsDiff) -> str:
-    return json.dumps(diff.to_dict(), indent=2, default=str)
-
-
-def md_cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
-def md_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    lines = [
-        "| " + " | ".join(md_cell(h) for h in header) + " |",
-        "|" + "|".join("---" for _ in header) + "|",
-    ]
-    lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
-    return lines
-
-
-def render_show_markdown(files: Sequence[MetricsFile], precision: int) -> str:
-    rows = [
-        (f.path, key, format_number(value, precision))
-        for f in files
-        if f.values is not None
-        for key, value in f.values.items()
-    ]
-    lines = md_table(("Path", "Metric", "Value"), rows) if rows else ["No metrics."]
-    lines += [f"\n> **{f.path}**: {f.error or MISSING}" for f in files if f.values is None]
-    return "\n".join(lines) + "\n"
-
-
-def diff_cells(change: MetricChange, precision: int) -> tuple[str, str, str]:
-    """Old, new and change columns as text."""
-    old = "—" if change.status == "added" else format_number(change.old, precision)
-    new = "—" if change.status == "removed" else format_number(change.new, precision)
-    delta = change.change
-    if delta is not None:
-        column = format_number(delta, precision, sign=True)
-    elif change.status in ("added", "removed"):
-        column = change.status
-    else:
-        column = "changed" if change.status == "modified" else "—"
-    return old, new, column
-
-
-def render_diff_markdown(diff: MetricsDiff, precision: int) -> str:
-    rows = [(c.path, c.key, *diff_cells(c, precision)) for c in diff.changes]
-    header = ("Path", "Metric", diff.rev, "workspace", "Change")
-    lines = md_table(header, rows) if rows else [f"No metrics changed since {diff.rev}."]
-    lines += [f"\n> **{path}**: {error}" for path, error in diff.errors.items()]
-    return "\n".join(lines) + "\n"

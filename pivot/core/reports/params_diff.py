@@ -1,8 +1,10 @@
-"""Stage parameters as people see them: where each value comes from, and what changed.
+"""Stage parameters as data: each value with where it comes from, and what changed.
 
 The effective params of a stage are its model's defaults, overridden by ``params.yaml``
 (``{stage: {field: value}}``); :func:`pivot.core.pipeline.params.effective_params` computes them.
-Here they are flattened to dotted names (``optimizer.lr``) and labelled with their source.
+Here they are flattened to dotted names (``optimizer.lr``) and tagged with their source.
+:func:`stage_params` is the one place that decides a value's source; the CLI and the TUI
+show it through :mod:`pivot.render.params`.
 
 The old side of a diff is what the stage ran with at a git revision: the ``params`` of its
 lock file committed there. A stage without a lock at that revision falls back to
@@ -12,12 +14,11 @@ lock file committed there. A stage without a lock at that revision falls back to
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from pivot.core.pipeline.params import effective_params, parse_params_text
-from pivot.core.reports.metrics import flatten, md_table
+from pivot.core.reports.metrics import flatten
 from pivot.core.store.lock import parse_lock
 from pivot.exceptions import StageDefinitionError
 
@@ -30,14 +31,10 @@ __all__ = [
     "PARAMS_FILE",
     "ParamChange",
     "ParamValue",
+    "Source",
     "StageParamsDiff",
     "diff_params",
-    "format_param",
     "old_params",
-    "render_diff_json",
-    "render_diff_markdown",
-    "render_show_json",
-    "render_show_markdown",
     "stage_params",
     "unknown_stages",
 ]
@@ -51,6 +48,12 @@ Status = Literal["added", "removed", "modified", "unchanged"]
 
 @dataclasses.dataclass(frozen=True)
 class ParamValue:
+    """One effective param of a stage.
+
+    ``source`` is the layer that set it: the model's ``default``, the stage's section of
+    ``params.yaml``, or the values its ``matrix`` variant was registered with.
+    """
+
     name: str
     value: Any
     source: Source
@@ -89,15 +92,6 @@ def _sets(overrides: Mapping[str, Any], parts: Sequence[str]) -> bool:
 def unknown_stages(pipeline: PipelineDefinition, params_file: Mapping[str, Any]) -> list[str]:
     """Stages named in params.yaml that the pipeline does not define (probably typos)."""
     return [name for name in params_file if name not in pipeline]
-
-
-def format_param(value: Any) -> str:
-    """A param value as it would be written in params.yaml."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, float):
-        return repr(value)
-    return json.dumps(value, default=str)
 
 
 # -- diff ---------------------------------------------------------------------------------
@@ -185,60 +179,3 @@ def diff_params(
         if changes:
             diffs.append(StageParamsDiff(name, old_from, tuple(changes)))
     return diffs
-
-
-# -- rendering ----------------------------------------------------------------------------
-
-
-def render_show_json(shown: Sequence[tuple[str, Sequence[ParamValue]]]) -> str:
-    return json.dumps(
-        {
-            "stages": {
-                stage: {p.name: {"value": p.value, "source": p.source} for p in values}
-                for stage, values in shown
-            }
-        },
-        indent=2,
-        default=str,
-    )
-
-
-def render_show_markdown(shown: Sequence[tuple[str, Sequence[ParamValue]]]) -> str:
-    rows = [
-        (stage, p.name, format_param(p.value), p.source) for stage, values in shown for p in values
-    ]
-    if not rows:
-        return "No stage takes params.\n"
-    return "\n".join(md_table(("Stage", "Param", "Value", "Source"), rows)) + "\n"
-
-
-def render_diff_json(rev: str, diffs: Sequence[StageParamsDiff]) -> str:
-    return json.dumps(
-        {
-            "rev": rev,
-            "stages": {
-                d.stage: {
-                    "old_from": d.old_from,
-                    "params": {
-                        c.name: {"old": c.old, "new": c.new, "status": c.status} for c in d.changes
-                    },
-                }
-                for d in diffs
-            },
-        },
-        indent=2,
-        default=str,
-    )
-
-
-def diff_cells(change: ParamChange) -> tuple[str, str]:
-    old = "—" if change.status == "added" else format_param(change.old)
-    new = "—" if change.status == "removed" else format_param(change.new)
-    return old, new
-
-
-def render_diff_markdown(rev: str, diffs: Sequence[StageParamsDiff]) -> str:
-    rows = [(d.stage, c.name, *diff_cells(c), c.status) for d in diffs for c in d.changes]
-    if not rows:
-        return f"No params changed since {rev}.\n"
-    return "\n".join(md_table(("Stage", "Param", rev, "workspace", "Status"), rows)) + "\n"

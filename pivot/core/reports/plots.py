@@ -3,7 +3,7 @@
 A :class:`~pivot.outputs.Plot` output names its x column, y column(s) and title; without
 them x is the row index and every numeric column is a series. A file is turned into a
 :class:`Figure` (series of points, or images) that the SVG writer
-(:mod:`pivot.core.reports.plots_svg`) and the terminal drawer (:mod:`pivot.sinks.terminal_plot`)
+(:mod:`pivot.render.plots_svg`) and the terminal drawer (:mod:`pivot.render.terminal_plot`)
 both consume. :func:`overlay` puts two versions of one plot in one figure for ``plots diff``.
 
 Supported series layouts: CSV/TSV with a header; JSON/YAML as a list of records
@@ -33,31 +33,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "IMAGE_TYPES",
-    "PALETTE",
     "Figure",
     "Image",
     "Series",
     "build_figure",
-    "color_indexes",
     "figure_from_bytes",
     "overlay",
     "read_revision_figure",
     "read_workspace_figure",
 ]
-
-#: Series colours, shared by the SVG and the terminal so a series looks the same in both.
-PALETTE = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#17becf",
-    "#bcbd22",
-    "#7f7f7f",
-)
 
 IMAGE_TYPES = {
     ".png": "image/png",
@@ -77,7 +61,7 @@ class Series:
     name: str
     xs: tuple[float, ...]
     ys: tuple[float, ...]
-    #: Series sharing a colour key share a colour (a column in two versions).
+    #: Series sharing a colour key are one column in two versions (drawn in one colour).
     color_key: str = ""
     #: Drawn dashed/dim: the old version in a diff.
     old: bool = False
@@ -118,16 +102,6 @@ class Figure:
         xs = [x for x, _ in points]
         ys = [y for _, y in points]
         return min(xs), max(xs), min(ys), max(ys)
-
-
-def color_indexes(figure: Figure) -> list[int]:
-    """Palette index of each series: by colour key, in order of first appearance."""
-    keys: dict[str, int] = {}
-    indexes = []
-    for series in figure.series:
-        key = series.color_key or series.name
-        indexes.append(keys.setdefault(key, len(keys)) % len(PALETTE))
-    return indexes
 
 
 # -- parsing ------------------------------------------------------------------------------

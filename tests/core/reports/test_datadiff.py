@@ -12,13 +12,7 @@ import pytest
 import xxhash
 import yaml
 
-from pivot.core.reports.datadiff import (
-    DataDiff,
-    compute_data_diff,
-    diff_files,
-    render_json,
-    render_markdown,
-)
+from pivot.core.reports.datadiff import DataDiff, compute_data_diff, diff_files
 from pivot.core.store.revisions import (
     RevisionReader,
     find_file_at_revision,
@@ -26,6 +20,8 @@ from pivot.core.store.revisions import (
     read_at_revision,
 )
 from pivot.exceptions import CacheError, DataDiffError, LockFileError, ProjectError, UsageError
+from pivot.render.datadiff import render_json, render_markdown
+from tests.helpers import REPO
 
 GIT_ENV = {
     **os.environ,
@@ -379,7 +375,7 @@ def test_text_rendering(repo: Repo) -> None:
 
     from rich.console import Console
 
-    from pivot.core.reports.datadiff import render_text
+    from pivot.render.datadiff import render_text
 
     diff = diff_text(repo, "t.csv", OLD_CSV, NEW_CSV, keys=["id"])
     buffer = io.StringIO()
@@ -605,7 +601,7 @@ class TestRevisions:
 
 # -- the documented JSON schema -----------------------------------------------------------
 
-DOCS = Path(__file__).resolve().parents[3] / "docs" / "data-diff.md"
+DOCS = REPO / "docs" / "data-diff.md"
 
 
 def documented_schema() -> dict[str, object]:

@@ -7,7 +7,9 @@ The public surface is small:
   at that revision). The CLI (``pivot data diff``) and the TUI both call it.
 - :func:`diff_files` compares two files on disk (no git involved).
 - :func:`diff_frames` is the engine itself, over two polars DataFrames.
-- :func:`render_text`, :func:`render_markdown` and :func:`render_json` present results.
+
+Results are data; :mod:`pivot.render.datadiff` presents them (rich text, Markdown, JSON) for
+the CLI and the TUI alike.
 
 Results are immutable dataclasses (:class:`DataDiff` and its parts) with ``to_dict()``; the
 JSON form is documented in ``docs/data-diff.md``.
@@ -22,6 +24,8 @@ from pathlib import Path
 
 from pivot.core.reports.datadiff._diff import SideInfo, diff_frames
 from pivot.core.reports.datadiff._model import (
+    DEFAULT_MAX_ROWS,
+    DEFAULT_MAX_ROWS_JSON,
     SCHEMA_VERSION,
     CellChange,
     Column,
@@ -35,13 +39,6 @@ from pivot.core.reports.datadiff._model import (
     TypeChange,
 )
 from pivot.core.reports.datadiff._read import FORMATS, DataSource, detect_format, read_frame
-from pivot.core.reports.datadiff._render import (
-    DEFAULT_MAX_ROWS,
-    DEFAULT_MAX_ROWS_JSON,
-    render_json,
-    render_markdown,
-    render_text,
-)
 from pivot.core.store.paths import relative_posix_path
 from pivot.core.store.revisions import RevisionReader
 from pivot.exceptions import DataDiffError
@@ -66,9 +63,6 @@ __all__ = [
     "compute_data_diff",
     "diff_files",
     "diff_frames",
-    "render_json",
-    "render_markdown",
-    "render_text",
 ]
 
 SUMMARY_THRESHOLD_BYTES = 512 * 1024 * 1024

@@ -18,6 +18,8 @@ from decimal import Decimal
 from typing import Any, Literal
 
 __all__ = [
+    "DEFAULT_MAX_ROWS",
+    "DEFAULT_MAX_ROWS_JSON",
     "SCHEMA_VERSION",
     "CellChange",
     "Column",
@@ -33,6 +35,10 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+
+#: Rows listed per kind of change unless asked otherwise (text and Markdown; JSON lists more).
+DEFAULT_MAX_ROWS = 50
+DEFAULT_MAX_ROWS_JSON = 1000
 
 Status = Literal["identical", "changed", "reordered", "added", "deleted"]
 Mode = Literal["key", "position"]

@@ -1,34 +1,43 @@
-"""Presenting data diffs: rich renderables for the terminal, Markdown, and JSON.
+"""Data diffs for people: rich renderables for the terminal, Markdown, and JSON.
 
 Text output is built from rich renderables (``Text`` and ``Table``) so the same objects
 print in colour on a terminal and as plain text when piped (the caller's ``Console``
 decides). Every listing says how many rows it shows out of how many there are.
+
+The wording of each fact is decided once, here, and shared with the TUI's data-diff screen:
+:func:`status_line`, :func:`rows_text`, :func:`mode_text`, :func:`schema_lines` and
+:func:`cell_text`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
-from pivot.core.reports.datadiff._model import SCHEMA_VERSION, DataDiff, ListedRow, ModifiedRow
+from pivot.core.reports.datadiff import SCHEMA_VERSION, DataDiff, ListedRow, ModifiedRow
+from pivot.render.tables import md_table, rich_table
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
-    from rich.table import Table
     from rich.text import Text
 
 __all__ = [
-    "DEFAULT_MAX_ROWS",
-    "DEFAULT_MAX_ROWS_JSON",
+    "Tone",
+    "cell_text",
+    "mode_text",
     "render_json",
     "render_markdown",
     "render_text",
+    "rows_text",
+    "schema_lines",
+    "status_line",
     "text_renderables",
 ]
 
-DEFAULT_MAX_ROWS = 50
-DEFAULT_MAX_ROWS_JSON = 1000
+#: What a piece of text says about the change; each front end picks its own colour for it.
+Tone = Literal["plain", "added", "removed", "modified", "muted"]
+
 _CELL_WIDTH = 48
 _ARROW = " → "
 
@@ -58,13 +67,21 @@ def _versions(diff: DataDiff) -> str:
     return f"{old}{_ARROW}{diff.new.label}"
 
 
-def _mode(diff: DataDiff) -> str:
+def mode_text(diff: DataDiff) -> str:
+    """How rows were matched: ``by key id`` or ``by position``."""
     if diff.mode == "key":
         return "by key " + ", ".join(diff.keys)
     return "by position"
 
 
-def _status_line(diff: DataDiff) -> str:
+def rows_text(diff: DataDiff) -> str:
+    """Row counts of both versions and the difference: ``9 → 4 (-5)``."""
+    old, new = diff.old.rows, diff.new.rows
+    return f"{_n(old)}{_ARROW}{_n(new)}{_delta(old, new)}"
+
+
+def status_line(diff: DataDiff) -> str:
+    """What happened to the file, in one line (the counts, or why there are none)."""
     c = diff.counts
     if diff.status == "identical":
         return "no changes"
@@ -83,7 +100,12 @@ def _status_line(diff: DataDiff) -> str:
     return ", ".join(parts)
 
 
-def _cell(value: Any) -> str:
+def cell_text(value: Any, width: int = _CELL_WIDTH) -> str:
+    """A value of a data row on one line, cut to ``width`` characters.
+
+    ``null``, ``true`` and ``false`` as in the files; strings with surrounding spaces or line
+    breaks are quoted so that they can be told apart.
+    """
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -94,8 +116,8 @@ def _cell(value: Any) -> str:
         text = repr(value)
     else:
         text = str(value)
-    if len(text) > _CELL_WIDTH:
-        text = text[: _CELL_WIDTH - 1] + "…"
+    if len(text) > width:
+        text = text[: max(width - 1, 0)] + "…"
     return text
 
 
@@ -135,7 +157,7 @@ def text_renderables(diff: DataDiff) -> Iterator[RenderableType]:
 
     header = Text()
     header.append(diff.path, style="bold")
-    header.append(f"  {_versions(diff)} · {diff.format} · {_mode(diff)}", style="dim")
+    header.append(f"  {_versions(diff)} · {diff.format} · {mode_text(diff)}", style="dim")
     yield header
 
     status_style = {
@@ -146,12 +168,10 @@ def text_renderables(diff: DataDiff) -> Iterator[RenderableType]:
         "changed": _STYLE_MODIFIED,
     }[diff.status]
     line = Text("  rows    ")
-    line.append(
-        f"{_n(diff.old.rows)}{_ARROW}{_n(diff.new.rows)}{_delta(diff.old.rows, diff.new.rows)}"
-    )
+    line.append(rows_text(diff))
     yield line
     status = Text("  status  ")
-    status.append(_status_line(diff), style=status_style)
+    status.append(status_line(diff), style=status_style)
     yield status
 
     yield from _schema_text(diff)
@@ -186,29 +206,53 @@ def text_renderables(diff: DataDiff) -> Iterator[RenderableType]:
         yield from _modified_table(diff)
 
 
+def schema_lines(diff: DataDiff) -> list[tuple[Tone, list[tuple[str, Tone]]]]:
+    """Schema changes, a line each: the line's tone and its toned pieces of text.
+
+    Empty for a file that is new or deleted (its whole schema changed, which says nothing).
+    """
+    schema = diff.schema
+    if diff.status in ("added", "deleted"):
+        return []
+    lines: list[tuple[Tone, list[tuple[str, Tone]]]] = []
+    for col in schema.added:
+        lines.append(("plain", [(f"+ {col.name} ({col.dtype})", "added")]))
+    for col in schema.removed:
+        lines.append(("plain", [(f"- {col.name} ({col.dtype})", "removed")]))
+    for change in schema.type_changes:
+        lines.append(
+            (
+                "plain",
+                [
+                    (f"~ {change.name}: ", "modified"),
+                    (change.old, "removed"),
+                    (_ARROW, "plain"),
+                    (change.new, "added"),
+                ],
+            )
+        )
+    if schema.order_changed:
+        lines.append(("muted", [("column order changed", "plain")]))
+    return lines
+
+
+_TEXT_STYLE: dict[Tone, str] = {
+    "plain": "",
+    "added": _STYLE_ADDED,
+    "removed": _STYLE_REMOVED,
+    "modified": _STYLE_MODIFIED,
+    "muted": "dim",
+}
+
+
 def _schema_text(diff: DataDiff) -> Iterator[Text]:
     from rich.text import Text
 
-    schema = diff.schema
-    if diff.status in ("added", "deleted"):
-        return
-    for col in schema.added:
-        line = Text("  schema  ")
-        line.append(f"+ {col.name} ({col.dtype})", style=_STYLE_ADDED)
+    for tone, pieces in schema_lines(diff):
+        line = Text("  schema  ", style=_TEXT_STYLE[tone])
+        for text, piece_tone in pieces:
+            line.append(text, style=_TEXT_STYLE[piece_tone])
         yield line
-    for col in schema.removed:
-        line = Text("  schema  ")
-        line.append(f"- {col.name} ({col.dtype})", style=_STYLE_REMOVED)
-        yield line
-    for change in schema.type_changes:
-        line = Text("  schema  ")
-        line.append(f"~ {change.name}: ", style=_STYLE_MODIFIED)
-        line.append(change.old, style=_STYLE_REMOVED)
-        line.append(_ARROW)
-        line.append(change.new, style=_STYLE_ADDED)
-        yield line
-    if schema.order_changed:
-        yield Text("  schema  column order changed", style="dim")
 
 
 def _title(title: str, style: str) -> Iterator[Text]:
@@ -216,18 +260,6 @@ def _title(title: str, style: str) -> Iterator[Text]:
 
     yield Text("")
     yield Text(title, style=f"bold {style}")
-
-
-def _table() -> Table:
-    from rich import box
-    from rich.table import Table
-
-    return Table(
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
-        header_style="bold",
-    )
 
 
 def _listed_table(
@@ -242,7 +274,7 @@ def _listed_table(
 
     shown = f"{_n(len(rows))} of {_n(total)}" if len(rows) < total else _n(total)
     yield from _title(f"{sign} {what} rows ({shown})", style)
-    table = _table()
+    table = rich_table()
     table.add_column("row", justify="right", style="dim", no_wrap=True, min_width=_width(rows))
     for name in columns:
         table.add_column(name, style=style, no_wrap=True, overflow="ellipsis")
@@ -263,7 +295,7 @@ def _width(rows: Sequence[ListedRow | ModifiedRow]) -> int:
 def _styled(value: Any) -> Text:
     from rich.text import Text
 
-    return Text(_cell(value), style="dim italic" if value is None else "")
+    return Text(cell_text(value), style="dim italic" if value is None else "")
 
 
 def _modified_table(diff: DataDiff) -> Iterator[RenderableType]:
@@ -273,7 +305,7 @@ def _modified_table(diff: DataDiff) -> Iterator[RenderableType]:
     total = diff.counts.modified
     shown = f"{_n(len(rows))} of {_n(total)}" if len(rows) < total else _n(total)
     yield from _title(f"~ modified rows ({shown})", _STYLE_MODIFIED)
-    table = _table()
+    table = rich_table()
     if diff.keys:
         for key in diff.keys:
             table.add_column(key, style="bold", no_wrap=True)
@@ -284,7 +316,7 @@ def _modified_table(diff: DataDiff) -> Iterator[RenderableType]:
         table.add_column(name, no_wrap=True, overflow="ellipsis")
     for row in rows:
         by_column = {c.column: c for c in row.changes}
-        lead = [_cell(v) for v in row.key] if diff.keys else [str(row.new_row)]
+        lead = [cell_text(v) for v in row.key] if diff.keys else [str(row.new_row)]
         cells: list[Text | str] = list(lead)
         for name in changed:
             change = by_column.get(name)
@@ -292,9 +324,9 @@ def _modified_table(diff: DataDiff) -> Iterator[RenderableType]:
                 cells.append(Text("·", style="dim"))
                 continue
             cell = Text()
-            cell.append(_cell(change.old), style=_STYLE_REMOVED)
+            cell.append(cell_text(change.old), style=_STYLE_REMOVED)
             cell.append(_ARROW, style="dim")
-            cell.append(_cell(change.new), style=_STYLE_ADDED)
+            cell.append(cell_text(change.new), style=_STYLE_ADDED)
             cells.append(cell)
         table.add_row(*cells)
     yield table
@@ -306,29 +338,15 @@ def _modified_table(diff: DataDiff) -> Iterator[RenderableType]:
 # -- markdown -----------------------------------------------------------------------------
 
 
-def _md(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
-def _md_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    lines = [
-        "| " + " | ".join(_md(h) for h in header) + " |",
-        "|" + "|".join("---" for _ in header) + "|",
-    ]
-    lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
-    return lines
-
-
 def render_markdown(diffs: Sequence[DataDiff]) -> str:
     """GitHub-flavoured Markdown for a set of diffs (for PR comments and reports)."""
     out: list[str] = []
     for diff in diffs:
         out += [f"### `{diff.path}`", ""]
-        out += [f"{_versions(diff)} · {diff.format} · {_mode(diff)}", ""]
+        out += [f"{_versions(diff)} · {diff.format} · {mode_text(diff)}", ""]
         out += [
-            f"- **rows**: {_n(diff.old.rows)}{_ARROW}{_n(diff.new.rows)}"
-            f"{_delta(diff.old.rows, diff.new.rows)}",
-            f"- **status**: {_status_line(diff)}",
+            f"- **rows**: {rows_text(diff)}",
+            f"- **status**: {status_line(diff)}",
         ]
         if diff.changed_cells:
             cells = ", ".join(f"`{n}` {_n(c)}" for n, c in diff.changed_cells)
@@ -346,7 +364,7 @@ def render_markdown(diffs: Sequence[DataDiff]) -> str:
             rows += [("type", t.name, t.old, t.new) for t in schema.type_changes]
             if schema.order_changed:
                 rows.append(("order", "(column order changed)", "", ""))
-            out += ["**Schema**", "", *_md_table(["change", "column", "old", "new"], rows), ""]
+            out += ["**Schema**", "", *md_table(["change", "column", "old", "new"], rows), ""]
         if diff.summary_only:
             continue
         for what, listed, columns, total in (
@@ -356,8 +374,8 @@ def render_markdown(diffs: Sequence[DataDiff]) -> str:
             if not listed:
                 continue
             out += [f"**{what} rows** ({_n(len(listed))} of {_n(total)})", ""]
-            out += _md_table(
-                ["row", *columns], ([str(r.row), *(_cell(v) for v in r.values)] for r in listed)
+            out += md_table(
+                ["row", *columns], ([str(r.row), *(cell_text(v) for v in r.values)] for r in listed)
             )
             out.append("")
         if diff.modified_rows:
@@ -366,15 +384,15 @@ def render_markdown(diffs: Sequence[DataDiff]) -> str:
             body: list[list[str]] = []
             for row in diff.modified_rows:
                 by_column = {c.column: c for c in row.changes}
-                md_cells = [_cell(v) for v in row.key] if diff.keys else [str(row.new_row)]
+                md_cells = [cell_text(v) for v in row.key] if diff.keys else [str(row.new_row)]
                 for name in changed:
                     ch = by_column.get(name)
-                    md_cells.append(f"{_cell(ch.old)}{_ARROW}{_cell(ch.new)}" if ch else "")
+                    md_cells.append(f"{cell_text(ch.old)}{_ARROW}{cell_text(ch.new)}" if ch else "")
                 body.append(md_cells)
             out += [
                 f"**Modified rows** ({_n(len(diff.modified_rows))} of {_n(diff.counts.modified)})",
                 "",
-                *_md_table([*lead, *changed], body),
+                *md_table([*lead, *changed], body),
                 "",
             ]
     return "\n".join(out).rstrip() + "\n"

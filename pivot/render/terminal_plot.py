@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from pivot.core.reports.metrics import format_number
-from pivot.core.reports.plots import PALETTE, Figure, color_indexes
+from pivot.core.reports.plots import Figure
+from pivot.render.metrics import format_number
+from pivot.render.palette import PALETTE, color_indexes
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult

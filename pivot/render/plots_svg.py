@@ -13,7 +13,8 @@ import html
 import math
 from collections.abc import Sequence
 
-from pivot.core.reports.plots import PALETTE, Figure, Series, color_indexes
+from pivot.core.reports.plots import Figure, Series
+from pivot.render.palette import PALETTE, color_indexes
 
 __all__ = ["format_tick", "nice_ticks", "render_html", "render_svg"]
 

@@ -1,11 +1,13 @@
-"""Draw the stage DAG as text, Mermaid, Graphviz dot, or JSON.
+"""Draw the stage DAG as text, Mermaid or Graphviz dot.
 
-Every function here is pure: it takes a :class:`DagView` (stage names and edges, built from a
-:class:`~pivot.core.pipeline.graph.StageGraph` by :func:`dag_view`) and returns a string or a dict.
+Every function here is pure: it takes a :class:`~pivot.core.reports.dag_view.DagView` (stage
+names and edges, cut from the graph by :func:`~pivot.core.reports.dag_view.dag_view`) and
+returns a string. The JSON form is data: ``DagView.to_dict``.
 
 The text layout is a small Sugiyama-style drawing:
 
-1. each stage goes on the layer of its longest path from a source, so every edge points down;
+1. each stage goes on the layer of its longest path from a source (``layers``), so every edge
+   points down;
 2. an edge that skips layers is routed through one-cell "dummy" nodes, drawn as ``│``;
 3. the order within a layer is improved by a few barycenter sweeps to cut crossings;
 4. each stage sits under the average of its parents, never under a stage that is not its
@@ -24,67 +26,10 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from pivot.core.pipeline.discovery import PipelineDefinition
-    from pivot.core.pipeline.graph import StageGraph
+from pivot.core.reports.dag_view import DagView, layers
 
-__all__ = [
-    "DagView",
-    "dag_view",
-    "layers",
-    "render_dot",
-    "render_json",
-    "render_mermaid",
-    "render_text",
-]
-
-
-@dataclasses.dataclass(frozen=True)
-class DagView:
-    """The part of the graph to draw: stages in run order and ``(upstream, downstream)`` edges."""
-
-    nodes: tuple[str, ...]
-    edges: tuple[tuple[str, str], ...]
-
-    def parents(self) -> dict[str, list[str]]:
-        result: dict[str, list[str]] = {name: [] for name in self.nodes}
-        for up, down in self.edges:
-            result[down].append(up)
-        return result
-
-    def children(self) -> dict[str, list[str]]:
-        result: dict[str, list[str]] = {name: [] for name in self.nodes}
-        for up, down in self.edges:
-            result[up].append(down)
-        return result
-
-
-def dag_view(graph: StageGraph, targets: Iterable[str] = ()) -> DagView:
-    """The whole graph, or only ``targets`` and their upstream stages."""
-    wanted = list(targets)
-    names = graph.ordered(graph.ancestors(wanted)) if wanted else list(graph.order)
-    position = {name: index for index, name in enumerate(names)}
-    edges = tuple(
-        (up, name)
-        for name in names
-        for up in sorted(graph.upstream.get(name, ()), key=lambda up: position.get(up, -1))
-        if up in position
-    )
-    return DagView(tuple(names), edges)
-
-
-def layers(view: DagView) -> list[list[str]]:
-    """Stages grouped by the length of their longest path from a stage with no upstream."""
-    parents = view.parents()
-    depth: dict[str, int] = {}
-    for name in view.nodes:  # nodes are in topological order
-        depth[name] = 1 + max((depth[p] for p in parents[name]), default=-1)
-    result: list[list[str]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
-    for name in view.nodes:
-        result[depth[name]].append(name)
-    return result
+__all__ = ["render_dot", "render_mermaid", "render_text"]
 
 
 # -- text -------------------------------------------------------------------------------------
@@ -349,18 +294,3 @@ def render_dot(view: DagView) -> str:
     out.extend(f"    {_dot_id(up)} -> {_dot_id(down)};" for up, down in view.edges)
     out.append("}")
     return "\n".join(out)
-
-
-def render_json(view: DagView, pipeline: PipelineDefinition | None = None) -> dict[str, Any]:
-    """Stages (with their layer, and deps/outs when ``pipeline`` is given) and edges."""
-    depth = {name: index for index, names in enumerate(layers(view)) for name in names}
-    parents = view.parents()
-    stages = []
-    for name in view.nodes:
-        row: dict[str, Any] = {"name": name, "layer": depth[name], "upstream": parents[name]}
-        if pipeline is not None and name in pipeline:
-            spec = pipeline[name]
-            row["deps"] = list(spec.dep_paths)
-            row["outs"] = list(spec.out_paths)
-        stages.append(row)
-    return {"stages": stages, "edges": [list(edge) for edge in view.edges]}

@@ -1,4 +1,4 @@
-"""Render stage explanations for the terminal (coloured diffs) or as plain text when piped."""
+"""Stage explanations for the terminal: coloured diffs, or plain text when piped."""
 
 from __future__ import annotations
 
