@@ -169,7 +169,7 @@ def test_revision_manifest_entry_that_escapes_is_refused_by_data_get(
 
     proc = ran.pivot("data", "get", "parts", "--rev", "HEAD", "-o", str(dest), check=2)
 
-    _one_error_line(proc.stderr, "escape.txt", "not a path inside the project")
+    _one_error_line(proc.stderr, "escape.txt", "not a plain relative path inside the project")
     assert not (tmp_path / "escape.txt").exists()
     assert not dest.exists()
 

@@ -187,36 +187,11 @@ def parse_lock(text: str, source: str = "lock") -> StageLock:
             "from git or delete it to re-run the stage"
         ) from exc
     except RecursionError:
-        data = None
-        deep = True
-    else:
-        deep = _nests_deeper_than(data, _MAX_DEPTH)
-    if deep:
         raise LockFileError(
             f"lock file {source} nests too deeply to be a lock; restore it from git or delete "
             "it to re-run the stage"
         ) from None
     return StageLock.from_dict(data, source)
-
-
-#: Far deeper than any real lock (params nest a few levels), far below Python's recursion
-#: limit, which sorting and caching a parsed lock would otherwise run into.
-_MAX_DEPTH = 100
-
-
-def _nests_deeper_than(data: Any, limit: int) -> bool:
-    """True if lists/dicts in ``data`` nest more than ``limit`` levels (checked without
-    recursion, so the check itself cannot overflow)."""
-    stack: list[tuple[Any, int]] = [(data, 0)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > limit:
-            return True
-        if isinstance(value, dict):
-            stack.extend((v, depth + 1) for v in value.values())
-        elif isinstance(value, list):
-            stack.extend((v, depth + 1) for v in value)
-    return False
 
 
 class LockStore:
