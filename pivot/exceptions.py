@@ -12,7 +12,10 @@ PivotError                      exit 1 unless a subclass says otherwise
 ├── CacheError                  a blob missing from or corrupt in the cache
 ├── StageFailed                 a stage raised (carries the traceback text)
 ├── RunInProgressError          another `pivot run` holds the project lock
-├── RemoteError                 the S3 remote is unreachable, refuses, or is misconfigured
+├── RemoteError                 a remote (S3 or folder) cannot be used, or one blob failed
+│   ├── RemoteUnavailableError  no blob can succeed: unreachable, refused, no bucket or folder
+│   ├── BlobCorruptError        bytes whose xxhash64 is not the name they are stored under
+│   └── BlobMissingError        the remote has no blob of this hash
 └── DataDiffError               exit 2: a data file that cannot be compared
 ```
 
@@ -82,7 +85,20 @@ class RunInProgressError(PivotError):
 
 
 class RemoteError(PivotError):
-    """The remote cache cannot be reached or used."""
+    """The remote cache cannot be reached or used, or one blob could not be moved."""
+
+
+class RemoteUnavailableError(RemoteError):
+    """No blob can succeed: the remote is unreachable, refuses the credentials, or has no
+    such bucket or folder. A transfer stops at the first one."""
+
+
+class BlobCorruptError(RemoteError):
+    """Bytes whose xxhash64 is not the name they are stored under."""
+
+
+class BlobMissingError(RemoteError):
+    """The remote has no blob for this hash."""
 
 
 class DataDiffError(PivotError):

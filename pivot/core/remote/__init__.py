@@ -30,13 +30,7 @@ from pivot.core.remote._progress import (
     ProgressCallback,
     TransferProgress,
 )
-from pivot.core.remote._s3 import (
-    BlobCorruptError,
-    BlobMissingError,
-    RemoteLocation,
-    RemoteUnavailableError,
-    resolve_remote,
-)
+from pivot.core.remote._s3 import RemoteLocation, resolve_remote
 from pivot.core.remote._transfer import (
     DEFAULT_JOBS,
     BlobProblem,
@@ -53,6 +47,7 @@ from pivot.core.remote._transfer import (
     verify_remote,
 )
 from pivot.core.remote._verify import VerifyProblem, verify_local
+from pivot.exceptions import BlobCorruptError, BlobMissingError, RemoteUnavailableError
 
 __all__ = [
     "DEFAULT_JOBS",

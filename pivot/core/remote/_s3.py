@@ -28,7 +28,13 @@ from typing import TYPE_CHECKING, Any
 import xxhash
 
 from pivot.core.store.hashing import CHUNK, hash_file
-from pivot.exceptions import ConfigError, RemoteError
+from pivot.exceptions import (
+    BlobCorruptError,
+    BlobMissingError,
+    ConfigError,
+    RemoteError,
+    RemoteUnavailableError,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -44,19 +50,6 @@ CHECK_LIST_KEYS = 1000  # the connectivity check lists this many blobs (one page
 STREAM_ATTEMPTS = 3  # our own retries of a download whose body broke off mid-stream
 
 ByteCallback = Callable[[int], None]
-
-
-class RemoteUnavailableError(RemoteError):
-    """No blob can succeed: the remote is unreachable, refuses the credentials, or has no
-    such bucket. A transfer stops at the first one."""
-
-
-class BlobCorruptError(RemoteError):
-    """Bytes whose xxhash64 is not the name they are stored under."""
-
-
-class BlobMissingError(RemoteError):
-    """The remote has no object for this hash."""
 
 
 @dataclasses.dataclass(frozen=True)
