@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import itertools
 import os
 import secrets
@@ -49,7 +50,6 @@ from pivot.core.remote._s3 import (
     translate,
 )
 from pivot.core.store.artifacts import ArtifactHasher
-from pivot.core.store.atomic import temp_path_for
 from pivot.core.store.hashing import CHUNK, walk_files
 from pivot.core.store.lock import OutRecord, StageLock
 from pivot.core.store.paths import confined_path, normalize_path
@@ -516,23 +516,27 @@ def _adopt(project: Project, ref: BlobRef) -> Path | None:
     source = _workspace_candidate(project, ref)
     if source is None:
         return None
-    target = project.cache.blob_path(ref.hash)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path_for(target)
     try:
-        hasher = xxhash.xxh64()
-        with open(source, "rb") as src, open(tmp, "wb") as dst:
-            while chunk := src.read(CHUNK):
-                hasher.update(chunk)
-                dst.write(chunk)
-        if hasher.hexdigest() != ref.hash:
-            return None
-        os.chmod(tmp, _READ_ONLY)
-        os.replace(tmp, target)
-        return target
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        project.cache.add_written(ref.hash, functools.partial(_copy_verified, source, ref.hash))
+    except _Changed:
+        return None
+    return project.cache.blob_path(ref.hash)
+
+
+class _Changed(Exception):
+    """The workspace file no longer hashes to the locked value."""
+
+
+def _copy_verified(source: Path, digest: str, target: Path) -> None:
+    """Copy ``source`` to ``target``, hashing as it goes; :class:`_Changed` unless it hashes
+    to ``digest`` (``Cache.add_written`` then discards ``target``)."""
+    hasher = xxhash.xxh64()
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        while chunk := src.read(CHUNK):
+            hasher.update(chunk)
+            dst.write(chunk)
+    if hasher.hexdigest() != digest:
+        raise _Changed
 
 
 # -- fetch -----------------------------------------------------------------------------------
