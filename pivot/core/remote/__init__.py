@@ -11,18 +11,25 @@ The public surface, for the CLI, the TUI and the engine::
     rows = remote.verify_remote(project)             # outputs with blobs missing on the remote
     problems = remote.verify_local(project)          # locks, local cache, workspace
 
-Remotes are configured in :mod:`pivot.core.config` (``remotes.<name>.url`` and friends);
-credentials come from boto3's standard chain. Errors that stop a whole command raise
-:class:`~pivot.exceptions.RemoteError` (exit 1) or :class:`~pivot.exceptions.ConfigError`
-(exit 2); problems with single blobs are returned in the results.
+Remotes are configured in :mod:`pivot.core.config` (``remotes.<name>.url`` and friends):
+an ``s3://bucket/prefix``, with credentials from boto3's standard chain. Errors that
+stop a whole command raise :class:`~pivot.exceptions.RemoteError` (exit 1) or
+:class:`~pivot.exceptions.ConfigError` (exit 2); problems with single blobs are returned in
+the results.
 
-Modules: ``_s3`` (the boto3 transport), ``_transfer`` (push/fetch/pull orchestration),
-``_index`` (the LMDB index of hashes known to be on a remote), ``_progress`` (typed progress
-snapshots and the rich bar), ``_verify`` (local checks). boto3 is imported lazily.
+Single blobs move through a :class:`BlobStore` (``store = open_store(resolve_remote(config,
+name))``); the Dask remote transport and ``pivot doctor`` use it directly.
+
+Modules: ``_location`` (which remote, and where), ``_store`` (the :class:`BlobStore` protocol
+and :func:`open_store`), ``_s3`` (its implementation on boto3), ``_transfer``
+(push/fetch/pull orchestration), ``_index`` (the LMDB index of hashes known to be on a
+remote), ``_progress`` (typed progress snapshots and the rich bar), ``_verify`` (local
+checks). Nothing outside this package imports those modules; boto3 is imported lazily.
 """
 
 from __future__ import annotations
 
+from pivot.core.remote._location import RemoteLocation, resolve_remote
 from pivot.core.remote._progress import (
     ConsoleProgress,
     Direction,
@@ -30,7 +37,7 @@ from pivot.core.remote._progress import (
     ProgressCallback,
     TransferProgress,
 )
-from pivot.core.remote._s3 import RemoteLocation, resolve_remote
+from pivot.core.remote._store import BlobStore, ByteCallback, open_store
 from pivot.core.remote._transfer import (
     DEFAULT_JOBS,
     BlobProblem,
@@ -55,6 +62,8 @@ __all__ = [
     "BlobMissingError",
     "BlobProblem",
     "BlobRef",
+    "BlobStore",
+    "ByteCallback",
     "ConsoleProgress",
     "Direction",
     "Phase",
@@ -68,6 +77,7 @@ __all__ = [
     "VerifyProblem",
     "fetch",
     "lock_blobs",
+    "open_store",
     "pull",
     "push",
     "remote_status",

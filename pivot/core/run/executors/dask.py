@@ -21,7 +21,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from pivot.core.remote._s3 import RemoteLocation
+from pivot.core.remote import RemoteLocation
 from pivot.core.run.executors.base import Executor, WorkerLost
 from pivot.core.run.executors.remote_transport import RemoteResult, RemoteStaging
 from pivot.core.run.worker import StageOutcome, StageTask, execute_stage
@@ -135,7 +135,14 @@ class DaskExecutor(Executor):
             with self._lock:
                 self._logs[key] = _LogRelay(Path(task.log_path))
             dask_future = self._client.submit(
-                run_remote_stage, task, staging.location, bundle, key, key=key, pure=False, retries=0
+                run_remote_stage,
+                task,
+                staging.location,
+                bundle,
+                key,
+                key=key,
+                pure=False,
+                retries=0,
             )
         with self._lock:
             self._futures[key] = dask_future
