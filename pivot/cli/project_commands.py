@@ -469,7 +469,7 @@ def _check_remotes(project: Project) -> list[_Check]:
     checks: list[_Check] = []
     for name in sorted(remotes):
         try:
-            location = resolve_remote(config, name)
+            location = resolve_remote(config, name, root=project.root)
             store = open_store(location, jobs=1)
             try:
                 store.check()

@@ -1,4 +1,4 @@
-"""Share the cache through S3: push, fetch, pull, and checks of what the remote holds.
+"""Share the cache through S3 or a folder: push, fetch, pull, and checks of what the remote holds.
 
 The public surface, for the CLI, the TUI and the engine::
 
@@ -11,17 +11,17 @@ The public surface, for the CLI, the TUI and the engine::
     rows = remote.verify_remote(project)             # outputs with blobs missing on the remote
     problems = remote.verify_local(project)          # locks, local cache, workspace
 
-Remotes are configured in :mod:`pivot.core.config` (``remotes.<name>.url`` and friends):
-an ``s3://bucket/prefix``, with credentials from boto3's standard chain. Errors that
+Remotes are configured in :mod:`pivot.core.config` (``remotes.<name>.url`` and friends): an
+``s3://bucket/prefix`` (credentials from boto3's standard chain) or a folder path. Errors that
 stop a whole command raise :class:`~pivot.exceptions.RemoteError` (exit 1) or
 :class:`~pivot.exceptions.ConfigError` (exit 2); problems with single blobs are returned in
 the results.
 
 Single blobs move through a :class:`BlobStore` (``store = open_store(resolve_remote(config,
-name))``); the Dask remote transport and ``pivot doctor`` use it directly.
+name, root=root))``); the Dask remote transport and ``pivot doctor`` use it directly.
 
 Modules: ``_location`` (which remote, and where), ``_store`` (the :class:`BlobStore` protocol
-and :func:`open_store`), ``_s3`` (its implementation on boto3), ``_transfer``
+and :func:`open_store`), ``_s3`` and ``_folder`` (its two implementations), ``_transfer``
 (push/fetch/pull orchestration), ``_index`` (the LMDB index of hashes known to be on a
 remote), ``_progress`` (typed progress snapshots and the rich bar), ``_verify`` (local
 checks). Nothing outside this package imports those modules; boto3 is imported lazily.

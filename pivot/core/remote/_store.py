@@ -2,7 +2,8 @@
 
 push, fetch, pull, ``status --remote``, ``verify --remote``, ``pivot doctor`` and the Dask
 remote transport talk to a remote only through this protocol; :func:`open_store` picks the
-implementation from the location (``_s3.S3BlobStore`` for ``s3://``). Which blobs to move, in what order, on how many threads, and what to remember
+implementation from the location (``_s3.S3BlobStore`` for ``s3://``, ``_folder.FolderBlobStore``
+for a folder). Which blobs to move, in what order, on how many threads, and what to remember
 about them stays in ``_transfer``; a store only moves and finds single blobs.
 """
 
@@ -30,7 +31,8 @@ class BlobStore(Protocol):
       in one line, when no blob can succeed.
     - **Errors are one line.** Problems of the remote leave as
       :class:`~pivot.exceptions.RemoteError`: :class:`~pivot.exceptions.RemoteUnavailableError`
-      when no other blob can succeed either (unreachable, refused, no such bucket), which stops a transfer; :class:`~pivot.exceptions.BlobMissingError`
+      when no other blob can succeed either (unreachable, refused, no such bucket or folder,
+      cannot write there), which stops a transfer; :class:`~pivot.exceptions.BlobMissingError`
       and :class:`~pivot.exceptions.BlobCorruptError` for one blob; plain ``RemoteError`` for
       any other failure of one blob. Only the caller's own files (``source``, ``target``) may
       raise a plain :class:`OSError`.
@@ -95,6 +97,10 @@ class BlobStore(Protocol):
 def open_store(location: RemoteLocation, *, jobs: int = 16) -> BlobStore:
     """The store for ``location``, sized for ``jobs`` parallel transfers. No I/O yet: call
     :meth:`BlobStore.check` before the first transfer."""
+    if location.folder is not None:
+        from pivot.core.remote._folder import FolderBlobStore
+
+        return FolderBlobStore(location)
     from pivot.core.remote._s3 import S3BlobStore
 
     return S3BlobStore(location, jobs=jobs)

@@ -10,14 +10,14 @@ Guarantees:
   hashed, and only then renamed into the cache.
 - Nothing corrupt leaves it: a local blob is hashed as it is uploaded.
 - The first error that dooms every other blob (unreachable endpoint, refused credentials,
-  missing bucket: :class:`RemoteUnavailableError`) stops the transfer: pending
+  missing bucket or folder: :class:`RemoteUnavailableError`) stops the transfer: pending
   blobs are cancelled, blobs in flight finish or fail, and a :class:`RemoteError` with one
   line is raised. Per-blob problems (missing on
   the remote, corrupt there) are collected and returned instead, so one bad object does not
   hide the state of the rest.
 
-The remote itself is a :class:`~pivot.core.remote._store.BlobStore`; this module never knows
-which implementation.
+The remote itself is a :class:`~pivot.core.remote._store.BlobStore` (S3 or a folder); this
+module never knows which.
 """
 
 from __future__ import annotations
@@ -316,7 +316,7 @@ class _Session:
 
     def __init__(self, project: Project, remote: str | None, jobs: int) -> None:
         self.project = project
-        self.location = resolve_remote(load_config(project.root), remote)
+        self.location = resolve_remote(load_config(project.root), remote, root=project.root)
         self.jobs = jobs
         self._store: BlobStore | None = None
         self._index: RemoteIndex | None = None

@@ -4,7 +4,8 @@ Scheduling stays Pivot's: the engine submits a stage only when its inputs are co
 Dask sees independent single tasks, never a graph. Each task runs
 :func:`pivot.core.run.worker.execute_stage` on a worker, which must see the project at the same
 path (a shared filesystem) or, with ``transport="remote"``, fetches deps from and pushes outputs
-to the S3 remote by hash (see :mod:`pivot.core.run.executors.remote_transport`).
+to the remote cache (S3 or a folder) by hash (see
+:mod:`pivot.core.run.executors.remote_transport`).
 
 Before running, the worker fingerprints the stage's code as *it* sees it and refuses to run if
 the manifest differs from the coordinator's, so a worker with stale or different code can

@@ -1,4 +1,5 @@
-"""Data by hash through the S3 remote, for workers that do not see the workspace.
+"""Data by hash through the remote cache (S3 or a folder), for workers that do not see the
+workspace.
 
 With ``executor.transport: remote`` the coordinator and the workers share nothing but the
 remote cache:
