@@ -20,10 +20,10 @@ PivotError                      exit 1 unless a subclass says otherwise
 ├── ExecutorError               the executor cannot be used
 │   ├── DaskExecutorError       the Dask cluster cannot be reached or used
 │   └── CodeBundleError         the project's code cannot be shipped to remote workers
-├── RemoteError                 the remote is unreachable, refuses, or is misconfigured
-│   ├── RemoteUnavailableError  it cannot be reached (network, credentials, missing bucket)
-│   ├── BlobCorruptError        a blob's bytes do not match its name
-│   └── BlobMissingError        a blob is not on the remote
+├── RemoteError                 a remote (S3 or folder) cannot be used, or one blob failed
+│   ├── RemoteUnavailableError  no blob can succeed: unreachable, refused, no bucket or folder
+│   ├── BlobCorruptError        bytes whose xxhash64 is not the name they are stored under
+│   └── BlobMissingError        the remote has no blob of this hash
 └── DataDiffError               exit 2: a data file that cannot be compared
 ```
 
@@ -129,7 +129,20 @@ class CodeBundleError(ExecutorError):
 
 
 class RemoteError(PivotError):
-    """The remote cache cannot be reached or used."""
+    """The remote cache cannot be reached or used, or one blob could not be moved."""
+
+
+class RemoteUnavailableError(RemoteError):
+    """No blob can succeed: the remote is unreachable, refuses the credentials, or has no
+    such bucket or folder. A transfer stops at the first one."""
+
+
+class BlobCorruptError(RemoteError):
+    """Bytes whose xxhash64 is not the name they are stored under."""
+
+
+class BlobMissingError(RemoteError):
+    """The remote has no blob for this hash."""
 
 
 class DataDiffError(PivotError):

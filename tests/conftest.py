@@ -6,6 +6,11 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import TempProject, make_project
+from tests.s3_server import s3_server
+
+# One S3 server per session for every suite that asks for it (tests/remote, tests/core/remote):
+# registered here, at the root, so that two folders of tests do not start two servers.
+__all__ = ["s3_server"]
 
 # Snapshot colours need a colour terminal: NO_COLOR would flatten them.
 os.environ.pop("NO_COLOR", None)

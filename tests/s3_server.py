@@ -9,8 +9,8 @@ keys written to an ``-s3.config`` file, so boto3 runs its real signing path.
     ...
     server.stop()
 
-The session fixture :func:`s3_server` is imported by ``tests/remote/conftest.py``; other
-suites (Dask) can import it the same way, or call :func:`start_s3_server` themselves.
+The session fixture :func:`s3_server` is registered in ``tests/conftest.py``, so every suite
+shares one server; a suite may also call :func:`start_s3_server` itself.
 """
 
 from __future__ import annotations

@@ -464,19 +464,18 @@ def _check_remotes(project: Project) -> list[_Check]:
     if not remotes:
         return [("remote", None, "none configured")]
     try:
-        from pivot.core.remote import resolve_remote
-        from pivot.core.remote._s3 import S3Transport
+        from pivot.core.remote import open_store, resolve_remote
     except ImportError:
         return [("remote", None, "skipped: this Pivot has no remote module")]
     checks: list[_Check] = []
     for name in sorted(remotes):
         try:
-            location = resolve_remote(config, name)
-            transport = S3Transport(location, jobs=1)
+            location = resolve_remote(config, name, root=project.root)
+            store = open_store(location, jobs=1)
             try:
-                transport.check()
+                store.check()
             finally:
-                transport.close()
+                store.close()
         except PivotError as exc:
             checks.append((f"remote {name}", False, str(exc)))
         except Exception as exc:

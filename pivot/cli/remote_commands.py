@@ -358,6 +358,7 @@ def config() -> None:
     \b
     Examples:
       pivot config set remotes.origin s3://bucket/prefix
+      pivot config set remotes.nas /mnt/shared/pivot-cache   # a folder remote
       pivot config set remotes.origin.endpoint_url http://127.0.0.1:8333
       pivot config set default_remote origin
       pivot config list --show-origin

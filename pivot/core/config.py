@@ -9,8 +9,8 @@ $XDG_CONFIG_HOME/pivot/config.yaml   user      (`--global`)   this user, every p
 Later files win, key by key (a deep merge), so a project can name the remote while a user
 file supplies the endpoint. Every file is validated on its own against :class:`PivotConfig`
 (all fields optional, unknown keys refused), which lets an error name the file it is in; the
-merged result is validated once more. Credentials never live here: the S3 remote uses boto3's
-standard chain (environment, ``~/.aws``, instance roles).
+merged result is validated once more. Credentials never live here: an S3 remote uses boto3's
+standard chain (environment, ``~/.aws``, instance roles); a folder remote needs none.
 
 Keys are dotted paths into the model (``executor.kind``, ``remotes.origin.endpoint_url``);
 ``remotes.<name>`` on its own is shorthand for ``remotes.<name>.url``.
@@ -23,6 +23,7 @@ import typing
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote
 
 import yaml
 from pydantic import (
@@ -57,6 +58,7 @@ __all__ = [
     "list_values",
     "load_config",
     "parse_key",
+    "remote_folder",
     "set_value",
     "unset_value",
     "user_config_path",
@@ -64,6 +66,7 @@ __all__ = [
 
 
 _S3_URL = re.compile(r"^s3://(?P<bucket>[A-Za-z0-9][A-Za-z0-9._-]{0,254})(?P<prefix>/[^\s]*)?$")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -80,9 +83,30 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def remote_folder(url: str) -> str | None:
+    """The folder a remote URL names (``file:///abs/path``, or a plain path, which may be
+    relative or start with ``~``), or None when it is not a folder (``s3://…``, other schemes).
+
+    Shared by config validation and :class:`pivot.core.remote.RemoteLocation`, so the two never
+    disagree about what is a folder.
+    """
+    if url.startswith("file:"):
+        rest = url.removeprefix("file:")
+        if not rest.startswith("//"):
+            return None
+        host, slash, path = rest[2:].partition("/")
+        if host not in ("", "localhost") or not slash:
+            return None
+        return unquote("/" + path)
+    if url.startswith("s3:") or _SCHEME.match(url) or not url or "\0" in url or "\n" in url:
+        return None
+    return url
+
+
 class RemoteConfig(_Section):
-    """One S3 remote. ``url`` may come from one file and ``endpoint_url`` from another, so
-    each is optional here; :func:`pivot.core.remote.resolve_remote` insists on ``url``."""
+    """One remote: ``s3://bucket/prefix`` or a folder. ``url`` may come from one file and
+    ``endpoint_url`` from another, so each is optional here;
+    :func:`pivot.core.remote.resolve_remote` insists on ``url``."""
 
     url: str | None = None
     endpoint_url: str | None = None
@@ -100,9 +124,13 @@ class RemoteConfig(_Section):
         if value is None:
             return None
         value = value.strip()
-        if not _S3_URL.match(value):
-            raise ValueError(f"expected s3://bucket/prefix, got {value!r}")
-        return value.rstrip("/") if value.count("/") > 2 else value
+        if value.startswith("s3:") or remote_folder(value) is None:
+            if not _S3_URL.match(value):
+                hint = "" if value.startswith("s3:") else "; a folder is a path or file:///path"
+                raise ValueError(f"expected s3://bucket/prefix, got {value!r}{hint}")
+            return value.rstrip("/") if value.count("/") > 2 else value
+        stripped = value.rstrip("/")  # but keep "/" and "file:///" whole
+        return stripped if remote_folder(stripped) else value
 
     @field_validator("endpoint_url")
     @classmethod
@@ -173,7 +201,9 @@ def _read_raw(path: Path) -> dict[str, Any]:
             f"config file {path} is not valid YAML{where} ({first}); fix or delete it"
         ) from exc
     except RecursionError:
-        raise ConfigError(f"config file {path} nests too deeply to read; fix or delete it") from None
+        raise ConfigError(
+            f"config file {path} nests too deeply to read; fix or delete it"
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -16,9 +16,7 @@ from pivot.core.project import Project
 from pivot.core.store.hashing import FileEntry, hash_bytes, manifest_hash
 from pivot.core.store.lock import OutRecord, StageLock
 from tests.helpers import TempProject, pivot_env
-from tests.s3_server import BUCKET, S3Server, s3_server
-
-__all__ = ["s3_server"]
+from tests.s3_server import BUCKET, S3Server
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +33,8 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def s3(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
-    """The session's server, with its credentials in the environment (as a user would)."""
+    """The session's server (``s3_server``, registered in tests/conftest.py), with its
+    credentials in the environment (as a user would)."""
     for name, value in s3_server.env().items():
         monkeypatch.setenv(name, value)
     return s3_server

@@ -13,7 +13,7 @@ from pivot.core import remote
 from pivot.core.config import load_config
 from pivot.core.project import Project
 from pivot.core.remote import _s3
-from pivot.core.remote._s3 import S3Transport
+from pivot.core.remote._s3 import S3BlobStore
 from pivot.core.store.hashing import hash_bytes
 from tests.helpers import TempProject
 from tests.remote.conftest import clone, record_stage
@@ -21,15 +21,15 @@ from tests.s3_server import BUCKET, S3Server
 
 
 class CallCounter:
-    """Counts calls of S3Transport methods while letting them through."""
+    """Counts calls of S3BlobStore methods while letting them through."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
         self.calls: collections.Counter[str] = collections.Counter()
         for name in names:
-            original = getattr(S3Transport, name)
+            original = getattr(S3BlobStore, name)
 
             def wrapper(
-                self_: S3Transport,
+                self_: S3BlobStore,
                 *args: Any,
                 _name: str = name,
                 _original: Any = original,
@@ -38,7 +38,7 @@ class CallCounter:
                 self.calls[_name] += 1
                 return _original(self_, *args, **kwargs)
 
-            monkeypatch.setattr(S3Transport, name, wrapper)
+            monkeypatch.setattr(S3BlobStore, name, wrapper)
 
 
 def test_second_push_sends_no_request_at_all(
@@ -165,19 +165,19 @@ def test_fetch_dry_run(shared: TempProject, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def transport(s3: S3Server, remote_url: str) -> S3Transport:
-    location = _s3.RemoteLocation.parse("origin", remote_url, s3.endpoint_url)
-    transport = S3Transport(location, jobs=4)
+def transport(s3: S3Server, remote_url: str) -> S3BlobStore:
+    location = remote.RemoteLocation.parse("origin", remote_url, s3.endpoint_url)
+    transport = S3BlobStore(location, jobs=4)
     transport.check()
     return transport
 
 
-def _object(s3: S3Server, transport: S3Transport, digest: str) -> bytes:
+def _object(s3: S3Server, transport: S3BlobStore, digest: str) -> bytes:
     body = s3.client().get_object(Bucket=BUCKET, Key=transport.location.key(digest))["Body"]
     return bytes(body.read())
 
 
-def test_upload_never_overwrites(transport: S3Transport, s3: S3Server, tmp_path: Path) -> None:
+def test_upload_never_overwrites(transport: S3BlobStore, s3: S3Server, tmp_path: Path) -> None:
     source = tmp_path / "blob"
     source.write_bytes(b"content")
     digest = hash_bytes(b"content")
@@ -191,7 +191,7 @@ def test_upload_never_overwrites(transport: S3Transport, s3: S3Server, tmp_path:
 
 
 def test_upload_refuses_bytes_that_do_not_match_their_name(
-    transport: S3Transport, s3: S3Server, tmp_path: Path
+    transport: S3BlobStore, s3: S3Server, tmp_path: Path
 ) -> None:
     source = tmp_path / "blob"
     source.write_bytes(b"not what the name says")
@@ -203,7 +203,7 @@ def test_upload_refuses_bytes_that_do_not_match_their_name(
 
 
 def test_upload_without_conditional_put_support(
-    transport: S3Transport, s3: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    transport: S3BlobStore, s3: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from botocore.exceptions import ClientError
 
@@ -225,7 +225,7 @@ def test_upload_without_conditional_put_support(
 
 
 def test_download_retries_a_body_that_broke_off(
-    transport: S3Transport, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    transport: S3BlobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from botocore.exceptions import ResponseStreamingError
 
@@ -233,17 +233,17 @@ def test_download_retries_a_body_that_broke_off(
     source.write_bytes(b"y" * 5000)
     digest = hash_bytes(b"y" * 5000)
     transport.upload(source, digest, lambda n: None)
-    original = S3Transport._download_once
+    original = S3BlobStore._download_once
     attempts = []
 
-    def flaky(self: S3Transport, digest: str, size: int | None, target: Path, on_bytes: Any) -> str:
+    def flaky(self: S3BlobStore, digest: str, size: int | None, target: Path, on_bytes: Any) -> str:
         attempts.append(1)
         if len(attempts) == 1:
             on_bytes(1234)  # some bytes arrived, then the connection dropped
             raise ResponseStreamingError(error="connection reset")
         return original(self, digest, size, target, on_bytes)
 
-    monkeypatch.setattr(S3Transport, "_download_once", flaky)
+    monkeypatch.setattr(S3BlobStore, "_download_once", flaky)
     received: list[int] = []
 
     transport.download(digest, 5000, tmp_path / "copy", received.append)
@@ -252,6 +252,6 @@ def test_download_retries_a_body_that_broke_off(
     assert (tmp_path / "copy").read_bytes() == b"y" * 5000
 
 
-def test_download_of_a_missing_blob(transport: S3Transport, tmp_path: Path) -> None:
+def test_download_of_a_missing_blob(transport: S3BlobStore, tmp_path: Path) -> None:
     with pytest.raises(remote.BlobMissingError):
         transport.download("0123456789abcdef", 10, tmp_path / "x", lambda n: None)

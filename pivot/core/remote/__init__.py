@@ -1,4 +1,4 @@
-"""Share the cache through S3: push, fetch, pull, and checks of what the remote holds.
+"""Share the cache through S3 or a folder: push, fetch, pull, and checks of what the remote holds.
 
 The public surface, for the CLI, the TUI and the engine::
 
@@ -11,31 +11,32 @@ The public surface, for the CLI, the TUI and the engine::
     rows = remote.verify_remote(project)             # outputs with blobs missing on the remote
     problems = remote.verify_local(project)          # locks, local cache, workspace
 
-Remotes are configured in :mod:`pivot.core.config` (``remotes.<name>.url`` and friends);
-credentials come from boto3's standard chain. Errors that stop a whole command raise
-:class:`~pivot.exceptions.RemoteError` (exit 1) or :class:`~pivot.exceptions.ConfigError`
-(exit 2); problems with single blobs are returned in the results.
+Remotes are configured in :mod:`pivot.core.config` (``remotes.<name>.url`` and friends): an
+``s3://bucket/prefix`` (credentials from boto3's standard chain) or a folder path. Errors that
+stop a whole command raise :class:`~pivot.exceptions.RemoteError` (exit 1) or
+:class:`~pivot.exceptions.ConfigError` (exit 2); problems with single blobs are returned in
+the results.
 
-Modules: ``_s3`` (the boto3 transport), ``_transfer`` (push/fetch/pull orchestration),
-``_index`` (the LMDB index of hashes known to be on a remote), ``_progress`` (typed progress
-snapshots and the rich bar), ``_verify`` (local checks). boto3 is imported lazily.
+Single blobs move through a :class:`BlobStore` (``store = open_store(resolve_remote(config,
+name, root=root))``); the Dask remote transport and ``pivot doctor`` use it directly.
+
+Modules: ``_location`` (which remote, and where), ``_store`` (the :class:`BlobStore` protocol
+and :func:`open_store`), ``_s3`` and ``_folder`` (its two implementations), ``_transfer``
+(push/fetch/pull orchestration), ``_index`` (the LMDB index of hashes known to be on a
+remote), ``_progress`` (typed progress snapshots, drawn by ``pivot.render.progress``),
+``_verify`` (local checks). Nothing outside this package imports those modules; boto3 is imported lazily.
 """
 
 from __future__ import annotations
 
+from pivot.core.remote._location import RemoteLocation, resolve_remote
 from pivot.core.remote._progress import (
     Direction,
     Phase,
     ProgressCallback,
     TransferProgress,
 )
-from pivot.core.remote._s3 import (
-    BlobCorruptError,
-    BlobMissingError,
-    RemoteLocation,
-    RemoteUnavailableError,
-    resolve_remote,
-)
+from pivot.core.remote._store import BlobStore, ByteCallback, open_store
 from pivot.core.remote._transfer import (
     DEFAULT_JOBS,
     BlobProblem,
@@ -52,6 +53,7 @@ from pivot.core.remote._transfer import (
     verify_remote,
 )
 from pivot.core.remote._verify import VerifyProblem, verify_local
+from pivot.exceptions import BlobCorruptError, BlobMissingError, RemoteUnavailableError
 
 __all__ = [
     "DEFAULT_JOBS",
@@ -59,6 +61,8 @@ __all__ = [
     "BlobMissingError",
     "BlobProblem",
     "BlobRef",
+    "BlobStore",
+    "ByteCallback",
     "Direction",
     "Phase",
     "ProgressCallback",
@@ -71,6 +75,7 @@ __all__ = [
     "VerifyProblem",
     "fetch",
     "lock_blobs",
+    "open_store",
     "pull",
     "push",
     "remote_status",

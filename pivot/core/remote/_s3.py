@@ -1,40 +1,46 @@
-"""The S3 transport: one boto3 client, shared by every worker thread, that moves single blobs.
+"""The S3 blob store: one boto3 client, shared by every worker thread, that moves single blobs.
 
-Contract, relied on by :mod:`pivot.core.remote._transfer`:
+How it keeps the :class:`~pivot.core.remote._store.BlobStore` contract:
 
-- :meth:`S3Transport.upload` never makes a partial object visible under the final key. Small
+- :meth:`S3BlobStore.upload` never makes a partial object visible under the final key. Small
   blobs go up in one ``PutObject`` (S3 shows an object only once it is complete) with
   ``If-None-Match: *`` so an existing object is never rewritten (412 means "already there");
   large ones go up as a multipart upload, which appears only on completion.
-- :meth:`S3Transport.download` writes to the path it is given (a temp file) and checks the
+- :meth:`S3BlobStore.download` writes to the path it is given (a temp file) and checks the
   xxhash64 of what arrived; the caller renames it into the cache only afterwards.
-- Errors leave as :class:`RemoteError` (via :func:`translate`); :func:`is_fatal` tells which
-  of them mean "stop everything" (unreachable, credentials, bucket) rather than "this blob".
+- botocore's errors leave as :class:`RemoteError` with one line (via :func:`translate`);
+  :func:`is_fatal` tells which of them mean "stop everything" (unreachable, credentials,
+  bucket: :class:`RemoteUnavailableError`) rather than "this blob".
 
-boto3 is imported here and only here, when a transport is created, so that commands which
-never touch the remote (and ``pivot --help``) do not pay its 300 ms import.
+boto3 is imported here and only here, when a store is created, so that commands which never
+touch the remote (and ``pivot --help``) do not pay its 300 ms import.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import xxhash
 
+from pivot.core.remote._location import RemoteLocation
+from pivot.core.remote._store import ByteCallback
 from pivot.core.store.hashing import CHUNK, hash_file
-from pivot.exceptions import ConfigError, RemoteError
+from pivot.exceptions import (
+    BlobCorruptError,
+    BlobMissingError,
+    RemoteError,
+    RemoteUnavailableError,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from s3transfer.manager import TransferManager
-
-    from pivot.core.config import PivotConfig
 
 SMALL_LIMIT = 16 << 20  # up to this size: one PutObject / GetObject; above: multipart / ranged
 PART_SIZE = 16 << 20
@@ -42,89 +48,6 @@ CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 30.0
 CHECK_LIST_KEYS = 1000  # the connectivity check lists this many blobs (one page)
 STREAM_ATTEMPTS = 3  # our own retries of a download whose body broke off mid-stream
-
-ByteCallback = Callable[[int], None]
-
-
-class RemoteUnavailableError(RemoteError):
-    """No blob can succeed: the remote is unreachable, refuses the credentials, or has no
-    such bucket. A transfer stops at the first one."""
-
-
-class BlobCorruptError(RemoteError):
-    """Bytes whose xxhash64 is not the name they are stored under."""
-
-
-class BlobMissingError(RemoteError):
-    """The remote has no object for this hash."""
-
-
-@dataclasses.dataclass(frozen=True)
-class RemoteLocation:
-    """Where one named remote keeps its blobs: ``s3://bucket/prefix/files/ab/cdef…``."""
-
-    name: str
-    url: str
-    bucket: str
-    prefix: str  # without leading or trailing slash; may be empty
-    endpoint_url: str | None = None
-    region: str | None = None
-
-    @classmethod
-    def parse(
-        cls, name: str, url: str, endpoint_url: str | None = None, region: str | None = None
-    ) -> RemoteLocation:
-        rest = url.removeprefix("s3://")
-        bucket, _, prefix = rest.partition("/")
-        if not bucket or not url.startswith("s3://"):
-            raise ConfigError(f"remote '{name}' has url {url!r}; expected s3://bucket/prefix")
-        return cls(name, url, bucket, prefix.strip("/"), endpoint_url, region)
-
-    @property
-    def files_prefix(self) -> str:
-        return f"{self.prefix}/files/" if self.prefix else "files/"
-
-    def key(self, digest: str) -> str:
-        return f"{self.files_prefix}{digest[:2]}/{digest[2:]}"
-
-    @property
-    def identity(self) -> str:
-        """What the local index of known hashes is keyed by: the same bucket behind two
-        endpoints is two remotes."""
-        return f"{self.endpoint_url or 'aws'} {self.url}"
-
-    def describe(self) -> str:
-        where = f" at {self.endpoint_url}" if self.endpoint_url else ""
-        return f"remote '{self.name}' ({self.url}{where})"
-
-
-def resolve_remote(config: PivotConfig, name: str | None) -> RemoteLocation:
-    """The remote called ``name``, else ``default_remote``, else the only one configured."""
-    remotes = config.remotes
-    hint = "`pivot config set remotes.origin s3://bucket/prefix`"
-    if name is None:
-        name = config.default_remote
-        if name is None:
-            if len(remotes) == 1:
-                name = next(iter(remotes))
-            elif not remotes:
-                raise ConfigError(f"no remote is configured; add one with {hint}")
-            else:
-                raise ConfigError(
-                    f"several remotes are configured ({', '.join(sorted(remotes))}) and no default; "
-                    "pick one with -r NAME or `pivot config set default_remote NAME`"
-                )
-    remote = remotes.get(name)
-    if remote is None:
-        known = ", ".join(sorted(remotes)) or "none"
-        raise ConfigError(
-            f"remote '{name}' is not configured (remotes: {known}); add it with {hint.replace('origin', name)}"
-        )
-    if remote.url is None:
-        raise ConfigError(
-            f"remote '{name}' has no url; set it with `pivot config set remotes.{name} s3://bucket/prefix`"
-        )
-    return RemoteLocation.parse(name, remote.url, remote.endpoint_url, remote.region)
 
 
 # -- errors -----------------------------------------------------------------------------------
@@ -253,11 +176,24 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-# -- transport --------------------------------------------------------------------------------
+def _is_local(exc: BaseException) -> bool:
+    """An OSError of the caller's own files (a source to read, a target to write), which the
+    store contract lets through as it is, rather than a failure of the remote."""
+    from botocore import exceptions as bce
+
+    return (
+        isinstance(exc, OSError)
+        and not isinstance(exc, bce.BotoCoreError)
+        and not is_connection_error(exc)
+    )
 
 
-class S3Transport:
-    """Blob-level operations on one remote. Thread-safe: boto3 clients are."""
+# -- the store --------------------------------------------------------------------------------
+
+
+class S3BlobStore:
+    """A :class:`~pivot.core.remote._store.BlobStore` on one S3 prefix. Thread-safe: boto3
+    clients are."""
 
     def __init__(self, location: RemoteLocation, *, jobs: int = 16) -> None:
         import boto3
@@ -293,6 +229,24 @@ class S3Transport:
         if self._manager is not None:
             self._manager.shutdown()
             self._manager = None
+
+    def describe(self) -> str:
+        return self.location.describe()
+
+    def identity(self) -> str:
+        return self.location.identity
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Keep the contract: botocore's errors leave as one-line RemoteErrors."""
+        try:
+            yield
+        except RemoteError:
+            raise
+        except Exception as exc:
+            if _is_local(exc):
+                raise
+            raise translate(exc, self.location) from None
 
     def _transfers(self) -> TransferManager:
         with self._manager_lock:
@@ -337,26 +291,28 @@ class S3Transport:
         return shard + name
 
     def exists(self, digest: str) -> bool:
-        try:
-            self.client.head_object(Bucket=self.location.bucket, Key=self.location.key(digest))
-        except Exception as exc:
-            if _error_code(exc) in _MISSING_CODES:
-                return False
-            raise
-        return True
+        with self._errors():
+            try:
+                self.client.head_object(Bucket=self.location.bucket, Key=self.location.key(digest))
+            except Exception as exc:
+                if _error_code(exc) in _MISSING_CODES:
+                    return False
+                raise
+            return True
 
     def list_shard(self, shard: str) -> tuple[set[str], int]:
         """Hashes stored under ``files/<shard>/``, and how many pages the listing took."""
         prefix = f"{self.location.files_prefix}{shard}/"
         found: set[str] = set()
         pages = 0
-        paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.location.bucket, Prefix=prefix):
-            pages += 1
-            for item in page.get("Contents", []):
-                rest = item["Key"][len(prefix) :]
-                if rest and "/" not in rest:
-                    found.add(shard + rest)
+        with self._errors():
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.location.bucket, Prefix=prefix):
+                pages += 1
+                for item in page.get("Contents", []):
+                    rest = item["Key"][len(prefix) :]
+                    if rest and "/" not in rest:
+                        found.add(shard + rest)
         return found, pages
 
     # -- transfers ----------------------------------------------------------------------------
@@ -367,6 +323,10 @@ class S3Transport:
         The bytes are hashed first, so a corrupt local blob is never published
         (:class:`BlobCorruptError`).
         """
+        with self._errors():
+            return self._upload(source, digest, on_bytes)
+
+    def _upload(self, source: Path, digest: str, on_bytes: ByteCallback) -> bool:
         size = source.stat().st_size
         if size <= SMALL_LIMIT:
             data = source.read_bytes()
@@ -421,6 +381,12 @@ class S3Transport:
 
         A body that breaks off mid-stream is retried (botocore retries only the request).
         """
+        with self._errors():
+            self._download(digest, size, target, on_bytes)
+
+    def _download(
+        self, digest: str, size: int | None, target: Path, on_bytes: ByteCallback
+    ) -> None:
         from botocore import exceptions as bce
 
         transient = (

@@ -10,16 +10,21 @@ Guarantees:
   hashed, and only then renamed into the cache.
 - Nothing corrupt leaves it: a local blob is hashed as it is uploaded.
 - The first error that dooms every other blob (unreachable endpoint, refused credentials,
-  missing bucket) stops the transfer: pending blobs are cancelled, blobs in flight finish or
-  fail, and a :class:`RemoteError` with one line is raised. Per-blob problems (missing on
+  missing bucket or folder: :class:`RemoteUnavailableError`) stops the transfer: pending
+  blobs are cancelled, blobs in flight finish or fail, and a :class:`RemoteError` with one
+  line is raised. Per-blob problems (missing on
   the remote, corrupt there) are collected and returned instead, so one bad object does not
   hide the state of the rest.
+
+The remote itself is a :class:`~pivot.core.remote._store.BlobStore` (S3 or a folder); this
+module never knows which.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import itertools
 import os
 import secrets
@@ -38,23 +43,24 @@ import xxhash
 from pivot.core.config import load_config
 from pivot.core.project import Project
 from pivot.core.remote._index import RemoteIndex
+from pivot.core.remote._location import RemoteLocation, resolve_remote
 from pivot.core.remote._progress import Direction, ProgressCallback, ProgressTracker
-from pivot.core.remote._s3 import (
-    BlobCorruptError,
-    BlobMissingError,
-    RemoteLocation,
-    S3Transport,
-    is_fatal,
-    resolve_remote,
-    translate,
-)
+from pivot.core.remote._store import BlobStore, open_store
 from pivot.core.store.artifacts import ArtifactHasher
-from pivot.core.store.atomic import temp_path_for
 from pivot.core.store.hashing import CHUNK, walk_files
 from pivot.core.store.lock import OutRecord, StageLock
 from pivot.core.store.paths import confined_path, normalize_path
 from pivot.core.store.run_lock import ProjectRunLock
-from pivot.exceptions import CacheError, PivotError, ProjectError, RemoteError, UsageError
+from pivot.exceptions import (
+    BlobCorruptError,
+    BlobMissingError,
+    CacheError,
+    PivotError,
+    ProjectError,
+    RemoteError,
+    RemoteUnavailableError,
+    UsageError,
+)
 
 DEFAULT_JOBS = 16
 STALE_TEMP_SECONDS = 24 * 3600
@@ -240,12 +246,12 @@ def _parallel(
     items: Sequence[T],
     jobs: int,
     on_result: Callable[[T, R | Exception], None],
-    location: RemoteLocation,
 ) -> None:
     """Run ``work`` over ``items`` on up to ``jobs`` threads.
 
     ``on_result`` gets each value or per-item exception, on the calling thread. The first
-    fatal exception cancels what has not started, lets running items end, then is raised.
+    fatal exception (:class:`RemoteUnavailableError`) cancels what has not started, lets
+    running items end, then is raised.
 
     At most :data:`_WINDOW` * ``jobs`` items are submitted at a time: ``wait`` visits every
     future it is given, so submitting 100,000 blobs at once made each wake-up cost 100,000
@@ -279,7 +285,7 @@ def _parallel(
                 except _Cancelled:
                     continue
                 except Exception as exc:
-                    if is_fatal(exc):
+                    if isinstance(exc, RemoteUnavailableError):
                         if fatal is None:
                             fatal = exc
                             stop.set()
@@ -298,7 +304,7 @@ def _parallel(
         raise
     pool.shutdown(wait=True)
     if fatal is not None:
-        raise translate(fatal, location) from None
+        raise fatal from None
 
 
 class _Cancelled(Exception):
@@ -306,28 +312,28 @@ class _Cancelled(Exception):
 
 
 class _Session:
-    """A transport, the index of known hashes, and the job count, for one command."""
+    """A blob store, the index of known hashes, and the job count, for one command."""
 
     def __init__(self, project: Project, remote: str | None, jobs: int) -> None:
         self.project = project
-        self.location = resolve_remote(load_config(project.root), remote)
+        self.location = resolve_remote(load_config(project.root), remote, root=project.root)
         self.jobs = jobs
-        self._transport: S3Transport | None = None
+        self._store: BlobStore | None = None
         self._index: RemoteIndex | None = None
 
     @property
-    def transport(self) -> S3Transport:
-        """The transport, created and checked (fails fast on a dead endpoint) on first use, so
+    def store(self) -> BlobStore:
+        """The store, opened and checked (fails fast on a dead remote) on first use, so
         commands with nothing to move never touch the network."""
-        if self._transport is None:
-            transport = S3Transport(self.location, jobs=self.jobs)
+        if self._store is None:
+            store = open_store(self.location, jobs=self.jobs)
             try:
-                transport.check()
+                store.check()
             except BaseException:
-                transport.close()
+                store.close()
                 raise
-            self._transport = transport
-        return self._transport
+            self._store = store
+        return self._store
 
     @property
     def index(self) -> RemoteIndex:
@@ -336,8 +342,8 @@ class _Session:
         return self._index
 
     def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
+        if self._store is not None:
+            self._store.close()
 
     def __enter__(self) -> _Session:
         return self
@@ -355,7 +361,7 @@ class _Session:
         """
         if not digests:
             return set()
-        listing = self.transport.complete_listing
+        listing = self.store.complete_listing
         if listing is not None:  # a small remote: the connectivity check listed all of it
             return digests & listing
         shards: dict[str, set[str]] = defaultdict(set)
@@ -364,7 +370,7 @@ class _Session:
         found: set[str] = set()
         if len(digests) >= LIST_MIN and len(digests) >= 2 * len(shards):
             first = max(shards, key=lambda shard: len(shards[shard]))
-            listed, pages = self.transport.list_shard(first)
+            listed, pages = self.store.list_shard(first)
             found |= listed & shards.pop(first)
             remaining = {d for group in shards.values() for d in group}
             if pages * len(shards) <= len(remaining):
@@ -383,9 +389,9 @@ class _Session:
             else:
                 found.update(value[0] & shards[shard])
 
-        _parallel(self.transport.list_shard, names, self.jobs, collect, self.location)
+        _parallel(self.store.list_shard, names, self.jobs, collect)
         if errors:
-            raise translate(errors[0], self.location)
+            raise errors[0]
 
     def _run_heads(self, digests: list[str], found: set[str]) -> None:
         errors: list[Exception] = []
@@ -396,9 +402,9 @@ class _Session:
             elif value:
                 found.add(digest)
 
-        _parallel(self.transport.exists, digests, self.jobs, collect, self.location)
+        _parallel(self.store.exists, digests, self.jobs, collect)
         if errors:
-            raise translate(errors[0], self.location)
+            raise errors[0]
 
 
 # -- push ------------------------------------------------------------------------------------
@@ -452,13 +458,13 @@ def push(
             if source is None:
                 raise _NoSource
             try:
-                return session.transport.upload(source, ref.hash, tracker.add_bytes)
+                return session.store.upload(source, ref.hash, tracker.add_bytes)
             except BlobCorruptError:
                 project.cache.quarantine(ref.hash)
                 source = _adopt(project, ref)
                 if source is None:
                     raise
-                return session.transport.upload(source, ref.hash, tracker.add_bytes)
+                return session.store.upload(source, ref.hash, tracker.add_bytes)
 
         def record(ref: BlobRef, outcome: bool | Exception) -> None:
             if isinstance(outcome, _NoSource):
@@ -483,7 +489,7 @@ def push(
             tracker.file_done(ref.path, failed=isinstance(outcome, Exception))
 
         try:
-            _parallel(upload, todo, jobs, record, session.location)
+            _parallel(upload, todo, jobs, record)
         finally:
             session.index.add(uploaded)
         tracker.finish()
@@ -516,23 +522,27 @@ def _adopt(project: Project, ref: BlobRef) -> Path | None:
     source = _workspace_candidate(project, ref)
     if source is None:
         return None
-    target = project.cache.blob_path(ref.hash)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path_for(target)
     try:
-        hasher = xxhash.xxh64()
-        with open(source, "rb") as src, open(tmp, "wb") as dst:
-            while chunk := src.read(CHUNK):
-                hasher.update(chunk)
-                dst.write(chunk)
-        if hasher.hexdigest() != ref.hash:
-            return None
-        os.chmod(tmp, _READ_ONLY)
-        os.replace(tmp, target)
-        return target
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        project.cache.add_written(ref.hash, functools.partial(_copy_verified, source, ref.hash))
+    except _Changed:
+        return None
+    return project.cache.blob_path(ref.hash)
+
+
+class _Changed(Exception):
+    """The workspace file no longer hashes to the locked value."""
+
+
+def _copy_verified(source: Path, digest: str, target: Path) -> None:
+    """Copy ``source`` to ``target``, hashing as it goes; :class:`_Changed` unless it hashes
+    to ``digest`` (``Cache.add_written`` then discards ``target``)."""
+    hasher = xxhash.xxh64()
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        while chunk := src.read(CHUNK):
+            hasher.update(chunk)
+            dst.write(chunk)
+    if hasher.hexdigest() != digest:
+        raise _Changed
 
 
 # -- fetch -----------------------------------------------------------------------------------
@@ -589,7 +599,7 @@ def _fetch(
                     result.missing.append(_problem(ref, f"not on {session.location.describe()}"))
             tracker.finish()
             return result
-        transport = session.transport  # connect, and fail fast, before any thread starts
+        store = session.store  # connect, and fail fast, before any thread starts
         tmp_dir = project.pivot_dir / "tmp" / "remote"
         tmp_dir.mkdir(parents=True, exist_ok=True)
         _remove_stale(tmp_dir)
@@ -600,7 +610,7 @@ def _fetch(
         def download(ref: BlobRef) -> None:
             tmp = tmp_dir / f"{ref.hash}.{secrets.token_hex(4)}"
             try:
-                transport.download(ref.hash, ref.size, tmp, tracker.add_bytes)
+                store.download(ref.hash, ref.size, tmp, tracker.add_bytes)
                 os.chmod(tmp, _READ_ONLY)
                 target = project.cache.blob_path(ref.hash)
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -626,7 +636,7 @@ def _fetch(
             tracker.file_done(ref.path, failed=outcome is not None)
 
         try:
-            _parallel(download, wanted, jobs, record, session.location)
+            _parallel(download, wanted, jobs, record)
         finally:
             session.index.add(fetched)
             session.index.discard(gone)
@@ -862,11 +872,13 @@ def _problem(ref: BlobRef, reason: str) -> BlobProblem:
 
 
 def _reason(exc: Exception, location: RemoteLocation) -> str:
+    """One line for a blob that failed: stores raise one-line RemoteErrors already."""
     if isinstance(exc, PivotError):
         return str(exc)
     if isinstance(exc, OSError):
         return f"{type(exc).__name__}: {exc}"
-    return str(translate(exc, location))
+    first = str(exc).strip().splitlines()
+    return f"{location.describe()} failed: {first[0] if first else type(exc).__name__}"
 
 
 __all__ = [

@@ -31,7 +31,7 @@ def make_executor(
         if kind == "dask" and config.executor.transport == "remote":
             from pivot.core.remote import resolve_remote
 
-            remote = (root, resolve_remote(config, None))
+            remote = (root, resolve_remote(config, None, root=root))
     if kind == "dask":
         from pivot.core.run.executors.dask import DaskExecutor
 

@@ -4,7 +4,8 @@ Scheduling stays Pivot's: the engine submits a stage only when its inputs are co
 Dask sees independent single tasks, never a graph. Each task runs
 :func:`pivot.core.run.worker.execute_stage` on a worker, which must see the project at the same
 path (a shared filesystem) or, with ``transport="remote"``, fetches deps from and pushes outputs
-to the S3 remote by hash (see :mod:`pivot.core.run.executors.remote_transport`).
+to the remote cache (S3 or a folder) by hash (see
+:mod:`pivot.core.run.executors.remote_transport`).
 
 Before running, the worker fingerprints the stage's code as *it* sees it and refuses to run if
 the manifest differs from the coordinator's, so a worker with stale or different code can
@@ -21,7 +22,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from pivot.core.remote._s3 import RemoteLocation
+from pivot.core.remote import RemoteLocation
 from pivot.core.run.executors.base import Executor
 from pivot.core.run.executors.remote_transport import RemoteResult, RemoteStaging
 from pivot.core.run.worker import StageOutcome, StageTask, execute_stage
@@ -131,7 +132,14 @@ class DaskExecutor(Executor):
             with self._lock:
                 self._logs[key] = _LogRelay(Path(task.log_path))
             dask_future = self._client.submit(
-                run_remote_stage, task, staging.location, bundle, key, key=key, pure=False, retries=0
+                run_remote_stage,
+                task,
+                staging.location,
+                bundle,
+                key,
+                key=key,
+                pure=False,
+                retries=0,
             )
         with self._lock:
             self._futures[key] = dask_future

@@ -1,4 +1,5 @@
-"""Data by hash through the S3 remote, for workers that do not see the workspace.
+"""Data by hash through the remote cache (S3 or a folder), for workers that do not see the
+workspace.
 
 With ``executor.transport: remote`` the coordinator and the workers share nothing but the
 remote cache:
@@ -30,7 +31,13 @@ from typing import TypeVar
 
 import xxhash
 
-from pivot.core.remote._s3 import RemoteLocation, S3Transport
+from pivot.core.remote import (
+    BlobCorruptError,
+    BlobMissingError,
+    BlobStore,
+    RemoteLocation,
+    open_store,
+)
 from pivot.core.run.checkout import restore_record
 from pivot.core.run.worker import StageOutcome, StageTask
 from pivot.core.store.cache import Cache
@@ -116,23 +123,27 @@ class RemoteStaging:
         self.root = root
         self.location = location
         self.cache = Cache(root / ".pivot" / "cache")
-        self._transport: S3Transport | None = None
+        self._store: BlobStore | None = None
         self._known: set[str] = set()  # hashes seen on the remote during this session
         self._lock = threading.Lock()
         self._bundles: dict[str, CodeBundle] = {}
 
     @property
-    def transport(self) -> S3Transport:
+    def store(self) -> BlobStore:
         with self._lock:
-            if self._transport is None:
-                transport = S3Transport(self.location, jobs=TRANSFER_JOBS)
-                transport.check()  # one clear line on a dead or misconfigured remote
-                self._transport = transport
-            return self._transport
+            if self._store is None:
+                store = open_store(self.location, jobs=TRANSFER_JOBS)
+                try:
+                    store.check()  # one clear line on a dead or misconfigured remote
+                except BaseException:
+                    store.close()
+                    raise
+                self._store = store
+            return self._store
 
     def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
+        if self._store is not None:
+            self._store.close()
 
     def code(self, code_token: str) -> CodeBundle:
         """The code bundle, built once per version of the code the engine loaded."""
@@ -151,17 +162,17 @@ class RemoteStaging:
                     wanted.setdefault(digest, self.root / rel)
         if not wanted:
             return
-        transport = self.transport
+        store = self.store
 
         def ensure(item: tuple[str, Path]) -> None:
             digest, source = item
-            if transport.exists(digest):
+            if store.exists(digest):
                 return
             if self.cache.has(digest):
                 source = self.cache.blob_path(digest)
-            transport.upload(source, digest, ignore_bytes)
+            store.upload(source, digest, ignore_bytes)
 
-        _run_all(ensure, wanted.items(), f"uploading the inputs of '{task.stage}'", self.location)
+        _run_all(ensure, wanted.items(), f"uploading the inputs of '{task.stage}'")
         with self._lock:
             self._known.update(wanted)
 
@@ -174,21 +185,16 @@ class RemoteStaging:
             if not self.cache.has(digest)
         }
         if missing:
-            transport = self.transport
+            store = self.store
 
             def download(item: tuple[str, int]) -> None:
                 digest, size = item
                 self.cache.add_written(
                     digest,
-                    functools.partial(transport.download, digest, size, on_bytes=ignore_bytes),
+                    functools.partial(store.download, digest, size, on_bytes=ignore_bytes),
                 )
 
-            _run_all(
-                download,
-                missing.items(),
-                f"downloading the outputs of '{outcome.stage}'",
-                self.location,
-            )
+            _run_all(download, missing.items(), f"downloading the outputs of '{outcome.stage}'")
         with self._lock:
             self._known.update(d for r in outcome.outs for _p, d, _s in record_blobs(r))
         for record in outcome.outs:
@@ -199,17 +205,21 @@ def ignore_bytes(_count: int) -> None:
     """Transfers inside a stage report no byte progress (the stage's own events do)."""
 
 
-def _run_all(
-    work: Callable[[T], None], items: Iterable[T], what: str, location: RemoteLocation
-) -> None:
-    """Run ``work`` over ``items`` in parallel; the first failure stops it with one line."""
-    from pivot.core.remote._s3 import translate
+def _run_all(work: Callable[[T], None], items: Iterable[T], what: str) -> None:
+    """Run ``work`` over ``items`` in parallel; the first failure stops it with one line.
 
+    A failure of the remote as a whole says what was being done; a missing or corrupt blob
+    (whose message names it) and Pivot's own errors go through as they are.
+    """
     with ThreadPoolExecutor(TRANSFER_JOBS, thread_name_prefix="pivot-stage-io") as pool:
         for future in [pool.submit(work, item) for item in items]:
             try:
                 future.result()
+            except (BlobCorruptError, BlobMissingError):
+                raise
+            except RemoteError as exc:
+                raise RemoteError(f"{what}: {exc}") from exc
             except PivotError:
                 raise
             except Exception as exc:
-                raise RemoteError(f"{what}: {translate(exc, location)}") from exc
+                raise RemoteError(f"{what}: {type(exc).__name__}: {exc}") from exc

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pivot.core.remote._s3 import RemoteLocation, S3Transport
+from pivot.core.remote import BlobStore, RemoteLocation, open_store
 from pivot.core.run.executors.remote_transport import (
     CodeBundle,
     RemoteResult,
@@ -40,7 +40,7 @@ from pivot.core.store.cache import Cache
 LOG_TOPIC = "pivot-stage-log"
 _LOG_POLL_SECONDS = 0.2
 
-_transports: dict[RemoteLocation, S3Transport] = {}
+_stores: dict[RemoteLocation, BlobStore] = {}
 
 
 def scratch_root() -> Path:
@@ -64,15 +64,15 @@ def run_remote_stage(
     try:
         try:
             code = _materialize(bundle, scratch / "code")
-            transport = _transport(location)
-            _fetch_inputs(task, transport, cache, data)
+            store = _store(location)
+            _fetch_inputs(task, store, cache, data)
         except Exception as exc:
             return _failed(task, started, f"could not fetch the stage's inputs: {exc}", log)
         with _streamed(log, log_key):
             outcome = execute_stage(task, Workspace(code, data, cache, log, cache_everything=True))
         if outcome.ok:
             try:
-                _upload_outputs(outcome, transport, cache)
+                _upload_outputs(outcome, store, cache)
             except Exception as exc:
                 return _failed(task, started, f"could not upload the stage's outputs: {exc}", log)
         return RemoteResult(outcome, _read(log))
@@ -98,12 +98,12 @@ def _read(log: Path) -> bytes:
         return b""
 
 
-def _transport(location: RemoteLocation) -> S3Transport:
-    """One transport per remote per worker process: boto3 clients are slow to build."""
-    transport = _transports.get(location)
-    if transport is None:
-        transport = _transports[location] = S3Transport(location)
-    return transport
+def _store(location: RemoteLocation) -> BlobStore:
+    """One store per remote per worker process: boto3 clients are slow to build."""
+    store = _stores.get(location)
+    if store is None:
+        store = _stores[location] = open_store(location)
+    return store
 
 
 def _materialize(bundle: CodeBundle, base: Path) -> Path:
@@ -132,21 +132,21 @@ def _inside(folder: Path, rel: str) -> Path:
     return path
 
 
-def _fetch_inputs(task: StageTask, transport: S3Transport, cache: Cache, data: Path) -> None:
+def _fetch_inputs(task: StageTask, store: BlobStore, cache: Cache, data: Path) -> None:
     for record in task.inputs:
         for rel, digest, size in record_blobs(record):
             if not cache.has(digest):
                 cache.add_written(
                     digest,
-                    functools.partial(transport.download, digest, size, on_bytes=ignore_bytes),
+                    functools.partial(store.download, digest, size, on_bytes=ignore_bytes),
                 )
             cache.restore(digest, _inside(data, rel))
 
 
-def _upload_outputs(outcome: StageOutcome, transport: S3Transport, cache: Cache) -> None:
+def _upload_outputs(outcome: StageOutcome, store: BlobStore, cache: Cache) -> None:
     for record in outcome.outs:
         for _rel, digest, _size in record_blobs(record):
-            transport.upload(cache.blob_path(digest), digest, ignore_bytes)
+            store.upload(cache.blob_path(digest), digest, ignore_bytes)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,106 @@
+"""The seam between the transfer logic and the place blobs are kept: :class:`BlobStore`.
+
+push, fetch, pull, ``status --remote``, ``verify --remote``, ``pivot doctor`` and the Dask
+remote transport talk to a remote only through this protocol; :func:`open_store` picks the
+implementation from the location (``_s3.S3BlobStore`` for ``s3://``, ``_folder.FolderBlobStore``
+for a folder). Which blobs to move, in what order, on how many threads, and what to remember
+about them stays in ``_transfer``; a store only moves and finds single blobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from pivot.core.remote._location import RemoteLocation
+
+#: Bytes moved since the last call (negative: bytes of an attempt that is being retried).
+ByteCallback = Callable[[int], None]
+
+
+class BlobStore(Protocol):
+    """Blobs named by their xxhash64 (16 hex digits) on one remote, laid out like the local
+    cache (``files/ab/cdef…``).
+
+    The contract push, fetch, pull and the Dask remote transport rely on:
+
+    - **Thread-safe.** One store serves every transfer thread of a command; byte callbacks may
+      be called from any of them.
+    - **Lazy.** Creating a store does no I/O. :meth:`check` is the first touch; it fails fast,
+      in one line, when no blob can succeed.
+    - **Errors are one line.** Problems of the remote leave as
+      :class:`~pivot.exceptions.RemoteError`: :class:`~pivot.exceptions.RemoteUnavailableError`
+      when no other blob can succeed either (unreachable, refused, no such bucket or folder,
+      cannot write there), which stops a transfer; :class:`~pivot.exceptions.BlobMissingError`
+      and :class:`~pivot.exceptions.BlobCorruptError` for one blob; plain ``RemoteError`` for
+      any other failure of one blob. Only the caller's own files (``source``, ``target``) may
+      raise a plain :class:`OSError`.
+    - **Immutable, all-or-nothing blobs.** :meth:`upload` never makes a partial blob visible
+      under its final name, never rewrites a blob that is there already, and never publishes
+      bytes that do not hash to their name.
+    - **Verified downloads.** :meth:`download` writes into the path it is given (a temp file
+      the caller renames into its cache) and checks the hash of what arrived.
+    """
+
+    @property
+    def complete_listing(self) -> set[str] | None:
+        """Every hash the remote holds, when :meth:`check` could see them all without extra
+        requests (a small S3 remote); None otherwise. Saves one existence check per blob."""
+        ...
+
+    def describe(self) -> str:
+        """``remote 'origin' (s3://bucket/p at http://host)``: names the remote in messages."""
+        ...
+
+    def identity(self) -> str:
+        """A stable key for the local index of hashes known to be on this remote."""
+        ...
+
+    def check(self) -> None:
+        """Raise :class:`~pivot.exceptions.RemoteUnavailableError` unless the remote can be read."""
+        ...
+
+    def exists(self, digest: str) -> bool:
+        """Whether the remote holds blob ``digest``."""
+        ...
+
+    def list_shard(self, shard: str) -> tuple[set[str], int]:
+        """The hashes under ``files/<shard>/`` (two hex digits), and how many requests the
+        listing took (the caller weighs listing against one :meth:`exists` per hash)."""
+        ...
+
+    def upload(self, source: Path, digest: str, on_bytes: ByteCallback) -> bool:
+        """Store the bytes of ``source`` as blob ``digest``; False if the remote had it already.
+
+        :class:`~pivot.exceptions.BlobCorruptError` (nothing stored) if ``source`` does not
+        hash to ``digest``. On return, True or False, ``on_bytes`` has counted the blob's size
+        once, so a progress bar reaches its total.
+        """
+        ...
+
+    def download(self, digest: str, size: int | None, target: Path, on_bytes: ByteCallback) -> None:
+        """Write blob ``digest`` (of ``size`` bytes, if known) into ``target``, verified;
+        ``on_bytes`` counts what arrived.
+
+        :class:`~pivot.exceptions.BlobMissingError` if the remote lacks it,
+        :class:`~pivot.exceptions.BlobCorruptError` if its bytes do not match its name
+        (``target`` then holds them: the caller must not keep it).
+        """
+        ...
+
+    def close(self) -> None:
+        """Release connections and threads; the store is not used afterwards."""
+        ...
+
+
+def open_store(location: RemoteLocation, *, jobs: int = 16) -> BlobStore:
+    """The store for ``location``, sized for ``jobs`` parallel transfers. No I/O yet: call
+    :meth:`BlobStore.check` before the first transfer."""
+    if location.folder is not None:
+        from pivot.core.remote._folder import FolderBlobStore
+
+        return FolderBlobStore(location)
+    from pivot.core.remote._s3 import S3BlobStore
+
+    return S3BlobStore(location, jobs=jobs)
