@@ -22,11 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
-STAGE = '''
+STAGE = """
 def s{i}() -> Annotated[dict, pivot.Out("out/s{i}.json", loaders.JSON())]:
     return {{"i": {i}}}
 p.register(s{i})
-'''
+"""
 
 
 def make_project(root: Path, stages: int) -> None:
@@ -34,7 +34,9 @@ def make_project(root: Path, stages: int) -> None:
     body = "from typing import Annotated\nimport pivot\nfrom pivot import loaders\np = pivot.Pipeline('bench')\n"
     body += "".join(STAGE.format(i=i) for i in range(stages))
     (root / "pipeline.py").write_text(body)
-    subprocess.run([sys.executable, "-m", "pivot", "init"], cwd=root, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pivot", "init"], cwd=root, check=True, capture_output=True
+    )
 
 
 def time_executor(root: Path, kind: str, repeat: int) -> tuple[float, list[float]]:
@@ -60,14 +62,18 @@ def time_executor(root: Path, kind: str, repeat: int) -> tuple[float, list[float
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--stages", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "proj"
         make_project(root, args.stages)
-        print(f"{args.stages} independent trivial stages, 2 workers, forced runs (median of {args.repeat})")
+        print(
+            f"{args.stages} independent trivial stages, 2 workers, forced runs (median of {args.repeat})"
+        )
         print("| executor | start-up | run | per stage |")
         print("|---|---|---|---|")
         for kind in ("local", "dask"):

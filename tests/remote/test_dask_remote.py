@@ -29,9 +29,7 @@ WHERE = PIPELINE.replace(
 )
 
 
-def _run(
-    project: TempProject, scratch: Path, *args: str, check: int = 0
-) -> list[dict[str, Any]]:
+def _run(project: TempProject, scratch: Path, *args: str, check: int = 0) -> list[dict[str, Any]]:
     env = pivot_env()
     env["DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES"] = "0"
     env["PIVOT_WORKER_SCRATCH"] = str(scratch)
@@ -141,9 +139,7 @@ def _remote_hashes(s3: S3Server, url: str) -> set[str]:
     return found
 
 
-def test_killed_worker_fails_only_its_stage(
-    tmp_path: Path, s3: S3Server, remote_url: str
-) -> None:
+def test_killed_worker_fails_only_its_stage(tmp_path: Path, s3: S3Server, remote_url: str) -> None:
     from tests.cli.test_dask import KILLER
 
     project = _remote_project(tmp_path / "p", s3, remote_url)

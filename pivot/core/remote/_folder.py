@@ -22,16 +22,13 @@ import contextlib
 import errno
 import functools
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
-
-import xxhash
 
 from pivot.core.remote._location import RemoteLocation
 from pivot.core.remote._store import ByteCallback
 from pivot.core.store.cache import Cache
-from pivot.core.store.hashing import CHUNK
+from pivot.core.store.hashing import copy_hashing, is_digest
 from pivot.exceptions import (
     BlobCorruptError,
     BlobMissingError,
@@ -39,7 +36,6 @@ from pivot.exceptions import (
     RemoteUnavailableError,
 )
 
-_HEX = frozenset("0123456789abcdef")
 #: Errors of the folder that no other blob would escape either.
 _FATAL = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT})
 
@@ -95,7 +91,7 @@ class FolderBlobStore:
             with os.scandir(self._blobs.files / shard) as entries:
                 for entry in entries:
                     digest = shard + entry.name
-                    if len(digest) == 16 and set(digest) <= _HEX and entry.is_file():
+                    if is_digest(digest) and entry.is_file():
                         found.add(digest)
         except (FileNotFoundError, NotADirectoryError):
             pass
@@ -150,7 +146,7 @@ class FolderBlobStore:
                 raise self._error(exc, f"cannot read {blob}") from None
 
         with src, open(target, "wb") as dst:  # the caller's file: its errors stay OSErrors
-            actual, _ = _copy(read, dst, on_bytes)
+            actual, _ = copy_hashing(read, dst, on_bytes)
         if actual != digest:
             raise BlobCorruptError(
                 f"remote object {blob} on {self.describe()} is corrupt (its bytes hash to "
@@ -170,19 +166,7 @@ def _fill(src: BinaryIO, digest: str, on_bytes: ByteCallback, tmp: Path) -> None
     """Write ``src`` into ``tmp``; BlobCorruptError (and the progress taken back) unless the
     bytes hash to ``digest``. ``Cache.add_written`` then renames ``tmp`` into place."""
     with open(tmp, "wb") as dst:
-        actual, copied = _copy(src.read, dst, on_bytes)
+        actual, copied = copy_hashing(src.read, dst, on_bytes)
     if actual != digest:
         on_bytes(-copied)
         raise BlobCorruptError(f"local copy of blob {digest} hashes to {actual}")
-
-
-def _copy(read: Callable[[int], bytes], dst: BinaryIO, on_bytes: ByteCallback) -> tuple[str, int]:
-    """Copy everything ``read`` returns into ``dst``: the bytes' xxhash64, and their count."""
-    hasher = xxhash.xxh64()
-    copied = 0
-    while chunk := read(CHUNK):
-        hasher.update(chunk)
-        dst.write(chunk)
-        copied += len(chunk)
-        on_bytes(len(chunk))
-    return hasher.hexdigest(), copied

@@ -30,7 +30,7 @@ import xxhash
 
 from pivot.core.remote._location import RemoteLocation
 from pivot.core.remote._store import ByteCallback
-from pivot.core.store.hashing import CHUNK, hash_file
+from pivot.core.store.hashing import CHUNK, hash_bytes, hash_file, is_digest
 from pivot.exceptions import (
     BlobCorruptError,
     BlobMissingError,
@@ -286,9 +286,8 @@ class S3BlobStore:
 
     def _digest_of(self, key: str) -> str | None:
         shard, _, name = key[len(self.location.files_prefix) :].partition("/")
-        if len(shard) != 2 or not name or "/" in name:
-            return None
-        return shard + name
+        digest = shard + name
+        return digest if len(shard) == 2 and is_digest(digest) else None
 
     def exists(self, digest: str) -> bool:
         with self._errors():
@@ -330,7 +329,7 @@ class S3BlobStore:
         size = source.stat().st_size
         if size <= SMALL_LIMIT:
             data = source.read_bytes()
-            actual = xxhash.xxh64(data).hexdigest()
+            actual = hash_bytes(data)
             if actual != digest:
                 raise BlobCorruptError(f"local copy of blob {digest} hashes to {actual}")
             created = self._put(digest, data)

@@ -38,8 +38,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, TypeVar
 
-import xxhash
-
 from pivot.core.config import load_config
 from pivot.core.project import Project
 from pivot.core.remote._index import RemoteIndex
@@ -47,7 +45,7 @@ from pivot.core.remote._location import RemoteLocation, resolve_remote
 from pivot.core.remote._progress import Direction, ProgressCallback, ProgressTracker
 from pivot.core.remote._store import BlobStore, open_store
 from pivot.core.store.artifacts import ArtifactHasher
-from pivot.core.store.hashing import CHUNK, walk_files
+from pivot.core.store.hashing import copy_hashing, walk_files
 from pivot.core.store.lock import OutRecord, StageLock
 from pivot.core.store.paths import confined_path, normalize_path
 from pivot.core.store.run_lock import ProjectRunLock
@@ -536,12 +534,9 @@ class _Changed(Exception):
 def _copy_verified(source: Path, digest: str, target: Path) -> None:
     """Copy ``source`` to ``target``, hashing as it goes; :class:`_Changed` unless it hashes
     to ``digest`` (``Cache.add_written`` then discards ``target``)."""
-    hasher = xxhash.xxh64()
     with open(source, "rb") as src, open(target, "wb") as dst:
-        while chunk := src.read(CHUNK):
-            hasher.update(chunk)
-            dst.write(chunk)
-    if hasher.hexdigest() != digest:
+        actual, _ = copy_hashing(src.read, dst)
+    if actual != digest:
         raise _Changed
 
 
@@ -600,7 +595,7 @@ def _fetch(
             tracker.finish()
             return result
         store = session.store  # connect, and fail fast, before any thread starts
-        tmp_dir = project.pivot_dir / "tmp" / "remote"
+        tmp_dir = project.paths.tmp / "remote"
         tmp_dir.mkdir(parents=True, exist_ok=True)
         _remove_stale(tmp_dir)
         tracker.start(len(wanted), sum(ref.size for ref in wanted))
@@ -728,7 +723,7 @@ def pull(
     """
     if dry_run:
         return _pull(project, stages, remote=remote, jobs=jobs, dry_run=True, progress=progress)
-    with ProjectRunLock(project.pivot_dir / "run.lock", "pull"):
+    with ProjectRunLock(project.paths.run_lock, "pull"):
         return _pull(project, stages, remote=remote, jobs=jobs, dry_run=False, progress=progress)
 
 

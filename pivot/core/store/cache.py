@@ -76,7 +76,7 @@ class Cache:
             ) from None
         with source as src, atomic_path(target) as tmp:
             with open(tmp, "wb") as dst:
-                actual = copy_hashing(src, dst)
+                actual, _ = copy_hashing(src.read, dst)
             if actual != digest:
                 self.quarantine(digest)
                 raise CacheError(

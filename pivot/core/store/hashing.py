@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -49,14 +50,23 @@ def hash_file(path: Path | str) -> str:
     return digest.hexdigest()
 
 
-def copy_hashing(source: BinaryIO, dest: BinaryIO) -> str:
-    """Copy ``source`` into ``dest`` in 1 MiB chunks and return the digest of what was copied,
-    so a verified copy reads the bytes once."""
+def copy_hashing(
+    read: Callable[[int], bytes],
+    dest: BinaryIO,
+    on_chunk: Callable[[int], object] | None = None,
+) -> tuple[str, int]:
+    """Copy everything ``read`` returns into ``dest`` in 1 MiB chunks, so a verified copy
+    reads the bytes once: the digest of what was copied, and its size. ``on_chunk`` hears
+    each chunk's size (progress bars)."""
     digest = xxhash.xxh64()
-    while chunk := source.read(CHUNK):
+    copied = 0
+    while chunk := read(CHUNK):
         digest.update(chunk)
         dest.write(chunk)
-    return digest.hexdigest()
+        copied += len(chunk)
+        if on_chunk is not None:
+            on_chunk(len(chunk))
+    return digest.hexdigest(), copied
 
 
 def manifest_hash(entries: list[FileEntry]) -> str:

@@ -97,6 +97,7 @@ class PivotPaths:
     def lock_file(self, stage: str) -> Path:
         return self.stages / f"{stage}{LOCK_SUFFIX}"
 
+
 _PIVOT_GITIGNORE = """\
 # Local to this machine: never commit these.
 /cache/

@@ -102,7 +102,7 @@ class RevisionFile:
                     blob = self.local_path()
                     assert blob is not None
                     with blob.open("rb") as src:
-                        actual = copy_hashing(src, out)
+                        actual, _ = copy_hashing(src.read, out)
                     _check_digest(actual, self.object_id, f"{self.path} at {self.rev}")
             os.chmod(tmp, 0o644)
 

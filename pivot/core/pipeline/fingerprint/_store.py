@@ -37,11 +37,7 @@ class SourceStore:
         return self.root / digest[:2] / digest[2:]
 
     def __contains__(self, digest: object) -> bool:
-        return (
-            isinstance(digest, str)
-            and is_digest(digest)
-            and self.path_for(digest).exists()
-        )
+        return isinstance(digest, str) and is_digest(digest) and self.path_for(digest).exists()
 
     def put(self, digest: str, record: SourceRecord) -> bool:
         """Store ``record`` under ``digest`` unless already there; True if it was written."""

@@ -42,6 +42,7 @@ from pivot.core.run.checkout import restore_record
 from pivot.core.run.worker import StageOutcome, StageTask
 from pivot.core.store.cache import Cache
 from pivot.core.store.lock import OutRecord
+from pivot.core.store.paths import NON_PROJECT_DIRS, PivotPaths
 from pivot.exceptions import CodeBundleError, PivotError, RemoteError
 
 #: Shipping more code than this with every task means the project should use a shared
@@ -54,9 +55,6 @@ T = TypeVar("T")
 
 _CODE_SUFFIXES = (".py",)
 _CODE_NAMES = frozenset({"pivot.yaml", "params.yaml"})
-_SKIPPED_FOLDERS = frozenset(
-    {"__pycache__", "node_modules", "venv", "site-packages", "dist-packages", "build", "dist"}
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,14 +76,15 @@ class RemoteResult:
 def bundle_code(root: Path) -> CodeBundle:
     """Every ``*.py`` file of the project, plus ``pivot.yaml`` and ``params.yaml``.
 
-    Hidden folders (``.git``, ``.pivot``, ``.venv``), virtualenvs and build folders are left
-    out. The digest names the bundle, so a worker writes each version of the code once.
+    Hidden folders (``.git``, ``.pivot``, ``.venv``) and the folders that are never project
+    code (``NON_PROJECT_DIRS``: virtualenvs, installed packages, bytecode) are left out, the
+    same list the code fingerprint uses, so a worker gets every module the fingerprint hashed. The digest names the bundle, so a worker writes each version of the code once.
     """
     files: list[tuple[str, bytes]] = []
     total = 0
     for folder, subfolders, names in os.walk(root):
         subfolders[:] = sorted(
-            d for d in subfolders if not d.startswith(".") and d not in _SKIPPED_FOLDERS
+            d for d in subfolders if not d.startswith(".") and d not in NON_PROJECT_DIRS
         )
         for name in sorted(names):
             if not (name.endswith(_CODE_SUFFIXES) or name in _CODE_NAMES):
@@ -122,7 +121,7 @@ class RemoteStaging:
     def __init__(self, root: Path, location: RemoteLocation) -> None:
         self.root = root
         self.location = location
-        self.cache = Cache(root / ".pivot" / "cache")
+        self.cache = Cache(PivotPaths(root).cache)
         self._store: BlobStore | None = None
         self._known: set[str] = set()  # hashes seen on the remote during this session
         self._lock = threading.Lock()
