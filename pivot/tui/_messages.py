@@ -29,10 +29,16 @@ class EngineFailed(Message):
 
 
 class PlanReady(Message):
-    def __init__(self, decisions: list[Decision], generation: int) -> None:
+    """Decisions for every stage, and the graph they were planned on (it may have changed:
+    stages added or renamed in pipeline.py)."""
+
+    def __init__(
+        self, decisions: list[Decision], generation: int, graph: StageGraph | None = None
+    ) -> None:
         super().__init__()
         self.decisions = decisions
         self.generation = generation
+        self.graph = graph
 
 
 class EngineEvents(Message):

@@ -23,7 +23,7 @@ from pivot.core.run.events import (
     StageStarted,
     StageStatus,
 )
-from pivot.core.run.planner import Action, Decision
+from pivot.core.run.planner import Action, Change, Decision
 from pivot.tui._text import strip_ansi
 
 #: Lines of log kept per stage; older lines are dropped (the full log stays on disk).
@@ -75,6 +75,21 @@ _STATUS_PHASE = {
 }
 
 _BAD = {Phase.FAILED, Phase.BLOCKED, Phase.CANCELLED}
+#: Live phases of a stage whose part in the current run is over.
+_DONE = {Phase.RAN, Phase.SKIPPED, Phase.RESTORED, *_BAD}
+
+
+@dataclasses.dataclass(frozen=True)
+class RunProgress:
+    """How far the active run is: stages done of total, seconds elapsed, and an estimate."""
+
+    done: int
+    total: int
+    running: int
+    failed: int
+    elapsed: float
+    #: Seconds left, from the pace so far; None until a stage has finished.
+    eta: float | None
 
 
 class LogBuffer:
@@ -112,6 +127,11 @@ class StageState:
     error: str | None = None
     #: The decision the stage was run with (kept so Explain can say why it ran).
     ran_because: Decision | None = None
+    #: Why the run ran it, as the run said when queueing it ("forced", "code changed: …"),
+    #: and the changes the run's planner found (code keys give Explain its diffs).
+    ran_reason: str | None = None
+    ran_changes: tuple[Change, ...] = ()
+    queued_changes: tuple[Change, ...] = ()
     log: LogBuffer = dataclasses.field(default_factory=LogBuffer)
 
     @property
@@ -168,6 +188,7 @@ class PipelineModel:
         self.run_id: str | None = None
         self.run_stages: tuple[str, ...] = ()
         self.last_run: RunFinished | None = None
+        self.run_started_at: float | None = None
         self.planned = False
 
     # -- updates -------------------------------------------------------------------------------
@@ -205,6 +226,10 @@ class PipelineModel:
                 self._run_started(event, changes)
             elif isinstance(event, StageQueued):
                 self._set_live(event.stage, Phase.QUEUED, event.reason, changes)
+                if event.stage in self.stages:
+                    self.stages[event.stage].queued_changes = tuple(
+                        Change(**record) for record in event.changes
+                    )
             elif isinstance(event, StageStarted):
                 state = self.stages.get(event.stage)
                 if state is not None:
@@ -213,6 +238,8 @@ class PipelineModel:
                     state.duration = None
                     state.error = None
                     state.ran_because = state.decision
+                    state.ran_reason = state.run_reason or None
+                    state.ran_changes = state.queued_changes
                     state.log.clear()
                     changes.cleared.add(event.stage)
                     changes.logs.pop(event.stage, None)
@@ -238,6 +265,7 @@ class PipelineModel:
     def _run_started(self, event: RunStarted, changes: Changes) -> None:
         self.run_id = event.run_id
         self.run_stages = event.stages
+        self.run_started_at = event.time
         changes.run_started = True
         for name in event.stages:
             state = self.stages.get(name)
@@ -288,25 +316,57 @@ class PipelineModel:
             counts[state.phase] = counts.get(state.phase, 0) + 1
         return counts
 
+    def progress(self, now: float) -> RunProgress | None:
+        """The active run's progress (None when no run is active)."""
+        if self.run_id is None:
+            return None
+        phases = [self.stages[n].phase for n in self.run_stages if n in self.stages]
+        done = sum(1 for phase in phases if phase in _DONE)
+        elapsed = max(0.0, now - (self.run_started_at or now))
+        eta = elapsed * (len(phases) - done) / done if done else None
+        return RunProgress(
+            done=done,
+            total=len(phases),
+            running=sum(1 for phase in phases if phase is Phase.RUNNING),
+            failed=sum(1 for phase in phases if phase is Phase.FAILED),
+            elapsed=elapsed,
+            eta=eta,
+        )
+
+    def failed_stages(self) -> list[str]:
+        """Stages that failed in their latest run, in run order."""
+        return [n for n in self.order if self.stages[n].run_status is Phase.FAILED]
+
     def summary(self) -> str:
-        """One line for the top bar, e.g. ``12 stages · 3 stale · running 2``."""
-        counts = self.counts()
-        parts = [f"{len(self.order)} stages"]
-        if not self.planned and not self.running:
+        """Where the pipeline stands when no run is active, e.g. ``12 stages · 3 stale``.
+
+        A stage the planner would run counts as stale whatever happened to it last (failed,
+        blocked, cancelled), so a cancelled run's leftovers are never hidden; failures of the
+        latest run are listed beside it.
+        """
+        parts = [f"{len(self.order)} stage{'' if len(self.order) == 1 else 's'}"]
+        if not self.planned:
             parts.append("checking…")
-        for phase in (
-            Phase.STALE,
-            Phase.ERROR,
-            Phase.RUNNING,
-            Phase.QUEUED,
-            Phase.FAILED,
-            Phase.BLOCKED,
-            Phase.CANCELLED,
-        ):
-            if counts.get(phase):
-                parts.append(f"{counts[phase]} {phase}")
-        if self.planned and not any(
-            counts.get(p) for p in (Phase.STALE, Phase.ERROR, *_BAD, Phase.UNKNOWN)
-        ):
+            return " · ".join(parts)
+        stale = errors = unknown = 0
+        for state in self.stages.values():
+            action = state.decision.action if state.decision is not None else None
+            if action is Action.RUN:
+                stale += 1
+            elif action is Action.ERROR:
+                errors += 1
+            elif action is None:
+                unknown += 1
+        failed = sum(1 for state in self.stages.values() if state.phase is Phase.FAILED)
+        blocked = sum(1 for state in self.stages.values() if state.phase is Phase.BLOCKED)
+        if stale:
+            parts.append(f"{stale} stale")
+        if errors:
+            parts.append(f"{errors} cannot be planned")
+        if failed:
+            parts.append(f"{failed} failed")
+        if blocked:
+            parts.append(f"{blocked} blocked")
+        if not (stale or errors or unknown):
             parts.append("all up to date")
         return " · ".join(parts)

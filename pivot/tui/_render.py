@@ -11,11 +11,11 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from pivot.core.run.planner import Action, Decision
+from pivot.core.run.planner import Action
 from pivot.render.params import format_param, source_label
 from pivot.render.sizes import human_size
 from pivot.tui._details import OutputRow, ParamsInfo
-from pivot.tui._explain import Explanation
+from pivot.tui._explain import CodeItem, Explanation
 from pivot.tui._text import format_value, short_hash
 
 if TYPE_CHECKING:
@@ -53,11 +53,16 @@ def explain_renderable(
     explanation: Explanation,
     palette: Palette,
     *,
-    ran: Decision | None = None,
+    ran_reason: str | None = None,
+    ran_code: Sequence[CodeItem] = (),
+    outcome: str | None = None,
     note: str | None = None,
 ) -> RenderableType:
-    """Why the stage will run; ``ran`` is the decision it last ran with in this session."""
+    """Why the stage will run. ``ran_reason`` is why it last ran in this session (the run's
+    own reason: "forced" for a forced run), ``outcome`` what went wrong in that run."""
     parts: list[RenderableType] = []
+    if outcome:
+        parts.append(Text(outcome, Style(color=palette.error, bold=True)))
     tone = {
         Action.RUN: palette.warning,
         Action.SKIP: palette.success,
@@ -71,11 +76,14 @@ def explain_renderable(
     parts.append(head)
     if note:
         parts.append(Text(note, Style(color=palette.muted, italic=True)))
-    if ran is not None and explanation.action is not Action.RUN:
-        parts.append(Text(f"last ran in this session because: {ran.reason}", Style(bold=True)))
-    if explanation.code:
-        parts.append(_section(f"Code ({len(explanation.code)} changed)", palette))
-        for item in explanation.code:
+    if ran_reason and explanation.action is not Action.RUN and not outcome:
+        parts.append(Text(f"last ran in this session because: {ran_reason}", Style(bold=True)))
+    code, heading = explanation.code, "Code ({} changed)"
+    if not code and ran_code and explanation.action is not Action.RUN:
+        code, heading = tuple(ran_code), "Code that changed for the last run ({})"
+    if code:
+        parts.append(_section(heading.format(len(code)), palette))
+        for item in code:
             title = Text.assemble(
                 ("  " + item.key, Style(bold=True)),
                 (f"  {short_hash(item.old)} → {short_hash(item.new)}", Style(color=palette.muted)),

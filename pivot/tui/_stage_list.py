@@ -14,7 +14,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from pivot.tui._model import PHASE_STYLE, Phase, PipelineModel
-from pivot.tui._text import format_duration, shorten
+from pivot.tui._text import format_duration, shorten_middle
 
 #: Component classes for the theme colours used by status symbols (see ``PHASE_STYLE``).
 TONE_CLASSES = {
@@ -115,6 +115,8 @@ class StageList(ScrollView, can_focus=True):
         self._reindex()
         self.cursor = self._index.get(keep, 0) if keep is not None else 0
         self.refresh()
+        # Once the rows are laid out again, bring the kept selection into view.
+        self.call_after_refresh(self._scroll_to_cursor)
         self._announce()
 
     def refresh_stages(self, names: set[str] | None = None) -> None:
@@ -197,13 +199,22 @@ class StageList(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         index = self.scroll_offset.y + y
-        width = self.size.width
+        # The region left of a vertical scrollbar: the time column must not slide under it.
+        width = self.scrollable_content_region.width
         base = self.rich_style
         if index >= len(self.rows):
             if not self.rows and y == 0:
-                text = " no stage matches" if self.filter_text else " no stages"
+                text = (
+                    f" no stage matches {self.filter_text!r}" if self.filter_text else " no stages"
+                )
                 return Strip([Segment(text, base)]).adjust_cell_length(width, base)
             return Strip.blank(width, base)
+        if index == self.cursor:
+            # The cursor's colours go into every segment's style: Strip.apply_style would put
+            # them under the segments' own background, and the highlight would be lost.
+            base = base + self.get_component_rich_style(
+                "stages--cursor" if self.has_focus else "stages--cursor-blurred"
+            )
         name = self.rows[index]
         state = self.model.stages[name]
         phase = state.phase
@@ -216,19 +227,13 @@ class StageList(ScrollView, can_focus=True):
         name_width = max(1, width - 3 - (len(elapsed) + 2 if elapsed else 1))
         segments = [
             Segment(" ", base),
-            Segment(symbol, base + tone_style),
+            Segment(symbol, base + Style(color=tone_style.color, bold=tone_style.bold)),
             Segment(" ", base),
-            Segment(shorten(name, name_width).ljust(name_width), base),
+            Segment(shorten_middle(name, name_width).ljust(name_width), base),
         ]
         if elapsed:
-            segments.append(Segment(" " + elapsed + " ", base + time_style))
-        strip = Strip(segments).adjust_cell_length(width, base)
-        if index == self.cursor:
-            cursor = self.get_component_rich_style(
-                "stages--cursor" if self.has_focus else "stages--cursor-blurred"
-            )
-            strip = strip.apply_style(Style(bgcolor=cursor.bgcolor, bold=True))
-        return strip
+            segments.append(Segment(" " + elapsed + " ", base + Style(color=time_style.color)))
+        return Strip(segments).adjust_cell_length(width, base)
 
 
 _SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"

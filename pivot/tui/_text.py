@@ -52,6 +52,20 @@ def shorten(text: str, width: int) -> str:
     return text[: max(width - 1, 0)] + "…"
 
 
+def shorten_middle(text: str, width: int) -> str:
+    """Cut ``text`` to ``width`` cells by eliding its middle: names that share a long prefix
+    (``features_shard_01``, ``features_shard_02``) stay told apart by their tails."""
+    if width <= 0:
+        return ""
+    if len(text) <= width:
+        return text
+    if width < 8:
+        return shorten(text, width)
+    head = (width - 1) // 3
+    tail = width - 1 - head
+    return text[:head] + "…" + text[len(text) - tail :]
+
+
 def format_value(value: object, width: int = 60) -> str:
     """A one-line, bounded repr for params and change tables."""
     if value is None:

@@ -15,8 +15,8 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
 from pivot.tui import PivotApp
-from pivot.tui._app import EscInput
 from pivot.tui._dag_view import DagView
+from pivot.tui._inputs import EscInput
 from pivot.tui._log_view import LogView
 from pivot.tui._model import Phase
 from pivot.tui._screens import ConfirmQuit, HelpScreen
@@ -446,9 +446,9 @@ async def test_w_toggles_watch_mode(demo: TempProject, make_app: AppFactory) -> 
         # The first cycle runs everything stale.
         await wait_for(pilot, lambda: len(list(locks.glob("*.lock"))) == 4)
         await wait_for(pilot, lambda: not app.model.running)
-        cycle = app._watch_cycle
+        cycle = app.state.watch_cycle
         demo.write("raw.txt", "a changed input\n")
-        await wait_for(pilot, lambda: app._watch_cycle > cycle and not app.model.running)
+        await wait_for(pilot, lambda: app.state.watch_cycle > cycle and not app.model.running)
         await wait_for(pilot, lambda: "changed" in demo.read("data/words.json"))
         assert app.model.stages["load"].run_status is Phase.RAN
         await pilot.press("w")

@@ -15,7 +15,8 @@ import pytest
 from textual.pilot import Pilot
 
 from pivot.tui import DataDiffApp, DiffTarget
-from pivot.tui._app import PivotApp, data_diff_target
+from pivot.tui._app import PivotApp
+from pivot.tui._detail_pane import data_diff_target
 from tests.helpers import TempProject
 from tests.tui.conftest import AppFactory
 

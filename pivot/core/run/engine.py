@@ -77,6 +77,11 @@ def new_run_id() -> str:
     return now.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
 
+def change_records(decision: Decision) -> tuple[dict[str, Any], ...]:
+    """A decision's changes as plain data for events."""
+    return tuple(dataclasses.asdict(change) for change in decision.changes)
+
+
 def code_token(root: Path) -> str:
     """Identifies the project code loaded in this process: workers reload when it differs."""
     import sys
@@ -196,7 +201,14 @@ class Engine:
             }[decision.action]
             statuses[decision.stage], reasons[decision.stage] = status, decision.reason
             if decision.action is Action.RUN:
-                emit(StageQueued(run_id=run_id, stage=decision.stage, reason=decision.reason))
+                emit(
+                    StageQueued(
+                        run_id=run_id,
+                        stage=decision.stage,
+                        reason=decision.reason,
+                        changes=change_records(decision),
+                    )
+                )
             emit(
                 StageFinished(
                     run_id=run_id, stage=decision.stage, status=status, reason=decision.reason
@@ -328,7 +340,14 @@ class _Run:
             elif decision.action is Action.RESTORE:
                 self._restore(name, decision)
             else:
-                self.emit(StageQueued(run_id=self.run_id, stage=name, reason=decision.reason))
+                self.emit(
+                    StageQueued(
+                        run_id=self.run_id,
+                        stage=name,
+                        reason=decision.reason,
+                        changes=change_records(decision),
+                    )
+                )
                 self.waiting.append((name, decision))
 
     def _forced(self, name: str) -> bool:

@@ -69,6 +69,9 @@ class RunStarted(Event):
 class StageQueued(Event):
     stage: str
     reason: str
+    #: What the planner found changed, as ``{"kind", "key", "old", "new", "change"}`` dicts
+    #: (plain data, so the JSON-lines sink writes them as they are).
+    changes: tuple[dict[str, Any], ...] = ()
 
     event_name = "stage_queued"
 

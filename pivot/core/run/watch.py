@@ -8,8 +8,9 @@ so changes keep arriving meanwhile:
 - a change that touches a stage that is running right now (one of its deps, or any Python
   file) cancels the run, which then restarts with the change included;
 - any other change waits and is handled by the next cycle, right after the current one;
-- after a Python file changes, the pipeline is re-imported and the warm workers are
-  restarted, so no stage ever runs stale code;
+- after a Python file (or ``pivot.yaml``) changes, the pipeline is re-imported and the warm
+  workers are restarted, so no stage ever runs stale code; a ``params.yaml`` edit re-imports
+  nothing (every plan reads it) and keeps the warm workers;
 - a broken ``pipeline.py`` is reported and the session waits for the next save;
 - while another command holds the project's run lock (a manual ``pivot run``, a checkout),
   the cycle waits for it instead of failing.
@@ -21,9 +22,11 @@ writes).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from pivot.core.run.engine import Engine, RunRequest
@@ -39,7 +42,7 @@ from pivot.core.run.events import (
 )
 from pivot.core.store.artifacts import ArtifactHasher
 from pivot.core.store.atomic import TMP_MARK
-from pivot.core.store.paths import NON_PROJECT_DIRS, is_within
+from pivot.core.store.paths import NON_PROJECT_DIRS, PARAMS_FILE, is_within
 from pivot.exceptions import PivotError
 
 DEFAULT_DEBOUNCE_MS = 300
@@ -80,12 +83,15 @@ class WatchSession:
         *,
         debounce_ms: int = DEFAULT_DEBOUNCE_MS,
         on_cycle_end: Callable[[RunSummary | None], None] | None = None,
+        cycle_guard: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
     ) -> None:
         self.engine = engine
         self.request = request
         self.emit_outer = emit
         self.debounce_ms = debounce_ms
         self.on_cycle_end = on_cycle_end
+        #: Held around each cycle: an app shares the engine between cycles (explain, status).
+        self.cycle_guard = cycle_guard
         self.root = engine.project.root
         self.ignore = IgnoreRules(self.root)
         self._stop = threading.Event()
@@ -97,6 +103,8 @@ class WatchSession:
         self._run_thread: threading.Thread | None = None
         self._needs_reload = False
         self._broken = False
+        #: Why pipeline.py could not be loaded in the latest cycle (None once it loads again).
+        self.load_error: str | None = None
         self.cycles = 0
         self.last_summary: RunSummary | None = None
 
@@ -186,15 +194,20 @@ class WatchSession:
         if not relevant:
             return
         restart = False
-        code_changed = any(
-            p.endswith(".py") or p.endswith("pivot.yaml") or p == "params.yaml" for p in relevant
-        )
+        # Code and pivot.yaml are imported: they need a reload and fresh workers. params.yaml
+        # is read by every plan, so a params edit keeps the warm workers.
+        code_changed = any(p.endswith(".py") or p.endswith("pivot.yaml") for p in relevant)
+        params_changed = PARAMS_FILE in relevant
         with self._lock:
             self._pending |= relevant
             if code_changed:
                 self._needs_reload = True
             running = set(self._running_stages)
-        touched = code_changed or any(self._touches(stage, relevant) for stage in running)
+        touched = (
+            code_changed
+            or params_changed
+            or any(self._touches(stage, relevant) for stage in running)
+        )
         if running and self._busy() and touched:
             restart = True
             self.engine.cancel("restart")
@@ -223,15 +236,25 @@ class WatchSession:
         self._run_thread.start()
 
     def _cycle(self) -> None:
+        with self.cycle_guard():
+            if not self._stop.is_set():
+                self._run_cycle()
+
+    def _run_cycle(self) -> None:
         summary: RunSummary | None = None
         try:
             with self._lock:
                 reload, self._needs_reload = self._needs_reload or self._broken, False
             if reload:
-                self.engine.load(fresh=True)
+                try:
+                    self.engine.load(fresh=True)
+                except PivotError as exc:
+                    self.load_error = str(exc)
+                    raise
                 self.engine.executor.restart()
                 self.ignore = IgnoreRules(self.root)
                 self._broken = False
+                self.load_error = None
             # Queue behind a manual `pivot run` (or checkout, pull, commit) rather than drop
             # the changes that triggered this cycle; stop() ends the wait.
             summary = self.engine.run(dataclasses.replace(self.request, wait=True), self._emit)
