@@ -34,8 +34,9 @@ from textual.widgets import Footer, Input, Static
 from pivot.core.pipeline.graph import StageGraph
 from pivot.core.project import Project
 from pivot.core.run.engine import Engine, RunRequest
-from pivot.core.run.events import FilesChanged, WatchCycle
+from pivot.core.run.events import FilesChanged, RunStarted, WatchCycle
 from pivot.core.run.executors import LocalExecutor
+from pivot.tui._autorefresh import ChangeFeed, needs_reload
 from pivot.tui._batch import EventBatcher
 from pivot.tui._commands import PaletteCommand, PivotCommands
 from pivot.tui._dag_view import DagView
@@ -47,6 +48,7 @@ from pivot.tui._log_view import LogView
 from pivot.tui._messages import (
     EngineEvents,
     EngineFailed,
+    FilesTouched,
     PipelineLoaded,
     PlanReady,
     RunDone,
@@ -176,6 +178,9 @@ class PivotApp(App[int]):
         self._watch: Any = None  # a pivot.core.run.watch.WatchSession while watching
         self._watch_stop = threading.Event()
         self._failure_cursor = -1
+        #: Code edited while a session held the engine: re-import when re-planning after it.
+        self._reload_after_session = False
+        self._feed = ChangeFeed(self.root, lambda paths: self.post_message(FilesTouched(paths)))
         self._shutting_down = False
         #: When the stage pane was first drawn with the pipeline's stages (for the benchmark).
         self.first_screen_at: float | None = None
@@ -206,6 +211,7 @@ class PivotApp(App[int]):
 
     def on_mount(self) -> None:
         self._update_topbar()
+        self._feed.start()
         self.stage_list.focus()
         if self.loaded:
             self.stage_list.apply_filter("")  # selects the first stage
@@ -443,6 +449,12 @@ class PivotApp(App[int]):
     @_during_teardown_ignored
     def on_engine_events(self, message: EngineEvents) -> None:
         for event in message.events:
+            if isinstance(event, RunStarted) and not self.model.stages.keys() >= set(event.stages):
+                # A watch cycle re-imported pipeline.py and runs stages the list has not seen
+                # yet (added or renamed): show them before their events arrive.
+                graph = self.engine.graph
+                if graph is not None:
+                    self._adopt_graph(graph)
             if isinstance(event, WatchCycle):
                 self.state = self.state.watch_cycle_started(event.cycle)
             elif isinstance(event, FilesChanged) and event.restart:
@@ -475,13 +487,27 @@ class PivotApp(App[int]):
             self._update_topbar()
 
     @_during_teardown_ignored
+    def on_files_touched(self, message: FilesTouched) -> None:
+        """Code, params or data changed outside watch mode: re-plan so statuses stay true."""
+        reload = needs_reload(message.paths)
+        if self.state.busy or not self.loaded:
+            self._reload_after_session |= reload
+            return
+        if self.state.can_start:
+            self._plan_worker(reload or self.state.broken)
+
+    def _replan_after_session(self) -> None:
+        reload = self._reload_after_session
+        self._reload_after_session = False
+        # A run that could not load the pipeline leaves the statuses as they were.
+        if not self.state.broken or reload:
+            self._plan_worker(reload)
+
+    @_during_teardown_ignored
     def on_run_done(self, message: RunDone) -> None:
         self._session_ended()
-        if self.state.phase is AppPhase.QUITTING:
-            return
-        # A run that could not load the pipeline leaves the statuses as they were.
-        if not self.state.broken:
-            self._plan_worker(False)
+        if self.state.phase is not AppPhase.QUITTING:
+            self._replan_after_session()
 
     @_during_teardown_ignored
     def on_watch_ended(self, message: WatchEnded) -> None:
@@ -489,8 +515,7 @@ class PivotApp(App[int]):
         self._session_ended()
         if not quitting:
             self.notify("Watch mode off")
-            if not self.state.broken:
-                self._plan_worker(False)
+            self._replan_after_session()
 
     def _session_ended(self) -> None:
         self._batcher = None
@@ -733,6 +758,7 @@ class PivotApp(App[int]):
     def on_unmount(self) -> None:
         self._shutting_down = True
         self.gate.close()
+        self._feed.stop()
         # However the app ends (quit, SIGHUP over SSH, an error), never leave a run behind.
         self._stop_watch()
         if self.state.busy:

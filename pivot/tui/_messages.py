@@ -70,3 +70,11 @@ class DetailReady(Message):
 
 class WatchEnded(Message):
     """The watch session stopped and released the engine."""
+
+
+class FilesTouched(Message):
+    """Files of the project changed while no watch session runs (``_autorefresh``)."""
+
+    def __init__(self, paths: list[str]) -> None:
+        super().__init__()
+        self.paths = paths

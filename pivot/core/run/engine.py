@@ -125,6 +125,11 @@ class Engine:
         assert self._pipeline is not None and self._graph is not None
         return self._pipeline, self._graph
 
+    @property
+    def graph(self) -> StageGraph | None:
+        """The graph of the pipeline as last loaded (None before the first load)."""
+        return self._graph
+
     def select(self, targets: Iterable[str], *, no_deps: bool = False) -> list[str]:
         """The named stages plus their upstream (all stages when none are named), in run order."""
         pipeline, graph = self.load()
