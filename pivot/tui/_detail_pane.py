@@ -142,7 +142,8 @@ class DetailPane(Vertical):
         """A new plan arrived: what Explain, Params and Outputs showed may be out of date."""
         self.generation = generation
         self._explanations.clear()
-        self._shown.clear()
+        # The log does not depend on the plan: keep it (and where the user scrolled it).
+        self._shown = {tab: shown for tab, shown in self._shown.items() if tab == "logs"}
         self.load()
 
     def events_applied(self, changes: Changes) -> None:
