@@ -447,8 +447,10 @@ class _Layout:
                 gap = _route(row, near, far_pairs, self.width)[::-1]
             else:
                 gap = _route(near, row, {(b, a) for a, b in far_pairs}, self.width)
+            # Room for a "more" line above the row too, except for the nearest row: parents and
+            # children come first.
             left = len(relatives) - done - len(candidates)
-            if len(lines) + len(gap) + 1 + (1 if left > 0 else 0) > budget:
+            if len(lines) + len(gap) + 1 + (1 if left > 0 and lines else 0) > budget:
                 break
             lines += gap
             lines.append(_node_line(row, self.width, self.style_of, None))
@@ -559,7 +561,7 @@ def _pack(items: list[_Item], centres: list[float], width: int) -> None:
     # Blocks: [first, last, sum of (desired left - offset in block), count, block width].
     blocks: list[list[float]] = []
     for index, (item, centre) in enumerate(zip(items, centres, strict=True)):
-        block = [index, index, centre - item.width / 2, 1, item.width]
+        block = [index, index, round(centre) - item.width // 2, 1, item.width]
         while blocks:
             prev = blocks[-1]
             if prev[2] / prev[3] + prev[4] + GAP <= block[2] / block[3]:

@@ -159,15 +159,8 @@ class DagView(Widget, can_focus=True):
         back = self._came_from.get(current)
         if back in linked:
             self._choose(back, current)
-        elif drawn:
-            here = drawing.centre_of(current)
-            centre = here[0] if here else 0
-
-            def distance(name: str) -> int:
-                at = drawing.centre_of(name)
-                return abs(at[0] - centre) if at else 1 << 30
-
-            self._choose(min(drawn, key=distance), current)
+        elif drawn:  # the leftmost one drawn; h and l move along its row
+            self._choose(drawn[0], current)
         elif linked:
             self._choose(min(linked, key=self.graph.rank.__getitem__), current)
 
