@@ -561,7 +561,7 @@ def _pack(items: list[_Item], centres: list[float], width: int) -> None:
     # Blocks: [first, last, sum of (desired left - offset in block), count, block width].
     blocks: list[list[float]] = []
     for index, (item, centre) in enumerate(zip(items, centres, strict=True)):
-        block = [index, index, round(centre) - item.width // 2, 1, item.width]
+        block: list[float] = [index, index, round(centre) - item.width // 2, 1, item.width]
         while blocks:
             prev = blocks[-1]
             if prev[2] / prev[3] + prev[4] + GAP <= block[2] / block[3]:
