@@ -138,7 +138,7 @@ class PivotApp(App[int]):
         Binding("w", "toggle_watch", "Watch"),
         Binding("e", "next_failure", "Next error"),
         Binding("s", "refresh_status", "Refresh status", show=False),
-        Binding("d", "toggle_dag", "Show/hide DAG", show=False),
+        Binding("d", "toggle_dag", "DAG pane (again: hide it)", show=False),
         Binding("1", "show_tab('logs')", "Logs tab", show=False),
         Binding("2", "show_tab('explain')", "Explain tab", show=False),
         Binding("3", "show_tab('params')", "Params tab", show=False),
@@ -718,7 +718,16 @@ class PivotApp(App[int]):
         self.detail.show_first_error(stage)
 
     def action_toggle_dag(self) -> None:
-        self.query_one("#dag-pane").toggle_class("-hidden")
+        """Go to the DAG pane (showing it); from the DAG pane, hide it."""
+        pane = self.query_one("#dag-pane")
+        if pane.has_class("-hidden"):
+            pane.remove_class("-hidden")
+            self.dag.focus()
+        elif self.dag.has_focus:
+            pane.add_class("-hidden")
+            self.stage_list.focus()
+        else:
+            self.dag.focus()
 
     def action_show_tab(self, tab: str) -> None:
         self.detail.show_tab(tab)
@@ -813,7 +822,7 @@ class PivotApp(App[int]):
             "toggle_watch": ("Toggle watch mode", "re-run when files change (w)"),
             "next_failure": ("Go to the next failed stage", "its log at the first error (e)"),
             "refresh_status": ("Refresh status", "re-read pipeline.py and re-plan (s)"),
-            "toggle_dag": ("Show/hide the DAG pane", "(d)"),
+            "toggle_dag": ("DAG pane", "go to the DAG pane; from it, hide it (d)"),
             "help": ("Show keys", "every key binding (?)"),
         }
         commands = []

@@ -1,4 +1,5 @@
-"""The TUI's UI-free parts: state model, DAG layout, event batching, paging, text helpers."""
+"""The TUI's UI-free parts: state model, event batching, paging, text helpers (the DAG drawing:
+`test_dag_graph.py`)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from pivot.core.run.events import (
 )
 from pivot.core.run.planner import Action, Decision
 from pivot.tui._batch import EventBatcher
-from pivot.tui._dag import DagLayout
 from pivot.tui._diffpages import PAGE_SIZE, build_page, page_count
 from pivot.tui._model import Phase, PipelineModel
 from pivot.tui._text import format_duration, strip_ansi
@@ -120,36 +120,6 @@ class TestModel:
         model.rebuild(graph({"a": set(), "e": {"a"}}))
         assert model.order == ("a", "e")
         assert model.stages["a"].phase is Phase.FRESH
-
-
-class TestDagLayout:
-    def test_node_with_two_parents_appears_once_with_both_edges(self) -> None:
-        layout = DagLayout.build(DIAMOND.order, DIAMOND.upstream)
-        stages = [line.stage for line in layout.lines if line.stage]
-        assert sorted(stages) == ["a", "b", "c", "d"]
-        assert layout.layers == (("a",), ("b", "c"), ("d",))
-        d = layout.lines[layout.line_of["d"]]
-        assert d.parents == ("b", "c")
-
-    def test_layer_is_longest_path_from_a_source(self) -> None:
-        g = graph({"a": set(), "b": {"a"}, "c": {"a", "b"}})
-        layout = DagLayout.build(g.order, g.upstream)
-        assert layout.layer_of == {"a": 0, "b": 1, "c": 2}
-
-    def test_large_graph_lays_out_fast(self) -> None:
-        edges: dict[str, set[str]] = {}
-        width = 16
-        for i in range(2000):
-            layer, col = divmod(i, width)
-            edges[f"s{i}"] = (
-                set()
-                if layer == 0
-                else {f"s{(layer - 1) * width + (col + k) % width}" for k in (0, 1)}
-            )
-        g = graph(edges)
-        layout = DagLayout.build(g.order, g.upstream)
-        assert len([line for line in layout.lines if line.stage]) == 2000
-        assert len(layout.layers) == 125
 
 
 class TestBatcher:
