@@ -39,6 +39,7 @@ from pivot.tui._dag_view import DagView
 from pivot.tui._datadiff_screen import DataDiffScreen, DiffTarget
 from pivot.tui._details import OutputRow, ParamsInfo, params_info, stage_outputs
 from pivot.tui._explain import Explanation, from_decision, load_explanation
+from pivot.tui._log_lines import LogEntry, previous_log
 from pivot.tui._log_view import LogView
 from pivot.tui._messages import (
     DetailReady,
@@ -672,7 +673,8 @@ class PivotApp(App[int]):
         lines = list(state.log.lines)
         if state.log.dropped:
             lines.insert(
-                0, f"… {state.log.dropped:,} earlier lines not kept here (see .pivot/logs/)"
+                0,
+                LogEntry(f"… {state.log.dropped:,} earlier lines not kept here (see .pivot/logs/)"),
             )
         status = self.query_one("#log-status", Static)
         if lines or state.live is not None:
@@ -690,7 +692,7 @@ class PivotApp(App[int]):
             self.call_from_thread(self._show_previous_log, stage, token, lines)
 
     @_during_teardown_ignored
-    def _show_previous_log(self, stage: str, token: int, lines: list[str]) -> None:
+    def _show_previous_log(self, stage: str, token: int, lines: list[LogEntry]) -> None:
         state = self.model.stages.get(stage)
         if stage != self.selected or state is None or len(state.log) or state.live is not None:
             return
@@ -1089,27 +1091,6 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, PivotError):
         return str(exc)
     return f"internal error: {type(exc).__name__}: {exc}"
-
-
-def previous_log(project: Project, stage: str, *, limit: int = 200_000) -> list[str] | None:
-    """The stage's log from the most recent run that has one, or None."""
-    from pivot.tui._text import strip_ansi
-
-    logs = project.logs_dir
-    try:
-        runs = sorted((p for p in logs.iterdir() if p.is_dir()), key=lambda p: p.name, reverse=True)
-    except OSError:
-        return None
-    for run in runs[:50]:
-        path = run / f"{stage}.log"
-        if path.is_file():
-            try:
-                text = path.read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                return None
-            lines = [strip_ansi(line) for line in text.splitlines()]
-            return lines[-limit:]
-    return None
 
 
 def data_diff_target(
