@@ -40,7 +40,7 @@ class LogView(ScrollView, can_focus=True):
     BINDINGS = [
         Binding("slash", "search", "Search"),
         Binding("n", "next_match", "Next match"),
-        Binding("N", "previous_match", "Prev match"),
+        Binding("N", "previous_match", "Prev match", show=False),
         Binding("t", "toggle_times", "Times"),
         Binding("j", "scroll_down", "Down", show=False),
         Binding("k", "scroll_up", "Up", show=False),
