@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import overload
 
-from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
@@ -119,7 +118,7 @@ class LogView(ScrollView, can_focus=True):
             start -= 1
         entries.extend(lines)
         if lines:
-            self._width = max(self._width, max(_width(entry.plain) for entry in lines))
+            self._width = max(self._width, max(entry.width for entry in lines))
         for y in range(start, len(entries)):
             self._strips.discard(y)
         self._update_virtual_size()
@@ -263,10 +262,6 @@ class LogView(ScrollView, can_focus=True):
     def _prefix_plain(self, entry: LogEntry) -> str:
         mark = STDERR_MARK if entry.stderr else " "
         return f"{format_time(entry.time)} {mark}" if self.show_times else mark
-
-
-def _width(text: str) -> int:
-    return cell_len(text.expandtabs() if "\t" in text else text)
 
 
 class _PlainLines(Sequence[str]):

@@ -409,17 +409,14 @@ class _Run:
             self._emit_log(job)
             pending = job.tail.pending()
             if pending is not None:
+                text, stderr = pending
                 self.emit(
-                    StageLogPending(
-                        run_id=self.run_id, stage=job.name, line=pending.text, stderr=pending.stderr
-                    )
+                    StageLogPending(run_id=self.run_id, stage=job.name, line=text, stderr=stderr)
                 )
 
     def _emit_log(self, job: _Running, *, final: bool = False) -> None:
-        for line in job.tail.read_lines(final=final):
-            self.emit(
-                StageLog(run_id=self.run_id, stage=job.name, line=line.text, stderr=line.stderr)
-            )
+        for text, stderr in job.tail.read_lines(final=final):
+            self.emit(StageLog(run_id=self.run_id, stage=job.name, line=text, stderr=stderr))
 
     def _collect(self, future: Future[StageOutcome]) -> None:
         job = self.running.pop(future, None)

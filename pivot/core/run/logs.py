@@ -2,32 +2,32 @@
 
 A log file holds what the stage wrote, as a terminal would have received it: text, ``\\r``
 progress frames, colour codes, and the worker's :data:`~pivot.core.run.terminal.STDERR_MARK`
-before what came from ``sys.stderr``. Reading it gives :class:`LogLine` s: each line as a
+before what came from ``sys.stderr``. Reading it gives :data:`LogLine` s: each line as a
 terminal would finally show it, with a flag for stderr.
 """
 
 from __future__ import annotations
 
 import codecs
-import dataclasses
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pivot.core.run.terminal import CONTROL, TerminalLine
+from pivot.core.run.terminal import SGR, TerminalLine
 
 #: A line longer than this (in cells) is split, so one runaway line cannot exhaust memory.
 MAX_LINE = 64 * 1024
+#: A chunk of text without any control character but newlines needs no replay at all.
+_PLAIN_CHUNK = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 #: The line being written (a progress bar) is reported at most this often (seconds).
 PENDING_INTERVAL = 0.1
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class LogLine:
-    """One line of a stage's output: its text (SGR colour codes kept) and where it came from."""
-
-    text: str
-    stderr: bool = False
+#: One line of a stage's output: ``(text, stderr)``, the text with its SGR colour codes kept,
+#: and whether the stage wrote (part of) it to stderr. A bare tuple: one is made per line a
+#: stage prints, and a named tuple or dataclass costs several times more to build.
+LogLine = tuple[str, bool]
 
 
 class LogTail:
@@ -65,9 +65,16 @@ class LogTail:
         pieces = text.split("\n")
         last = pieces.pop()
         lines: list[LogLine] = []
+        if (
+            self._line.empty
+            and _shows_as_is(text)
+            and (len(text) <= MAX_LINE or max(map(len, pieces), default=0) <= MAX_LINE)
+        ):
+            lines = [(piece, False) for piece in pieces]  # the common case: no replay needed
+            pieces = []
         for piece in pieces:
-            if self._line.empty and len(piece) <= MAX_LINE and CONTROL.search(piece) is None:
-                lines.append(LogLine(piece))  # the common case: plain text, no replay needed
+            if self._line.empty and len(piece) <= MAX_LINE and _shows_as_is(piece):
+                lines.append((piece, False))
                 continue
             self._feed(piece, lines)
             lines.append(self._finish())
@@ -86,7 +93,7 @@ class LogTail:
         self._reported = now
         self._changed = False
         text, stderr = self._line.render()
-        return LogLine(text, stderr) if text else None
+        return (text, stderr) if text else None
 
     def _feed(self, text: str, lines: list[LogLine]) -> None:
         for start in range(0, len(text), MAX_LINE):
@@ -96,8 +103,14 @@ class LogTail:
 
     def _finish(self) -> LogLine:
         self._changed = False
-        text, stderr = self._line.finish()
-        return LogLine(text, stderr)
+        return self._line.finish()
+
+
+def _shows_as_is(text: str) -> bool:
+    """True when ``text`` needs no replay: no control characters but newlines and SGR codes."""
+    if _PLAIN_CHUNK.search(text) is None:
+        return True
+    return "\r" not in text and _PLAIN_CHUNK.search(SGR.sub("", text)) is None
 
 
 def read_log(path: Path, *, limit: int | None = None) -> list[LogLine]:

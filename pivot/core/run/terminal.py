@@ -22,10 +22,8 @@ import re
 STDERR_MARK = "\x1b]7501;pivot-stderr\x07"
 _STDERR_PAYLOAD = "7501;pivot-stderr"
 
-#: Any C0 control character but tab, DEL, or ESC: a line without one needs no replay.
-CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-
-_SGR = re.compile(r"\x1b\[[0-9;:]*m")
+#: An SGR (colour/style) escape sequence.
+SGR = re.compile(r"\x1b\[[0-9;:]*m")
 _TOKEN = re.compile(
     r"(?P<text>[^\x00-\x1f\x7f]+)"
     r"|\x1b\[(?P<params>[0-?]*)[ -/]*(?P<final>[@-~])"
@@ -47,7 +45,7 @@ def strip_sgr(text: str) -> str:
     """``text`` (as :class:`TerminalLine` renders it) without its colour codes."""
     if "\x1b" not in text:
         return text
-    return _SGR.sub("", text)
+    return SGR.sub("", text)
 
 
 class TerminalLine:
