@@ -72,12 +72,7 @@ class ConsoleSink:
                 )
         elif isinstance(event, StageLog):
             if self.show_output:
-                self.console.print(
-                    f"[dim]{event.stage}|[/] {event.line}",
-                    markup=True,
-                    highlight=False,
-                    soft_wrap=True,
-                )
+                self._print_log(event)
         elif isinstance(event, StageFinished):
             self._finished(event)
         elif isinstance(event, Message):
@@ -94,6 +89,16 @@ class ConsoleSink:
             self.console.rule(f"[bold]cycle {event.cycle}[/] · {now} · {trigger}", style="dim")
         elif isinstance(event, FilesChanged) and event.restart:
             self.console.print("[yellow]change touches a running stage: restarting the run[/]")
+
+    def _print_log(self, event: StageLog) -> None:
+        """``stage| line`` with the stage's colours (plain when not a terminal); stderr lines
+        get ``stage!`` in red."""
+        from rich.text import Text
+
+        gutter = Text(f"{event.stage}! ", style="red") if event.stderr else None
+        gutter = gutter or Text(f"{event.stage}| ", style="dim")
+        line = Text.from_ansi(event.line) if "\x1b" in event.line else Text(event.line)
+        self.console.print(gutter + line, highlight=False, soft_wrap=True)
 
     def _start(self, event: RunStarted) -> None:
         self._dry = event.dry_run

@@ -22,7 +22,6 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import ContentSwitcher, DataTable, Input, Static
 
-from pivot.core.project import Project
 from pivot.core.run.engine import Engine
 from pivot.core.run.planner import Action, Decision
 from pivot.exceptions import PivotError
@@ -31,6 +30,7 @@ from pivot.tui._details import OutputRow, ParamsInfo, params_info, stage_outputs
 from pivot.tui._engine_gate import EngineGate, GateClosed
 from pivot.tui._explain import CodeItem, Explanation, from_decision, load_explanation
 from pivot.tui._inputs import EscInput
+from pivot.tui._log_lines import LogEntry, previous_log
 from pivot.tui._log_view import LogView
 from pivot.tui._messages import DetailReady
 from pivot.tui._model import Changes, PipelineModel, StageState
@@ -177,7 +177,7 @@ class DetailPane(Vertical):
             return
         self._show_logs(stage)
         offset = 1 if state.log.dropped else 0
-        index = first_error_line(list(state.log.lines))
+        index = first_error_line([entry.text for entry in state.log.lines])
         log = self.query_one(LogView)
         if index is None:
             log.scroll_end(animate=False)
@@ -228,7 +228,8 @@ class DetailPane(Vertical):
         lines = list(state.log.lines)
         if state.log.dropped:
             lines.insert(
-                0, f"… {state.log.dropped:,} earlier lines not kept here (see .pivot/logs/)"
+                0,
+                LogEntry(f"… {state.log.dropped:,} earlier lines not kept here (see .pivot/logs/)"),
             )
         if lines or state.live is not None:
             self._log_status(f"{_lines(len(state.log))} · this session")
@@ -244,7 +245,7 @@ class DetailPane(Vertical):
         if lines is not None:
             self.app.call_from_thread(self._show_previous_log, stage, lines)
 
-    def _show_previous_log(self, stage: str, lines: list[str]) -> None:
+    def _show_previous_log(self, stage: str, lines: list[LogEntry]) -> None:
         state = self.model.stages.get(stage)
         if stage != self.stage or state is None or len(state.log) or state.live is not None:
             return
@@ -475,27 +476,6 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, PivotError):
         return str(exc)
     return f"internal error: {type(exc).__name__}: {exc}"
-
-
-def previous_log(project: Project, stage: str, *, limit: int = 200_000) -> list[str] | None:
-    """The stage's log from the most recent run that has one, or None."""
-    from pivot.tui._text import strip_ansi
-
-    logs = project.logs_dir
-    try:
-        runs = sorted((p for p in logs.iterdir() if p.is_dir()), key=lambda p: p.name, reverse=True)
-    except OSError:
-        return None
-    for run in runs[:50]:
-        path = run / f"{stage}.log"
-        if path.is_file():
-            try:
-                text = path.read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                return None
-            lines = [strip_ansi(line) for line in text.splitlines()]
-            return lines[-limit:]
-    return None
 
 
 def data_diff_target(

@@ -19,12 +19,13 @@ from pivot.core.run.events import (
     RunStarted,
     StageFinished,
     StageLog,
+    StageLogPending,
     StageQueued,
     StageStarted,
     StageStatus,
 )
 from pivot.core.run.planner import Action, Change, Decision
-from pivot.tui._text import strip_ansi
+from pivot.tui._log_lines import LogEntry, entry_from_event
 
 #: Lines of log kept per stage; older lines are dropped (the full log stays on disk).
 MAX_LOG_LINES = 200_000
@@ -93,13 +94,19 @@ class RunProgress:
 
 
 class LogBuffer:
-    """The captured output of one stage's latest run, capped at ``limit`` lines."""
+    """The captured output of one stage's latest run, capped at ``limit`` lines.
+
+    The last line may be ``partial`` (a progress bar being redrawn): whatever comes next
+    replaces it.
+    """
 
     def __init__(self, limit: int = MAX_LOG_LINES) -> None:
-        self.lines: collections.deque[str] = collections.deque(maxlen=limit)
+        self.lines: collections.deque[LogEntry] = collections.deque(maxlen=limit)
         self.dropped = 0
 
-    def extend(self, lines: Sequence[str]) -> None:
+    def extend(self, lines: Sequence[LogEntry]) -> None:
+        if lines and self.lines and self.lines[-1].partial:
+            self.lines.pop()
         overflow = len(self.lines) + len(lines) - (self.lines.maxlen or 0)
         if overflow > 0:
             self.dropped += overflow
@@ -170,7 +177,8 @@ class Changes:
     """What one batch of events changed, so the app redraws only that."""
 
     stages: set[str] = dataclasses.field(default_factory=set)
-    logs: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    #: New log lines per stage; a ``partial`` last line replaces the stage's partial line.
+    logs: dict[str, list[LogEntry]] = dataclasses.field(default_factory=dict)
     #: Stages whose log was reset (a new run of the stage started).
     cleared: set[str] = dataclasses.field(default_factory=set)
     run_started: bool = False
@@ -217,10 +225,12 @@ class PipelineModel:
     def apply(self, events: Iterable[Event]) -> Changes:
         changes = Changes()
         for event in events:
-            if isinstance(event, StageLog):
-                state = self.stages.get(event.stage)
-                if state is not None:
-                    changes.logs.setdefault(event.stage, []).append(strip_ansi(event.line))
+            if isinstance(event, StageLog | StageLogPending):
+                if event.stage in self.stages:
+                    added = changes.logs.setdefault(event.stage, [])
+                    if added and added[-1].partial:
+                        added.pop()
+                    added.append(entry_from_event(event))
                 continue
             if isinstance(event, RunStarted):
                 self._run_started(event, changes)

@@ -2,27 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
-#: CSI and OSC escape sequences, plus lone control characters other than tab.
-_ANSI = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI ... final byte
-    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC ... BEL or ST
-    r"|\x1b[@-Z\\-_]"  # other two-byte escapes
-    r"|[\x00-\x08\x0b-\x1f\x7f]"
-)
-
-
-#: Anything that can start an escape sequence or is a control character (tab excepted).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-def strip_ansi(line: str) -> str:
-    """``line`` without terminal escape sequences (a ``Log`` would show them as garbage)."""
-    if _CONTROL.search(line) is None:
-        return line
-    return _ANSI.sub("", line)
-
 
 def format_duration(seconds: float | None) -> str:
     """``0.31s``, ``12.4s``, ``3m05s``, ``1h02m``; empty for None."""

@@ -89,7 +89,7 @@ async def test_four_stages_printing_10000_lines_each(project: TempProject) -> No
                 state = app.model.stages[f"flood_{i}"]
                 assert state.run_status is Phase.RAN
                 assert len(state.log) == LINES
-                assert state.log.lines[-1].startswith(f"stage {i} line {LINES - 1} ")
+                assert state.log.lines[-1].text.startswith(f"stage {i} line {LINES - 1} ")
             # Batched: far fewer UI messages than the 40,000 log events.
             assert app.batches < 1000, app.batches
             await pilot.pause(0.1)  # let a deferred detail load land

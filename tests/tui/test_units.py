@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from rich.console import Console
 
 from pivot.core.pipeline.graph import StageGraph
@@ -15,6 +14,7 @@ from pivot.core.run.events import (
     RunStarted,
     StageFinished,
     StageLog,
+    StageLogPending,
     StageQueued,
     StageStarted,
     StageStatus,
@@ -23,7 +23,7 @@ from pivot.core.run.planner import Action, Decision
 from pivot.tui._batch import EventBatcher
 from pivot.tui._diffpages import PAGE_SIZE, build_page, page_count
 from pivot.tui._model import Phase, PipelineModel
-from pivot.tui._text import format_duration, strip_ansi
+from pivot.tui._text import format_duration
 from tests.helpers import TempProject, make_project
 
 
@@ -70,7 +70,9 @@ class TestModel:
             ]
         )
         assert changes.run_started and model.running
-        assert changes.logs == {"b": ["red text"]}
+        assert [(e.plain, e.text) for e in changes.logs["b"]] == [
+            ("red text", "\x1b[31mred\x1b[0m text")
+        ]
         assert model.stages["b"].phase is Phase.RUNNING
         assert model.stages["b"].elapsed(now=102.5) == 2.5
         assert model.stages["d"].phase is Phase.PENDING
@@ -104,7 +106,38 @@ class TestModel:
             [StageStarted(run_id="r", stage="a"), StageLog(run_id="r", stage="a", line="new")]
         )
         assert "a" in changes.cleared
-        assert list(model.stages["a"].log.lines) == ["new"]
+        assert [entry.text for entry in model.stages["a"].log.lines] == ["new"]
+
+    def test_pending_progress_line_is_replaced_not_appended(self) -> None:
+        model = PipelineModel(DIAMOND)
+        model.apply(
+            [RunStarted(run_id="r", stages=("a",), jobs=1), StageStarted(run_id="r", stage="a")]
+        )
+        changes = model.apply(
+            [
+                StageLog(run_id="r", stage="a", line="start"),
+                StageLogPending(run_id="r", stage="a", line=" 10%", stderr=True),
+                StageLogPending(run_id="r", stage="a", line=" 20%", stderr=True),
+            ]
+        )
+        assert [(e.text, e.partial) for e in changes.logs["a"]] == [
+            ("start", False),
+            (" 20%", True),
+        ]
+        model.apply([StageLogPending(run_id="r", stage="a", line=" 60%", stderr=True)])
+        assert [e.text for e in model.stages["a"].log.lines] == ["start", " 60%"]
+        model.apply(
+            [
+                StageLog(run_id="r", stage="a", line="100%", stderr=True),
+                StageLog(run_id="r", stage="a", line="done"),
+            ]
+        )
+        log = model.stages["a"].log.lines
+        assert [(e.text, e.stderr, e.partial) for e in log] == [
+            ("start", False, False),
+            ("100%", True, False),
+            ("done", False, False),
+        ]
 
     def test_filter_matches_words_in_name_or_status(self) -> None:
         model = PipelineModel(DIAMOND)
@@ -165,20 +198,6 @@ class TestPaging:
         last = build_page(diff, "modified", 99)  # clamped
         assert last.index == 12 and len(last.rows) == 50
         assert last.label == "rows 1,201-1,250 of 1,250 · page 13/13"
-
-
-@pytest.mark.parametrize(
-    ("raw", "clean"),
-    [
-        ("plain", "plain"),
-        ("\x1b[1;32mok\x1b[0m done", "ok done"),
-        ("progress\r", "progress"),
-        ("\x1b]0;title\x07text", "text"),
-        ("tab\tkept", "tab\tkept"),
-    ],
-)
-def test_strip_ansi(raw: str, clean: str) -> None:
-    assert strip_ansi(raw) == clean
 
 
 def test_formatting() -> None:

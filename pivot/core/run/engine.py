@@ -41,6 +41,7 @@ from pivot.core.run.events import (
     RunSummary,
     StageFinished,
     StageLog,
+    StageLogPending,
     StageQueued,
     StageStarted,
     StageStatus,
@@ -429,15 +430,23 @@ class _Run:
 
     def _pump_logs(self) -> None:
         for job in self.running.values():
-            for line in job.tail.read_lines():
-                self.emit(StageLog(run_id=self.run_id, stage=job.name, line=line))
+            self._emit_log(job)
+            pending = job.tail.pending()
+            if pending is not None:
+                text, stderr = pending
+                self.emit(
+                    StageLogPending(run_id=self.run_id, stage=job.name, line=text, stderr=stderr)
+                )
+
+    def _emit_log(self, job: _Running, *, final: bool = False) -> None:
+        for text, stderr in job.tail.read_lines(final=final):
+            self.emit(StageLog(run_id=self.run_id, stage=job.name, line=text, stderr=stderr))
 
     def _collect(self, future: Future[StageOutcome]) -> None:
         job = self.running.pop(future, None)
         if job is None:  # re-queued after a worker died
             return
-        for line in job.tail.read_lines(final=True):
-            self.emit(StageLog(run_id=self.run_id, stage=job.name, line=line))
+        self._emit_log(job, final=True)
         try:
             outcome = future.result()
         except WorkerLost as exc:
@@ -528,8 +537,7 @@ class _Run:
         self.engine.executor.kill()
         self.running.clear()
         for job in running:
-            for line in job.tail.read_lines(final=True):
-                self.emit(StageLog(run_id=self.run_id, stage=job.name, line=line))
+            self._emit_log(job, final=True)
             self._remove_partial_outputs(job.name)
             self._finish(job.name, StageStatus.CANCELLED, reason, time.time() - job.started)
         for name, _ in self.waiting:

@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from pivot.core.run.terminal import strip_sgr
+
 
 class StageStatus(enum.StrEnum):
     RAN = "ran"
@@ -85,10 +87,39 @@ class StageStarted(Event):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class StageLog(Event):
+    """One finished line of a stage's output, as a terminal would show it in the end.
+
+    ``line`` keeps the stage's SGR colour codes (and nothing else: ``\r`` frames are already
+    resolved, other escapes dropped); ``to_dict`` gives it without them. ``stderr``: the stage
+    wrote the line (or part of it) to ``sys.stderr``.
+    """
+
     stage: str
     line: str
+    stderr: bool = False
 
     event_name = "stage_log"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["line"] = strip_sgr(self.line)
+        return data
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StageLogPending(Event):
+    """The line a stage is writing now, without its newline yet (a progress bar).
+
+    For live views: it replaces the stage's previous pending line, and the next
+    :class:`StageLog` of the stage (the same line, finished) replaces it. Sent at most every
+    0.1 s per stage, only when the line changed; the JSON-lines and console sinks skip it.
+    """
+
+    stage: str
+    line: str
+    stderr: bool = False
+
+    event_name = "stage_log_pending"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -2,25 +2,26 @@
 
 Workers never write lock files or LMDB: they return an :class:`StageOutcome` with the hashes of
 what they produced, and the engine commits it. Each stage's stdout and stderr (file
-descriptors 1 and 2, so subprocesses are captured too) go to its log file, which the engine
-tails to stream log events.
+descriptors 1 and 2, so subprocesses are captured too) go to its log file, with what it writes
+to ``sys.stderr`` tagged (see :mod:`pivot.core.run.capture`); the engine tails the file to
+stream log events.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import inspect
 import os
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pivot
 from pivot.core.pipeline.discovery import PipelineDefinition, load_pipeline, unload_project
+from pivot.core.run.capture import captured_output
 from pivot.core.store.atomic import atomic_path, remove_path
 from pivot.core.store.cache import Cache
 from pivot.core.store.hashing import FileEntry, hash_file, manifest_hash, walk_files
@@ -96,7 +97,7 @@ def execute_stage(task: StageTask, where: Workspace | None = None) -> StageOutco
     started = time.perf_counter()
     where = where or Workspace.of_project(task)
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    with _captured_output(where.log):
+    with captured_output(where.log):
         try:
             os.chdir(where.data)
             spec = _pipeline(where.code, task.code_token)[task.stage]
@@ -283,30 +284,3 @@ def _format_error(exc: BaseException) -> str:
         assert tb is not None
         tb = tb.tb_next
     return "".join(traceback.format_exception(type(exc), exc, tb))
-
-
-@contextlib.contextmanager
-def _captured_output(log_path: Path) -> Iterator[None]:
-    """Point file descriptors 1 and 2 at the stage's log file for the duration."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    saved = (os.dup(1), os.dup(2))
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
-    try:
-        yield
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        os.close(saved[0])
-        os.close(saved[1])
