@@ -134,8 +134,12 @@ class DataDiffScreen(Screen[None]):
                     for kind in kinds():
                         with TabPane(_TITLES[kind], id=kind):
                             yield Static("", classes="page-label", id=f"label-{kind}")
+                            # The rows' tints show through the cursor.
                             yield DataTable(
-                                id=f"table-{kind}", zebra_stripes=True, cursor_type="row"
+                                id=f"table-{kind}",
+                                zebra_stripes=True,
+                                cursor_type="row",
+                                cursor_foreground_priority="renderable",
                             )
         yield SearchBox(placeholder="key or text (Enter: go, Esc: close)", id="diff-search")
         yield Static("", id="diff-message", classes="-hidden")
@@ -220,7 +224,8 @@ class DataDiffScreen(Screen[None]):
         if diff.summary_only:
             self.query_one(f"#label-{kind}", Static).update("summary only: rows not listed")
             return
-        table.add_columns(*page.columns)
+        for name, width in zip(page.columns, page.widths, strict=True):
+            table.add_column(name, width=width)
         table.add_rows(page.rows)
         hints = ["[ ] change page"] if page.count > 1 else []
         if kind == "modified" and page.rows:

@@ -40,6 +40,19 @@ class Page:
     total: int  # rows of this kind in the whole file
 
     @property
+    def widths(self) -> tuple[int, ...]:
+        """Each column's width: its widest cell or header.
+
+        Given to the table up front, so that it draws the page at its final widths at once
+        instead of measuring every cell later, when idle.
+        """
+        widths = [len(name) for name in self.columns]
+        for row in self.rows:
+            for i, cell in enumerate(row):
+                widths[i] = max(widths[i], cell.cell_len)
+        return tuple(widths)
+
+    @property
     def label(self) -> str:
         if not self.listed:
             return "no rows"

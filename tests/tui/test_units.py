@@ -342,3 +342,28 @@ class TestRowFinder:
         assert finder.find("zzz").describe(None) == (
             "no row with 'zzz' in any cell (no --key: no key to go to)"
         )
+
+
+def test_tui_pages_tint_rows_with_the_cli_colours(tmp_path: Path) -> None:
+    """One definition (pivot.render.datadiff.TONE_STYLES) colours both front ends' rows."""
+    from rich.table import Table
+
+    from pivot.core.reports.datadiff import diff_files
+    from pivot.render.datadiff import TONE_STYLES, text_renderables
+
+    old = tmp_path / "old.csv"
+    new = tmp_path / "new.csv"
+    old.write_text("id,v\n1,a\n2,b\n")
+    new.write_text("id,v\n1,A\n3,c\n")
+    diff = diff_files(old, new, keys=["id"], max_rows=100)
+    added, removed, _ = (r for r in text_renderables(diff) if isinstance(r, Table))
+    assert added.columns[1].style == TONE_STYLES["added"] == "green"
+    assert removed.columns[1].style == TONE_STYLES["removed"] == "red"
+    assert {str(c.style) for c in build_page(diff, "added", 0).rows[0][1:]} == {"green"}
+    assert {str(c.style) for c in build_page(diff, "removed", 0).rows[0][1:]} == {"red"}
+    (change,) = build_page(diff, "modified", 0).rows[0][1:]
+    assert [(change.plain[s.start : s.end], str(s.style)) for s in change.spans] == [
+        ("a", "red"),
+        (" → ", "dim"),
+        ("A", "green"),
+    ]
