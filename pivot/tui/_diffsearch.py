@@ -7,8 +7,9 @@ key as it is shown; when no key matches, it is searched for as text (case-insens
 every shown cell. Without ``--key`` there is no key, and every query is text.
 
 Values are compared as :func:`~pivot.render.datadiff.cell_text` shows them, so what the user
-sees on screen is what they can type. The key index is built on the first search and kept;
-a text search scans the rows once per query (``n``/``N`` reuse its hits).
+sees on screen is what they can type. The key index and the rows' text are built on the first
+search that needs them and kept: later searches are a dict lookup or a substring scan over
+one string per row (``n``/``N`` reuse a search's hits).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from pivot.render.datadiff import cell_text
@@ -84,7 +85,8 @@ class RowFinder:
     def __init__(self, diff: DataDiff) -> None:
         self.diff = diff
         self._lock = threading.Lock()
-        self._keys: dict[tuple[str, ...], list[Hit]] | None = None
+        self._keys: dict[tuple[str, ...], list[tuple[int, int]]] | None = None
+        self._texts: list[tuple[int, int, str]] | None = None
 
     def find(self, query: str) -> Matches:
         query = query.strip()
@@ -94,11 +96,11 @@ class RowFinder:
         if not query or diff.summary_only:
             return Matches(query, (), False, keyed, capped)
         if keyed:
-            key_hits = self._key_index().get(self._key_query(query))
-            if key_hits:
-                return Matches(query, tuple(key_hits), True, keyed, capped)
+            found = self._key_index().get(self._key_query(query))
+            if found:
+                return Matches(query, tuple(Hit(*at) for at in found), True, keyed, capped)
         needle = query.casefold()
-        hits = tuple(hit for hit, texts in self._rows() if any(needle in t for t in texts))
+        hits = tuple(Hit(order, i) for order, i, text in self._row_texts() if needle in text)
         return Matches(query, hits, False, keyed, capped)
 
     def _key_query(self, query: str) -> tuple[str, ...]:
@@ -106,36 +108,45 @@ class RowFinder:
             return (query,)
         return tuple(part.strip() for part in query.split(","))
 
-    def _key_index(self) -> dict[tuple[str, ...], list[Hit]]:
+    def _key_index(self) -> dict[tuple[str, ...], list[tuple[int, int]]]:
         with self._lock:
             if self._keys is None:
-                index: dict[tuple[str, ...], list[Hit]] = {}
-                for hit, key in self._row_keys():
-                    index.setdefault(key, []).append(hit)
+                index: dict[tuple[str, ...], list[tuple[int, int]]] = {}
+                for order, i, key in self._row_keys():
+                    index.setdefault(key, []).append((order, i))
                 self._keys = index
             return self._keys
 
-    def _row_keys(self) -> Iterator[tuple[Hit, tuple[str, ...]]]:
+    def _row_keys(self) -> Iterator[tuple[int, int, tuple[str, ...]]]:
         diff = self.diff
         for order, (names, listing) in enumerate(
             ((diff.new.column_names, diff.added_rows), (diff.old.column_names, diff.removed_rows))
         ):
             at = [names.index(k) for k in diff.keys]
             for i, row in enumerate(listing):
-                yield Hit(order, i), tuple(_text(row.values[j]) for j in at)
+                yield order, i, tuple(_text(row.values[j]) for j in at)
         for i, modified in enumerate(diff.modified_rows):
-            yield Hit(2, i), tuple(_text(v) for v in modified.key)
+            yield 2, i, tuple(_text(v) for v in modified.key)
 
-    def _rows(self) -> Iterator[tuple[Hit, list[str]]]:
-        """Every listed row with the case-folded text of each of its cells."""
-        diff = self.diff
-        for order, listing in enumerate((diff.added_rows, diff.removed_rows)):
-            for i, row in enumerate(listing):
-                yield Hit(order, i), [_text(v).casefold() for v in row.values]
-        for i, m in enumerate(diff.modified_rows):
-            texts = [_text(v).casefold() for v in (*m.key, *m.values)]
-            texts += [_text(c.old).casefold() for c in m.changes]
-            yield Hit(2, i), texts
+    def _row_texts(self) -> list[tuple[int, int, str]]:
+        """Every listed row with its cells' case-folded text, in one string (NUL-separated,
+        so that a match never spans two cells)."""
+        with self._lock:
+            if self._texts is None:
+                diff = self.diff
+                texts: list[tuple[int, int, str]] = []
+                for order, listing in enumerate((diff.added_rows, diff.removed_rows)):
+                    texts += ((order, i, _joined(row.values)) for i, row in enumerate(listing))
+                texts += (
+                    (2, i, _joined((*m.key, *m.values, *(c.old for c in m.changes))))
+                    for i, m in enumerate(diff.modified_rows)
+                )
+                self._texts = texts
+            return self._texts
+
+
+def _joined(values: Iterable[Any]) -> str:
+    return "\0".join(map(_text, values)).casefold()
 
 
 def _text(value: Any) -> str:
