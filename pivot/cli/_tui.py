@@ -13,8 +13,12 @@ import gc
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pivot.cli._context import CliContext
+
+if TYPE_CHECKING:
+    from pivot.core.reports.datadiff import DataDiff
 
 
 def open_tui(cli_ctx: CliContext, *, jobs: int | None = None) -> None:
@@ -59,26 +63,35 @@ def open_data_diff_tui(
 ) -> None:
     """``pivot data diff FILE...`` in a terminal: the data-diff screen on its own.
 
-    ``paths`` are posix paths relative to ``root``. Each diff is computed in a worker thread
-    when its file is shown; rows are listed page by page, so large files stay responsive.
+    ``paths`` are posix paths relative to ``root``. Every diff is computed before the app
+    opens, so that a file that cannot be compared is reported as without a terminal (one
+    line, exit 2) and the app never opens on an error. Each lists every changed row; the
+    screen shows them page by page, so large files stay responsive.
     """
+    from rich.console import Console
+
     from pivot.core.reports.datadiff import compute_data_diff
+    from pivot.core.store.revisions import RevisionReader
     from pivot.tui import DataDiffApp, DiffTarget
     from pivot.tui._diffpages import TUI_MAX_ROWS
 
-    targets = [
-        DiffTarget(
-            f"{path} (vs {rev})",
-            functools.partial(
-                compute_data_diff,
+    reader = RevisionReader(root, rev)
+    targets = []
+    with Console(stderr=True).status(f"comparing with {rev}…") as status:
+        for path in paths:
+            status.update(f"comparing {path} with {rev}…")
+            diff = compute_data_diff(
                 root,
                 path,
                 rev=rev,
                 keys=tuple(keys),
                 max_rows=TUI_MAX_ROWS,
                 summary=summary,
-            ),
-        )
-        for path in paths
-    ]
+                reader=reader,
+            )
+            targets.append(DiffTarget(f"{path} (vs {rev})", functools.partial(_computed, diff)))
     DataDiffApp(targets).run()
+
+
+def _computed(diff: DataDiff) -> DataDiff:
+    return diff

@@ -23,8 +23,10 @@ if TYPE_CHECKING:
     from rich.text import Text
 
 __all__ = [
+    "TONE_STYLES",
     "Tone",
     "cell_text",
+    "key_hint",
     "mode_text",
     "render_json",
     "render_markdown",
@@ -41,9 +43,18 @@ Tone = Literal["plain", "added", "removed", "modified", "muted"]
 _CELL_WIDTH = 48
 _ARROW = " → "
 
-_STYLE_ADDED = "green"
-_STYLE_REMOVED = "red"
-_STYLE_MODIFIED = "yellow"
+#: The colour of each tone in row listings: the CLI's tables and the TUI's data-diff screen
+#: both take it from here, so an added row looks alike in both.
+TONE_STYLES: dict[Tone, str] = {
+    "plain": "",
+    "added": "green",
+    "removed": "red",
+    "modified": "yellow",
+    "muted": "dim",
+}
+_STYLE_ADDED = TONE_STYLES["added"]
+_STYLE_REMOVED = TONE_STYLES["removed"]
+_STYLE_MODIFIED = TONE_STYLES["modified"]
 
 
 # -- shared wording -----------------------------------------------------------------------
@@ -137,6 +148,19 @@ def _hint(diff: DataDiff) -> str | None:
     if diff.mode == "position" and diff.counts.modified:
         return "rows are compared by position; pass --key COL to match rows by a key column"
     return None
+
+
+def key_hint(diff: DataDiff) -> str | None:
+    """For a diff computed without ``--key``: how to pass one and what it changes.
+
+    The instruction comes first, so a narrow screen that cuts the line keeps it.
+    """
+    if diff.mode != "position":
+        return None
+    return (
+        "pass --key COL to pair rows by a key column; without one, row i is compared with "
+        "row i, so one inserted row shows every row below it as modified"
+    )
 
 
 # -- rich text ----------------------------------------------------------------------------
@@ -236,22 +260,13 @@ def schema_lines(diff: DataDiff) -> list[tuple[Tone, list[tuple[str, Tone]]]]:
     return lines
 
 
-_TEXT_STYLE: dict[Tone, str] = {
-    "plain": "",
-    "added": _STYLE_ADDED,
-    "removed": _STYLE_REMOVED,
-    "modified": _STYLE_MODIFIED,
-    "muted": "dim",
-}
-
-
 def _schema_text(diff: DataDiff) -> Iterator[Text]:
     from rich.text import Text
 
     for tone, pieces in schema_lines(diff):
-        line = Text("  schema  ", style=_TEXT_STYLE[tone])
+        line = Text("  schema  ", style=TONE_STYLES[tone])
         for text, piece_tone in pieces:
-            line.append(text, style=_TEXT_STYLE[piece_tone])
+            line.append(text, style=TONE_STYLES[piece_tone])
         yield line
 
 

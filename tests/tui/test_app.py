@@ -458,7 +458,8 @@ async def test_w_toggles_watch_mode(demo: TempProject, make_app: AppFactory) -> 
 def test_open_data_diff_tui_builds_the_screen_targets(
     demo_ran: TempProject, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The entry point `pivot data diff` calls: one target per file, computed lazily."""
+    """The entry point `pivot data diff` calls: one target per file, computed before the app
+    opens (so that errors surface as in headless mode)."""
     from pivot.cli._tui import open_data_diff_tui
     from pivot.tui import DataDiffApp
 

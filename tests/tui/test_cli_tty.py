@@ -113,3 +113,58 @@ def test_pivot_reports_a_broken_pipeline_before_opening(project: TempProject) ->
     code = term.close()
     assert code == 2
     assert b"error:" in term.screen and b"nope" in term.screen
+
+
+ALT_SCREEN = b"\x1b[?1049h"  # what Textual writes first when the app takes the terminal
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (("missing.csv",), b"error: missing.csv exists neither in the workspace nor at HEAD"),
+        (
+            ("data.csv", "--key", "nope"),
+            b"error: key column 'nope' missing from data.csv at HEAD (columns: id, v)",
+        ),
+    ],
+    ids=["missing-file", "bad-key"],
+)
+def test_data_diff_that_cannot_compute_fails_before_opening(
+    project: TempProject, args: tuple[str, ...], error: bytes
+) -> None:
+    """In a terminal as headless: one error line and exit 2, and no app (it used to open the
+    app on the error and exit 0)."""
+    project.write("data.csv", "id,v\n1,a\n")
+    project.commit_all("data")
+    headless = project.pivot("--no-tui", "data", "diff", *args, check=2)
+    assert headless.stderr.encode().strip() == error
+
+    term = Terminal(project.root, "data", "diff", *args)
+    try:
+        term.wait_for(lambda: term.proc.poll() is not None or ALT_SCREEN in term.screen)
+        if term.proc.poll() is None:
+            term.read(2)
+            term.send("q")  # the app opened: close it to see how it exits
+        code = term.close()
+    finally:
+        if term.proc.poll() is None:
+            term.proc.kill()
+    assert ALT_SCREEN not in term.screen, "the app opened"
+    assert code == 2
+    lines = [line for line in term.screen.splitlines() if line.strip(b"\r\x1b[?25hl ")]
+    assert any(line.strip().endswith(error) for line in lines), term.screen
+
+
+def test_data_diff_opens_the_screen_and_q_quits(project: TempProject) -> None:
+    project.write("data.csv", "id,v\n1,a\n2,b\n")
+    project.commit_all("data")
+    project.write("data.csv", "id,v\n1,a\n2,B\n3,c\n")
+    term = Terminal(project.root, "data", "diff", "data.csv", "--key", "id")
+    try:
+        term.wait_for(b"Modified (1)")
+        term.send("q")
+        code = term.close()
+    finally:
+        if term.proc.poll() is None:
+            term.proc.kill()
+    assert code == 0

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -25,6 +27,9 @@ from pivot.tui._diffpages import PAGE_SIZE, build_page, page_count
 from pivot.tui._model import Phase, PipelineModel
 from pivot.tui._text import format_duration
 from tests.helpers import TempProject, make_project
+
+if TYPE_CHECKING:
+    from pivot.core.reports.datadiff import DataDiff
 
 
 def graph(edges: dict[str, set[str]]) -> StageGraph:
@@ -193,8 +198,8 @@ class TestPaging:
         first = build_page(diff, "modified", 0)
         assert len(first.rows) == PAGE_SIZE
         assert first.count == page_count(1250) == 13
-        assert first.columns == ("row", "id", "v")
-        assert first.rows[0][1:] == ("1", "1 → 2")
+        assert first.columns == ("id", "v")
+        assert [cell.plain for cell in first.rows[0]] == ["1", "1 → 2"]
         last = build_page(diff, "modified", 99)  # clamped
         assert last.index == 12 and len(last.rows) == 50
         assert last.label == "rows 1,201-1,250 of 1,250 · page 13/13"
@@ -289,3 +294,65 @@ def test_params_tab_and_params_show_agree(tmp_path: Path) -> None:
         line = next(line for line in drawn.splitlines() if f" {name} " in f" {line} ")
         cli_line = next(line for line in text.splitlines() if f" {name} " in f" {line} ")
         assert line.split()[-2:] == cli_line.split()[-2:] == [value, source]
+
+
+class TestRowFinder:
+    """Search over every listed row of a diff, by key then by text (pivot.tui._diffsearch)."""
+
+    def diff(self, tmp_path: Path, keys: Sequence[str]) -> DataDiff:
+        from pivot.core.reports.datadiff import diff_files
+
+        old = tmp_path / "old.csv"
+        new = tmp_path / "new.csv"
+        old.write_text("a,b,v\nx,1,old\ny,1,gone\n")
+        new.write_text("a,b,v\nx,1,NEW\nz,2,x\n")
+        return diff_files(old, new, keys=keys, max_rows=1_000_000)
+
+    def test_compound_key_then_text(self, tmp_path: Path) -> None:
+        from pivot.tui._diffsearch import Hit, RowFinder
+
+        finder = RowFinder(self.diff(tmp_path, ["a", "b"]))
+        by_key = finder.find(" x, 1 ")
+        assert (by_key.by_key, by_key.hits) == (True, (Hit(2, 0),))  # the modified row
+        by_text = finder.find("X")  # no key "X": text, in any case, in every kind
+        assert not by_text.by_key
+        assert [h.kind for h in by_text.hits] == ["added", "modified"]
+        assert by_text.first_from(Hit(1, 0)) == 1
+        assert by_text.first_from(Hit(2, 5)) == 0  # wraps
+        assert finder.find("old").hits == (Hit(2, 0),)  # a modified row's old value
+        missing = finder.find("nope")
+        assert missing.describe(None) == "no row with key 'nope', and no cell contains it"
+
+    def test_without_key_everything_is_text(self, tmp_path: Path) -> None:
+        from pivot.tui._diffsearch import RowFinder
+
+        finder = RowFinder(self.diff(tmp_path, []))
+        assert not finder.find("x").by_key
+        assert finder.find("zzz").describe(None) == (
+            "no row with 'zzz' in any cell (no --key: no key to go to)"
+        )
+
+
+def test_tui_pages_tint_rows_with_the_cli_colours(tmp_path: Path) -> None:
+    """One definition (pivot.render.datadiff.TONE_STYLES) colours both front ends' rows."""
+    from rich.table import Table
+
+    from pivot.core.reports.datadiff import diff_files
+    from pivot.render.datadiff import TONE_STYLES, text_renderables
+
+    old = tmp_path / "old.csv"
+    new = tmp_path / "new.csv"
+    old.write_text("id,v\n1,a\n2,b\n")
+    new.write_text("id,v\n1,A\n3,c\n")
+    diff = diff_files(old, new, keys=["id"], max_rows=100)
+    added, removed, _ = (r for r in text_renderables(diff) if isinstance(r, Table))
+    assert added.columns[1].style == TONE_STYLES["added"] == "green"
+    assert removed.columns[1].style == TONE_STYLES["removed"] == "red"
+    assert {str(c.style) for c in build_page(diff, "added", 0).rows[0][1:]} == {"green"}
+    assert {str(c.style) for c in build_page(diff, "removed", 0).rows[0][1:]} == {"red"}
+    (change,) = build_page(diff, "modified", 0).rows[0][1:]
+    assert [(change.plain[s.start : s.end], str(s.style)) for s in change.spans] == [
+        ("a", "red"),
+        (" → ", "dim"),
+        ("A", "green"),
+    ]

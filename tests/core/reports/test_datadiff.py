@@ -174,6 +174,16 @@ class TestByKey:
         }
         assert dict(diff.changed_cells) == {"name": 1, "price": 1, "qty": 1}
 
+    def test_modified_rows_carry_their_unchanged_values(self, repo: Repo) -> None:
+        """The TUI shows a modified row whole: every compared column's new value."""
+        diff = diff_text(repo, "data/fruit.csv", OLD_CSV, NEW_CSV, keys=["id"])
+        assert diff.compared_columns == ("name", "price", "qty")
+        assert {row.key: row.values for row in diff.modified_rows} == {
+            (1,): ("apple", 1.75, 10),
+            (4,): ("dates", 2.0, 8),
+        }
+        assert "values" not in json.dumps(diff.to_dict()["modified_rows"])
+
     def test_null_equals_null_but_null_to_value_is_a_change(self, repo: Repo) -> None:
         old = "id,v,w\n1,,x\n2,,y\n"
         new = "id,v,w\n1,,x\n2,5,y\n"
@@ -301,6 +311,7 @@ class TestByPosition:
         (row,) = diff.modified_rows
         assert (row.old_row, row.new_row) == (2, 2)
         assert [(c.column, c.old, c.new) for c in row.changes] == [("b", "y", "Y")]
+        assert (diff.compared_columns, row.values) == (("a", "b"), (2, "Y"))
         assert [(r.row, r.values) for r in diff.added_rows] == [(4, (4, "w")), (5, (5, "v"))]
         assert diff.counts.moved is None
 

@@ -19,7 +19,8 @@ objects, and none in summary-only mode.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -137,6 +138,7 @@ def diff_frames(
         summary_only=summary_only,
         summary_reason=summary_reason if summary_only else None,
         max_rows=max_rows,
+        compared_columns=tuple(_common_columns(old, new, keys)),
     )
 
 
@@ -207,6 +209,20 @@ def _changes(
     return tuple(
         CellChange(c, row[_OLD + c], row[_NEW + c]) for c in columns if row[flags_prefix + c]
     )
+
+
+def _new_values(columns: Sequence[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """A function taking a named result row to its new values of ``columns``, as a tuple.
+
+    ``itemgetter`` keeps this cheap: it runs once per listed modified row.
+    """
+    names = [_NEW + c for c in columns]
+    if not names:
+        return lambda row: ()
+    getter = operator.itemgetter(*names)
+    if len(names) == 1:
+        return lambda row: (getter(row),)
+    return getter
 
 
 def _changed_cells(counts: dict[str, Any], columns: Sequence[str]) -> tuple[tuple[str, int], ...]:
@@ -310,12 +326,14 @@ def _by_key(
     body = _Body(counts, _changed_cells(totals, common))
     if not limit:
         return body
+    values = _new_values(common)
     modified_rows = tuple(
         ModifiedRow(
             key=tuple(row[_NEW + k] for k in keys),
             old_row=int(row[_ROW_OLD]),
             new_row=int(row[_ROW_NEW]),
             changes=_changes(row, common),
+            values=values(row),
         )
         for row in results[1].iter_rows(named=True)
     )
@@ -416,8 +434,15 @@ def _by_position(old: pl.DataFrame, new: pl.DataFrame, limit: int) -> _Body:
     body = _Body(counts, _changed_cells(totals, common))
     if not limit:
         return body
+    values = _new_values(common)
     modified_rows = tuple(
-        ModifiedRow((), int(row[_ROW_OLD]), int(row[_ROW_OLD]), _changes(row, common))
+        ModifiedRow(
+            (),
+            int(row[_ROW_OLD]),
+            int(row[_ROW_OLD]),
+            _changes(row, common),
+            values(row),
+        )
         for row in results[1].iter_rows(named=True)
     )
     added = new.slice(length, limit).with_row_index(_ROW_NEW, offset=length + 1)

@@ -142,13 +142,16 @@ class ModifiedRow:
     """A row present in both versions with at least one differing cell.
 
     ``key`` holds the key values (empty in positional mode); ``old_row``/``new_row`` are the
-    1-based positions of the row in each version (equal in positional mode).
+    1-based positions of the row in each version (equal in positional mode). ``values`` are
+    the new version's values of :attr:`DataDiff.compared_columns`, changed or not, so that a
+    browser can show a modified row whole; the JSON form lists the changes only.
     """
 
     key: tuple[Any, ...]
     old_row: int
     new_row: int
     changes: tuple[CellChange, ...]
+    values: tuple[Any, ...] = ()
 
     def to_dict(self, keys: Sequence[str]) -> dict[str, Any]:
         return {
@@ -185,7 +188,11 @@ class RowCounts:
 
 @dataclass(frozen=True)
 class DataDiff:
-    """The full comparison of one file between two versions."""
+    """The full comparison of one file between two versions.
+
+    ``compared_columns`` are the non-key columns present in both versions (in the new
+    version's order): the only ones whose values can make a row modified.
+    """
 
     path: str
     format: str
@@ -203,6 +210,7 @@ class DataDiff:
     summary_only: bool = False
     summary_reason: str | None = None
     max_rows: int = 50
+    compared_columns: tuple[str, ...] = ()
 
     @property
     def truncated(self) -> bool:
