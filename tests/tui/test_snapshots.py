@@ -50,6 +50,32 @@ def test_main_screen_80x24(edited: TempProject, make_app: AppFactory, snap_compa
     assert snap_compare(make_app(edited.root), terminal_size=(80, 24), run_before=settle)
 
 
+@pytest.mark.parametrize(
+    ("theme", "size"),
+    [("textual-light", (80, 24)), ("textual-light", (200, 50)), ("textual-dark", (200, 50))],
+    ids=["light-80x24", "light-200x50", "dark-200x50"],
+)
+def test_main_screen_in_both_themes_small_and_wide(
+    edited: TempProject, make_app: AppFactory, snap_compare: Any, theme: str, size: tuple[int, int]
+) -> None:
+    app = make_app(edited.root)
+    app.theme = theme
+    assert snap_compare(app, terminal_size=size, run_before=settle)
+
+
+def test_explain_tab_light_wide(
+    edited: TempProject, make_app: AppFactory, snap_compare: Any
+) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("j", "2")
+        await settle(pilot)
+
+    app = make_app(edited.root)
+    app.theme = "textual-light"
+    assert snap_compare(app, terminal_size=(200, 50), run_before=run_before)
+
+
 def test_explain_tab_with_code_diff(
     edited: TempProject, make_app: AppFactory, snap_compare: Any
 ) -> None:
