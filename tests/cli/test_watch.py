@@ -239,3 +239,65 @@ def test_change_to_a_running_stages_dep_restarts_it(project: TempProject) -> Non
         assert project.read("upper.txt") == "TWO"
     finally:
         watch.stop()
+
+
+PARAMS_PIPELINE = """
+import os
+from typing import Annotated
+import pivot
+from pivot import loaders
+from pivot.stage_def import StageParams
+
+class ScaleParams(StageParams):
+    factor: int = 1
+
+def scaled(raw: Annotated[str, pivot.Dep("raw.txt", loaders.Text())], params: ScaleParams) -> Annotated[dict, pivot.Out("scaled.json", loaders.JSON())]:
+    print("worker", os.getpid(), flush=True)
+    return {"n": len(raw) * params.factor}
+
+pivot.Pipeline("p").register(scaled)
+"""
+
+
+def _descendants(pid: int) -> set[str]:
+    """Pids of every process below ``pid`` (Linux /proc)."""
+    found: set[str] = set()
+    todo = [str(pid)]
+    while todo:
+        current = todo.pop()
+        try:
+            with open(f"/proc/{current}/task/{current}/children") as handle:
+                children = handle.read().split()
+        except OSError:
+            continue
+        found.update(children)
+        todo.extend(children)
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_params_edit_reruns_with_the_warm_workers(project: TempProject) -> None:
+    """params.yaml is read by every plan: an edit re-runs the stage on a worker of the warm
+    pool (no re-import, no restart); a code edit gets fresh workers."""
+    project.write("pipeline.py", PARAMS_PIPELINE)
+    project.write("raw.txt", "hello")
+    watch = Watch(project)
+
+    def last_worker() -> str:
+        lines = [e["line"] for e in watch.seen if e["event"] == "stage_log"]
+        return [line for line in lines if line.startswith("worker ")][-1].split()[1]
+
+    try:
+        assert watch.next_cycle() == {"scaled": "ran"}
+        pool = _descendants(watch.proc.pid)
+        assert last_worker() in pool
+        project.write("params.yaml", "scaled:\n  factor: 3\n")
+        assert watch.next_cycle() == {"scaled": "ran"}
+        assert json.loads(project.read("scaled.json")) == {"n": 15}
+        assert last_worker() in pool  # a worker that was already running
+        project.write("pipeline.py", PARAMS_PIPELINE.replace("factor: int = 1", "factor: int = 2"))
+        assert watch.next_cycle() == {"scaled": "ran"}
+        assert last_worker() not in pool  # code changed: the pool was restarted
+    finally:
+        if watch.proc.poll() is None:
+            watch.stop()

@@ -106,6 +106,32 @@ def test_pivot_opens_the_app_runs_and_quits(project: TempProject) -> None:
     assert project.statuses() == {"first": "skipped", "second": "skipped"}
 
 
+def test_keys_typed_while_the_app_starts_never_filter_the_stage_list(
+    project: TempProject,
+) -> None:
+    """Keys typed before the first screen used to land in the hidden stage filter (Textual
+    focuses the first focusable widget while composing): the list said "no stage matches"."""
+    project.write("pipeline.py", PIPELINE)
+    term = Terminal(project.root)
+    try:
+        deadline = time.monotonic() + 30
+        while ALT_SCREEN not in term.screen or b"stale" not in term.screen:
+            assert time.monotonic() < deadline, term.screen[-2000:]
+            term.send("x")  # no binding: harmless on the stage list
+            term.read(0.05)
+        for _ in range(5):
+            term.send("x")
+            term.read(0.1)
+        term.read(1.0)
+        assert b"no stage matches" not in term.screen
+        assert b"match 'x" not in term.screen
+        term.send("q")
+        assert term.close() == 0
+    finally:
+        if term.proc.poll() is None:
+            term.proc.kill()
+
+
 def test_pivot_reports_a_broken_pipeline_before_opening(project: TempProject) -> None:
     project.write("pipeline.py", "import nope\n")
     term = Terminal(project.root)
