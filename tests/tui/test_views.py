@@ -318,6 +318,9 @@ async def test_main_screen_keys_do_not_fire_on_the_new_screens(
     app = make_app(views.root)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
+        titles = [c.title for c in app.palette_commands()]
+        assert {"Show metrics", "Show run history", "Open stage source in $EDITOR"} <= set(titles)
+        assert {"Metrics", "History"} <= {group for group, _ in app.help_groups()}
         await pilot.press("m")
         await wait_screen(pilot)
         assert not app.check_action("history", ())
