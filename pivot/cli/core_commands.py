@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 import signal
 import sys
@@ -374,10 +373,6 @@ def explain(cli: CliContext, stages: tuple[str, ...], as_json: bool, force: bool
     render_explanations(cli.console(), explanations)
 
 
-def _when(timestamp: float) -> str:
-    return datetime.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
-
-
 @click.command()
 @click.option(
     "-n", "--limit", type=int, default=20, show_default=True, help="How many runs to list."
@@ -392,6 +387,7 @@ def history(cli: CliContext, limit: int, as_json: bool) -> None:
       pivot history -n 5
     """
     from pivot.core.run.history import list_runs
+    from pivot.render.history import run_line
 
     runs = list_runs(cli.project(), limit=limit)
     if as_json:
@@ -401,11 +397,7 @@ def history(cli: CliContext, limit: int, as_json: bool) -> None:
         click.echo("no runs yet")
         return
     for run_record in runs:
-        counts = ", ".join(f"{n} {k}" for k, n in run_record["counts"].items() if n)
-        click.echo(
-            f"{run_record['run_id']}  {_when(run_record['started'])}  {run_record['duration']:7.2f}s  "
-            f"exit {run_record['exit_code']}  {counts}"
-        )
+        click.echo(run_line(run_record))
 
 
 @click.command()
@@ -421,6 +413,7 @@ def show(cli: CliContext, run_id: str | None, as_json: bool) -> None:
     """
     from pivot.core.run.history import get_run
     from pivot.exceptions import UsageError
+    from pivot.render.history import run_header, stage_lines
 
     record = get_run(cli.project(), run_id)
     if record is None:
@@ -430,14 +423,9 @@ def show(cli: CliContext, run_id: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(record, indent=2))
         return
-    click.echo(
-        f"run {record['run_id']}  started {_when(record['started'])}  {record['duration']:.2f}s  exit {record['exit_code']}"
-    )
-    width = max([8, *(len(s["stage"]) for s in record["stages"])])
-    for stage in record["stages"]:
-        click.echo(
-            f"  {stage['status']:<9} {stage['stage']:<{width}} {stage['duration']:7.2f}s  {stage['reason']}"
-        )
+    click.echo(run_header(record))
+    for line in stage_lines(record):
+        click.echo(line)
 
 
 COMMANDS: list[click.Command] = [init, run, repro, status, explain, history, show]

@@ -290,7 +290,7 @@ def metrics_show(
     _check_formats(as_json, as_md)
     project = cli.project()
     selected = _targets(project, targets, "metric", need_pipeline=False)
-    files = [metrics.read_workspace_metrics(project.root, t.path) for t in selected]
+    files = metrics.workspace_metrics(project.root, selected)
     failed = any(f.values is None for f in files)
     if as_json:
         click.echo(show.render_show_json(files))
@@ -302,13 +302,10 @@ def metrics_show(
             console.print("no metrics: the pipeline declares no pivot.Metric outputs")
             return
         table = rich_table("Path", "Metric", "Value")
-        for file in files:
-            for i, (key, value) in enumerate((file.values or {}).items()):
-                table.add_row(
-                    file.path if i == 0 else "",
-                    _escape(key),
-                    _escape(show.format_number(value, precision)),
-                )
+        previous = None
+        for path, key, value in show.show_rows(files, precision):
+            table.add_row(path if path != previous else "", _escape(key), _escape(value))
+            previous = path
         if table.row_count:
             console.print(table)
         for file in files:
@@ -348,22 +345,13 @@ def metrics_diff(
       pivot metrics diff --rev main --md >> report.md
     """
     from pivot.core.reports import metrics
-    from pivot.core.store.revisions import RevisionReader
     from pivot.render import metrics as show
     from pivot.render.tables import rich_table
 
     _check_formats(as_json, as_md)
     project = cli.project()
-    reader = RevisionReader(project.root, rev)
     selected = _targets(project, targets, "metric", need_pipeline=False)
-    pairs = [
-        (
-            metrics.read_revision_metrics(reader, t.path),
-            metrics.read_workspace_metrics(project.root, t.path),
-        )
-        for t in selected
-    ]
-    diff = metrics.diff_metrics(rev, pairs, show_all=show_all)
+    diff = metrics.compare_metrics(project.root, selected, rev, show_all=show_all)
     if as_json:
         click.echo(show.render_diff_json(diff))
     elif as_md:
@@ -375,11 +363,10 @@ def metrics_diff(
             return
         if diff.changes:
             table = rich_table("Path", "Metric", rev, "workspace", "Change")
-            colors = {"added": "green", "removed": "red", "modified": "", "unchanged": "dim"}
             previous = None
             for change in diff.changes:
                 old, new, delta = show.diff_cells(change, precision)
-                color = colors[change.status]
+                color = show.STATUS_COLORS[change.status]
                 table.add_row(
                     change.path if change.path != previous else "",
                     _escape(change.key),

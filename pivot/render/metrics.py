@@ -14,18 +14,29 @@ from pivot.render.tables import md_table
 __all__ = [
     "DEFAULT_PRECISION",
     "MISSING",
+    "STATUS_COLORS",
     "diff_cells",
     "format_number",
     "render_diff_json",
     "render_diff_markdown",
     "render_show_json",
     "render_show_markdown",
+    "show_rows",
 ]
 
 DEFAULT_PRECISION = 5
 
 #: Shown for a target that does not exist in the workspace.
 MISSING = "missing (run the stage that writes it)"
+
+
+#: The colour of a change by its status (Rich style names), in the CLI's and the TUI's diffs.
+STATUS_COLORS: dict[str, str] = {
+    "added": "green",
+    "removed": "red",
+    "modified": "yellow",
+    "unchanged": "dim",
+}
 
 
 def format_number(value: Any, precision: int = DEFAULT_PRECISION, *, sign: bool = False) -> str:
@@ -60,6 +71,16 @@ def diff_cells(change: MetricChange, precision: int) -> tuple[str, str, str]:
     return old, new, column
 
 
+def show_rows(files: Sequence[MetricsFile], precision: int) -> list[tuple[str, str, str]]:
+    """(path, key, value) of every readable file's metrics, values as text."""
+    return [
+        (f.path, key, format_number(value, precision))
+        for f in files
+        if f.values is not None
+        for key, value in f.values.items()
+    ]
+
+
 def render_show_json(files: Sequence[MetricsFile]) -> str:
     return json.dumps(
         {
@@ -76,12 +97,7 @@ def render_diff_json(diff: MetricsDiff) -> str:
 
 
 def render_show_markdown(files: Sequence[MetricsFile], precision: int) -> str:
-    rows = [
-        (f.path, key, format_number(value, precision))
-        for f in files
-        if f.values is not None
-        for key, value in f.values.items()
-    ]
+    rows = show_rows(files, precision)
     lines = md_table(("Path", "Metric", "Value"), rows) if rows else ["No metrics."]
     lines += [f"\n> **{f.path}**: {f.error or MISSING}" for f in files if f.values is None]
     return "\n".join(lines) + "\n"

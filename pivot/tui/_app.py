@@ -42,7 +42,9 @@ from pivot.tui._commands import PaletteCommand, PivotCommands
 from pivot.tui._dag_view import DagView
 from pivot.tui._datadiff_screen import DataDiffScreen
 from pivot.tui._detail_pane import TABS, DetailPane, describe
+from pivot.tui._editor import NO_EDITOR, editor_command, stage_source
 from pivot.tui._engine_gate import EngineGate, GateClosed
+from pivot.tui._history_screen import HistoryScreen, RunScreen
 from pivot.tui._inputs import EscInput
 from pivot.tui._log_view import LogView
 from pivot.tui._messages import (
@@ -52,8 +54,10 @@ from pivot.tui._messages import (
     PipelineLoaded,
     PlanReady,
     RunDone,
+    SourceFound,
     WatchEnded,
 )
+from pivot.tui._metrics_screen import MetricsScreen
 from pivot.tui._model import PipelineModel
 from pivot.tui._render import Palette
 from pivot.tui._screens import ConfirmQuit, HelpScreen, binding_rows
@@ -77,7 +81,13 @@ _MAIN_SCREEN_ACTIONS = {
     "toggle_dag",
     "show_tab",
     "next_failure",
+    "metrics",
+    "history",
+    "open_editor",
 }
+
+#: Screens over the main one: its keys do not apply there, and focus stays theirs.
+_OTHER_SCREENS = (DataDiffScreen, HelpScreen, MetricsScreen, HistoryScreen, RunScreen)
 
 _EMPTY_GRAPH = StageGraph(order=(), upstream={}, downstream={}, producer={})
 
@@ -143,6 +153,9 @@ class PivotApp(App[int]):
         Binding("2", "show_tab('explain')", "Explain tab", show=False),
         Binding("3", "show_tab('params')", "Params tab", show=False),
         Binding("4", "show_tab('outputs')", "Outputs tab", show=False),
+        Binding("m", "metrics", "Metrics (there, d: diff vs HEAD)", show=False),
+        Binding("H", "history", "Run history", show=False),
+        Binding("o", "open_editor", "Open the stage's source in $EDITOR", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "interrupt", "Cancel run / quit", show=False, priority=True, system=True),
@@ -228,7 +241,7 @@ class PivotApp(App[int]):
             self.call_after_refresh(self._refocus)
 
     def _refocus(self) -> None:
-        if self.focused is None and not isinstance(self.screen, DataDiffScreen | HelpScreen):
+        if self.focused is None and not isinstance(self.screen, _OTHER_SCREENS):
             with contextlib.suppress(NoMatches):
                 self.stage_list.focus()
 
@@ -616,11 +629,13 @@ class PivotApp(App[int]):
     # -- actions -------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in _MAIN_SCREEN_ACTIONS and isinstance(self.screen, DataDiffScreen | HelpScreen):
+        if action in _MAIN_SCREEN_ACTIONS and isinstance(self.screen, _OTHER_SCREENS):
             return False  # keys of the main screen do not apply there
         can_start = self.loaded and self.state.can_start
         if action in ("run_selected", "force_run"):
             return can_start and self.selected is not None
+        if action == "open_editor":
+            return self.loaded and self.selected is not None
         if action in ("run_stale", "refresh_status"):
             return can_start
         if action == "cancel_run":
@@ -732,6 +747,44 @@ class PivotApp(App[int]):
     def action_show_tab(self, tab: str) -> None:
         self.detail.show_tab(tab)
 
+    def load_pipeline(self) -> Any:
+        """The loaded pipeline (a PipelineDefinition), from a worker thread, through the gate."""
+        return self.gate.call(lambda: self.engine.load()[0])
+
+    def action_metrics(self) -> None:
+        self.push_screen(MetricsScreen(self.root, self.load_pipeline))
+
+    def action_history(self) -> None:
+        self.push_screen(HistoryScreen(self.engine.project))
+
+    def action_open_editor(self) -> None:
+        if self.selected is not None:
+            self._source_worker(self.selected)
+
+    @work(thread=True, group="editor", exit_on_error=False)
+    def _source_worker(self, stage: str) -> None:
+        try:
+            source = stage_source(self.load_pipeline()[stage])
+        except GateClosed:
+            return
+        except Exception as exc:
+            self.post_message(SourceFound(stage, None, describe(exc)))
+            return
+        self.post_message(SourceFound(stage, source, None))
+
+    @_during_teardown_ignored
+    def on_source_found(self, message: SourceFound) -> None:
+        if message.source is None:
+            why = message.error or "the source of its function cannot be found"
+            self.notify(f"{message.stage}: {why}", severity="error")
+            return
+        path, line = message.source
+        command = editor_command(path, line)
+        if command is None:
+            self.notify(NO_EDITOR, severity="warning", timeout=10)
+            return
+        run_editor(self, command)
+
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss(None)
@@ -804,6 +857,11 @@ class PivotApp(App[int]):
             ),
             ("Outputs tab", [("Enter", "Data diff of the output against git HEAD")]),
             ("Data diff", binding_rows(DataDiffScreen.BINDINGS)),
+            ("Metrics", binding_rows(MetricsScreen.BINDINGS)),
+            (
+                "History",
+                [("Enter", "The run's stages (like `pivot show RUN`)"), ("Esc", "Back")],
+            ),
             (
                 "Mouse",
                 [
@@ -823,6 +881,9 @@ class PivotApp(App[int]):
             "next_failure": ("Go to the next failed stage", "its log at the first error (e)"),
             "refresh_status": ("Refresh status", "re-read pipeline.py and re-plan (s)"),
             "toggle_dag": ("DAG pane", "go to the DAG pane; from it, hide it (d)"),
+            "metrics": ("Show metrics", "like `pivot metrics show`; d: diff against HEAD (m)"),
+            "history": ("Show run history", "like `pivot history`; Enter: a run's stages (H)"),
+            "open_editor": ("Open stage source in $EDITOR", "at its function's line (o)"),
             "help": ("Show keys", "every key binding (?)"),
         }
         commands = []
@@ -841,6 +902,31 @@ class PivotApp(App[int]):
 
     def palette_stages(self) -> list[str]:
         return list(self.model.order)
+
+
+def run_editor(app: App[Any], command: list[str]) -> None:
+    """Run the editor in the terminal (the app suspended meanwhile), then say how it went.
+
+    A headless app (tests) has no terminal to hand over: the editor just runs.
+    """
+    import subprocess
+
+    from textual.app import SuspendNotSupported
+
+    try:
+        if app.is_headless:
+            code = subprocess.run(command, check=False).returncode
+        else:
+            with app.suspend():
+                code = subprocess.run(command, check=False).returncode
+    except SuspendNotSupported:
+        app.notify("This terminal cannot be handed to an editor", severity="error")
+        return
+    except OSError as exc:
+        app.notify(f"Cannot start the editor {command[0]!r}: {exc.strerror}", severity="error")
+        return
+    if code != 0:
+        app.notify(f"The editor {command[0]!r} exited with status {code}", severity="warning")
 
 
 def prepare_process_start(engine: Engine) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from textual.message import Message
@@ -78,3 +79,13 @@ class FilesTouched(Message):
     def __init__(self, paths: list[str]) -> None:
         super().__init__()
         self.paths = paths
+
+
+class SourceFound(Message):
+    """Where a stage's function is (``o``); ``source`` is None, with ``error``, if unknown."""
+
+    def __init__(self, stage: str, source: tuple[Path, int] | None, error: str | None) -> None:
+        super().__init__()
+        self.stage = stage
+        self.source = source
+        self.error = error

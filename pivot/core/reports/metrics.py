@@ -34,6 +34,7 @@ __all__ = [
     "MetricsDiff",
     "MetricsFile",
     "OutputTarget",
+    "compare_metrics",
     "diff_metrics",
     "flatten",
     "is_number",
@@ -41,6 +42,7 @@ __all__ = [
     "read_revision_metrics",
     "read_workspace_metrics",
     "select_outputs",
+    "workspace_metrics",
 ]
 
 Status = Literal["added", "removed", "modified", "unchanged"]
@@ -194,6 +196,11 @@ def read_revision_metrics(reader: RevisionReader, path: str) -> MetricsFile:
     return _parsed(path, data)
 
 
+def workspace_metrics(root: Path, selected: Sequence[OutputTarget]) -> list[MetricsFile]:
+    """Every selected file as it is in the workspace (``pivot metrics show``, the TUI)."""
+    return [read_workspace_metrics(root, target.path) for target in selected]
+
+
 def _parsed(path: str, data: bytes) -> MetricsFile:
     try:
         return MetricsFile(path, parse_metrics(data, path))
@@ -278,3 +285,17 @@ def _same(old: Any, new: Any) -> bool:
     if is_number(old) and is_number(new):
         return bool(old == new or (math.isnan(old) and math.isnan(new)))
     return bool(old == new)
+
+
+def compare_metrics(
+    root: Path, selected: Sequence[OutputTarget], rev: str, *, show_all: bool = False
+) -> MetricsDiff:
+    """The selected files at ``rev`` against the workspace (``pivot metrics diff``, the TUI)."""
+    from pivot.core.store.revisions import RevisionReader
+
+    reader = RevisionReader(root, rev)
+    pairs = [
+        (read_revision_metrics(reader, t.path), read_workspace_metrics(root, t.path))
+        for t in selected
+    ]
+    return diff_metrics(rev, pairs, show_all=show_all)

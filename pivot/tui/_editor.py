@@ -1,0 +1,58 @@
+"""Open a stage's source in the user's editor (``o``): where its function is, and the command
+that opens it there. UI-free; the app hands the terminal over with ``App.suspend()``."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pivot.registry import StageSpec
+
+__all__ = ["NO_EDITOR", "editor_command", "stage_source"]
+
+#: Shown when neither $EDITOR nor $VISUAL is set.
+NO_EDITOR = (
+    "No editor set: set $EDITOR (or $VISUAL), e.g. `export EDITOR=vim` in your shell profile, "
+    "then restart pivot"
+)
+
+#: Editors that take ``FILE:LINE``; ``--goto`` first for the VS Code family.
+_GOTO = {"code", "code-insiders", "codium", "cursor"}
+_COLON = {"subl", "zed", "hx", "helix", "mate"}
+
+
+def stage_source(spec: StageSpec) -> tuple[Path, int] | None:
+    """The file and first line of the stage's function (decorators unwrapped), if known."""
+    func = inspect.unwrap(spec.func)
+    try:
+        file = inspect.getsourcefile(func)
+        _, line = inspect.getsourcelines(func)
+    except (OSError, TypeError):
+        return None
+    if file is None:
+        return None
+    return Path(file), max(line, 1)
+
+
+def editor_command(path: Path, line: int, env: Mapping[str, str] | None = None) -> list[str] | None:
+    """The argv that opens ``path`` at ``line`` in $EDITOR (else $VISUAL); None if neither is set.
+
+    Most terminal editors (vi, vim, nvim, nano, emacs, micro, kak) take ``+LINE FILE``;
+    VS Code and its forks take ``--goto FILE:LINE``, Sublime, Zed and Helix ``FILE:LINE``.
+    """
+    env = os.environ if env is None else env
+    value = (env.get("EDITOR") or env.get("VISUAL") or "").strip()
+    if not value:
+        return None
+    argv = shlex.split(value)
+    name = Path(argv[0]).name.removesuffix(".exe")
+    if name in _GOTO:
+        return [*argv, "--goto", f"{path}:{line}"]
+    if name in _COLON:
+        return [*argv, f"{path}:{line}"]
+    return [*argv, f"+{line}", str(path)]
