@@ -42,11 +42,11 @@ from pivot.tui._commands import PaletteCommand, PivotCommands
 from pivot.tui._dag_view import DagView
 from pivot.tui._datadiff_screen import DataDiffScreen
 from pivot.tui._detail_pane import TABS, DetailPane, describe
-from pivot.tui._editor import NO_EDITOR, editor_command, stage_source
+from pivot.tui._editor import NO_EDITOR, editor_command, run_editor, stage_source
 from pivot.tui._engine_gate import EngineGate, GateClosed
 from pivot.tui._history_screen import HistoryScreen, RunScreen
 from pivot.tui._inputs import EscInput
-from pivot.tui._log_view import LogView
+from pivot.tui._keys import PALETTE_ACTIONS, help_groups
 from pivot.tui._messages import (
     EngineEvents,
     EngineFailed,
@@ -59,8 +59,9 @@ from pivot.tui._messages import (
 )
 from pivot.tui._metrics_screen import MetricsScreen
 from pivot.tui._model import PipelineModel
+from pivot.tui._process import prepare_process_start
 from pivot.tui._render import Palette
-from pivot.tui._screens import ConfirmQuit, HelpScreen, binding_rows
+from pivot.tui._screens import ConfirmQuit, HelpScreen
 from pivot.tui._stage_list import StageList
 from pivot.tui._state import AppPhase, AppState
 from pivot.tui._topbar import topbar_text
@@ -147,6 +148,7 @@ class PivotApp(App[int]):
         Binding("c", "cancel_run", "Cancel run"),
         Binding("w", "toggle_watch", "Watch"),
         Binding("e", "next_failure", "Next error"),
+        Binding("F", "toggle_follow", "Follow run", show=False),
         Binding("s", "refresh_status", "Refresh status", show=False),
         Binding("d", "toggle_dag", "DAG pane (again: hide it)", show=False),
         Binding("1", "show_tab('logs')", "Logs tab", show=False),
@@ -191,6 +193,8 @@ class PivotApp(App[int]):
         self._watch: Any = None  # a pivot.core.run.watch.WatchSession while watching
         self._watch_stop = threading.Event()
         self._failure_cursor = -1
+        #: Move the selection to each stage as it starts (F).
+        self.following = False
         #: Code edited while a session held the engine: re-import when re-planning after it.
         self._reload_after_session = False
         self._feed = ChangeFeed(self.root, lambda paths: self.post_message(FilesTouched(paths)))
@@ -473,6 +477,10 @@ class PivotApp(App[int]):
             elif isinstance(event, FilesChanged) and event.restart:
                 self.notify(f"{', '.join(event.paths[:3])} changed: restarting the run")
         changes = self.model.apply(message.events)
+        if self.following and changes.cleared:
+            started = [name for name in self.model.run_stages if name in changes.cleared]
+            if started:
+                self.stage_list.select(started[-1])
         if changes.run_started:
             if self.state.phase is AppPhase.CANCELLING:
                 self.engine.cancel("request")
@@ -721,6 +729,14 @@ class PivotApp(App[int]):
         if session is not None:
             session.stop()
 
+    def action_toggle_follow(self) -> None:
+        self.following = not self.following
+        self.notify(
+            "Following the run: the selection moves to each stage as it starts (F stops)"
+            if self.following
+            else "No longer following the run"
+        )
+
     def action_next_failure(self) -> None:
         """Select the next failed stage and show its log at the first error line."""
         failed = self.model.failed_stages()
@@ -835,59 +851,11 @@ class PivotApp(App[int]):
     # -- help and palette ----------------------------------------------------------------------
 
     def help_groups(self) -> list[tuple[str, list[tuple[str, str]]]]:
-        return [
-            (
-                "Anywhere",
-                [
-                    *binding_rows(self.BINDINGS),
-                    ("Ctrl+P", "Command palette (the same actions)"),
-                    ("Ctrl+Q", "Quit"),
-                    ("Tab / Shift+Tab", "Next / previous pane"),
-                ],
-            ),
-            ("Stage pane", binding_rows(StageList.BINDINGS)),
-            (
-                "Filter box",
-                [("Enter", "Keep the filter, back to the list"), ("Esc", "Clear the filter")],
-            ),
-            ("DAG pane", binding_rows(DagView.BINDINGS)),
-            (
-                "Logs tab",
-                [*binding_rows(LogView.BINDINGS), ("Esc (in search)", "Clear the search")],
-            ),
-            ("Outputs tab", [("Enter", "Data diff of the output against git HEAD")]),
-            ("Data diff", binding_rows(DataDiffScreen.BINDINGS)),
-            ("Metrics", binding_rows(MetricsScreen.BINDINGS)),
-            (
-                "History",
-                [("Enter", "The run's stages (like `pivot show RUN`)"), ("Esc", "Back")],
-            ),
-            (
-                "Mouse",
-                [
-                    ("click", "Select a stage (stage or DAG pane), a tab, a button"),
-                    ("wheel", "Scroll the pane under the pointer"),
-                ],
-            ),
-        ]
+        return help_groups(self.BINDINGS)
 
     def palette_commands(self) -> list[PaletteCommand]:
-        described = {
-            "run_selected": ("Run selected stage", "run it and its stale upstream (r)"),
-            "run_stale": ("Run all stale stages", "like `pivot run` (R)"),
-            "force_run": ("Force-run selected stage", "like `pivot run STAGE -f` (f)"),
-            "cancel_run": ("Cancel the run", "stop running stages; nothing they wrote is kept (c)"),
-            "toggle_watch": ("Toggle watch mode", "re-run when files change (w)"),
-            "next_failure": ("Go to the next failed stage", "its log at the first error (e)"),
-            "refresh_status": ("Refresh status", "re-read pipeline.py and re-plan (s)"),
-            "toggle_dag": ("DAG pane", "go to the DAG pane; from it, hide it (d)"),
-            "metrics": ("Show metrics", "like `pivot metrics show`; d: diff against HEAD (m)"),
-            "history": ("Show run history", "like `pivot history`; Enter: a run's stages (H)"),
-            "open_editor": ("Open stage source in $EDITOR", "at its function's line (o)"),
-            "help": ("Show keys", "every key binding (?)"),
-        }
         commands = []
-        for action, (title, help_text) in described.items():
+        for action, (title, help_text) in PALETTE_ACTIONS.items():
             if self.check_action(action, ()):
                 commands.append(PaletteCommand(title, help_text, getattr(self, f"action_{action}")))
         for tab in TABS:
@@ -902,54 +870,3 @@ class PivotApp(App[int]):
 
     def palette_stages(self) -> list[str]:
         return list(self.model.order)
-
-
-def run_editor(app: App[Any], command: list[str]) -> None:
-    """Run the editor in the terminal (the app suspended meanwhile), then say how it went.
-
-    A headless app (tests) has no terminal to hand over: the editor just runs.
-    """
-    import subprocess
-
-    from textual.app import SuspendNotSupported
-
-    try:
-        if app.is_headless:
-            code = subprocess.run(command, check=False).returncode
-        else:
-            with app.suspend():
-                code = subprocess.run(command, check=False).returncode
-    except SuspendNotSupported:
-        app.notify("This terminal cannot be handed to an editor", severity="error")
-        return
-    except OSError as exc:
-        app.notify(f"Cannot start the editor {command[0]!r}: {exc.strerror}", severity="error")
-        return
-    if code != 0:
-        app.notify(f"The editor {command[0]!r} exited with status {code}", severity="warning")
-
-
-def prepare_process_start(engine: Engine) -> None:
-    """Make sure worker processes can start once the app owns stderr.
-
-    Inside a running Textual app ``sys.stderr.fileno()`` is -1. loky spawns workers lazily
-    (on the first submit, and again after a cancel kills them), and each spawn first makes
-    sure the multiprocessing and loky resource trackers run, launching them with stderr's
-    descriptor: ``ValueError: bad value(s) in fds_to_keep``. Launching both trackers now
-    (a few ms, once per process) lets every later spawn from inside the app succeed.
-    """
-    if not isinstance(engine.executor, LocalExecutor):
-        return
-    import contextlib
-    import sys
-
-    with contextlib.redirect_stderr(sys.__stderr__):
-        from multiprocessing import resource_tracker as mp_tracker
-
-        mp_tracker.ensure_running()
-        try:
-            from loky.backend import resource_tracker as loky_tracker
-
-            loky_tracker.ensure_running()
-        except ImportError:  # pragma: no cover - loky is a dependency
-            pass

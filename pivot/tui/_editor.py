@@ -8,9 +8,11 @@ import os
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from textual.app import App
+
     from pivot.registry import StageSpec
 
 __all__ = ["NO_EDITOR", "editor_command", "stage_source"]
@@ -56,3 +58,28 @@ def editor_command(path: Path, line: int, env: Mapping[str, str] | None = None) 
     if name in _COLON:
         return [*argv, f"{path}:{line}"]
     return [*argv, f"+{line}", str(path)]
+
+
+def run_editor(app: App[Any], command: list[str]) -> None:
+    """Run the editor in the terminal (the app suspended meanwhile), then say how it went.
+
+    A headless app (tests) has no terminal to hand over: the editor just runs.
+    """
+    import subprocess
+
+    from textual.app import SuspendNotSupported
+
+    try:
+        if app.is_headless:
+            code = subprocess.run(command, check=False).returncode
+        else:
+            with app.suspend():
+                code = subprocess.run(command, check=False).returncode
+    except SuspendNotSupported:
+        app.notify("This terminal cannot be handed to an editor", severity="error")
+        return
+    except OSError as exc:
+        app.notify(f"Cannot start the editor {command[0]!r}: {exc.strerror}", severity="error")
+        return
+    if code != 0:
+        app.notify(f"The editor {command[0]!r} exited with status {code}", severity="warning")

@@ -367,3 +367,21 @@ async def test_statuses_refresh_when_data_or_code_changes_outside_watch_mode(
         # code: the helper only `lengths` calls; pipeline.py is imported again to see it.
         demo_ran.write("demo_helpers.py", demo_ran.read("demo_helpers.py").replace("2", "5"))
         await wait_for(pilot, lambda: "demo_helpers.scale" in app.model.stages["lengths"].reason)
+
+
+async def test_f_follows_the_running_stages(demo: TempProject, make_app: AppFactory) -> None:
+    app = make_app(demo.root)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot, app)
+        assert app.selected == "load"
+        await pilot.press("F", "R")
+        seen: set[str] = set()
+        while app.busy:
+            if app.selected is not None:
+                seen.add(app.selected)
+            await pilot.pause(0.02)
+        await finished(pilot, app)
+        # The selection went along with the run and rests on the last stage that started.
+        assert app.selected == "train"
+        assert "train" in seen and len(seen) >= 2
+        assert "Following the run" in " ".join(str(n.message) for n in app._notifications)
