@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -265,11 +266,13 @@ def _descendants(pid: int) -> set[str]:
     todo = [str(pid)]
     while todo:
         current = todo.pop()
-        try:
-            with open(f"/proc/{current}/task/{current}/children") as handle:
-                children = handle.read().split()
-        except OSError:
-            continue
+        children: list[str] = []
+        # Each thread's children are listed under that thread (loky spawns from its own).
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                children += (task / "children").read_text().split()
+            except OSError:
+                continue
         found.update(children)
         todo.extend(children)
     return found
