@@ -24,7 +24,8 @@ PivotError                      exit 1 unless a subclass says otherwise
 │   ├── RemoteUnavailableError  no blob can succeed: unreachable, refused, no bucket or folder
 │   ├── BlobCorruptError        bytes whose xxhash64 is not the name they are stored under
 │   └── BlobMissingError        the remote has no blob of this hash
-└── DataDiffError               exit 2: a data file that cannot be compared
+├── DataDiffError               exit 2: a data file that cannot be compared
+└── GateClosed                  internal: the TUI's engine gate turned a waiting worker away
 ```
 
 ``StageFailed`` and its subclasses are raised inside a worker (or, for ``WorkerLost``, by an
@@ -149,3 +150,8 @@ class DataDiffError(PivotError):
     """A data file cannot be read or compared."""
 
     exit_code = 2
+
+
+class GateClosed(PivotError):
+    """Internal signal of the TUI: a worker waiting for the engine was cancelled, or the app
+    is quitting; nothing ran. Caught by the worker itself, never shown to the user."""

@@ -16,14 +16,14 @@ from typing import TypeVar
 
 from textual.worker import NoActiveWorker, get_current_worker
 
+from pivot.exceptions import GateClosed
+
+__all__ = ["EngineGate", "GateClosed"]
+
 T = TypeVar("T")
 
 #: How often a waiting worker checks whether it was cancelled (seconds).
 _POLL = 0.1
-
-
-class GateClosed(Exception):
-    """Internal signal: the caller was cancelled, or the app is closing; nothing ran."""
 
 
 class EngineGate:
