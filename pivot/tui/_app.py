@@ -128,7 +128,8 @@ class PivotApp(App[int]):
     #: hidden input.
     AUTO_FOCUS = "StageList"
 
-    CSS_PATH = "app.tcss"
+    #: Absolute: Textual resolves a relative CSS_PATH against a subclass's own module.
+    CSS_PATH = Path(__file__).parent / "app.tcss"
 
     HORIZONTAL_BREAKPOINTS = [
         (0, "-too-narrow"),

@@ -175,6 +175,12 @@ class DetailPane(Vertical):
         state = self.model.stages.get(stage)
         if state is None or self.active_tab != "logs":
             return
+        # Select it here and now (the stage list's message arrives later and finds it shown).
+        self.stage = stage
+        self.border_title = stage
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
         self._show_logs(stage)
         offset = 1 if state.log.dropped else 0
         index = first_error_line([entry.text for entry in state.log.lines])
