@@ -34,23 +34,26 @@ __all__ = ["render_dot", "render_mermaid", "render_text"]
 
 # -- text -------------------------------------------------------------------------------------
 
-_UP, _DOWN, _LEFT, _RIGHT = 1, 2, 4, 8
-_BOX = {
-    _UP | _DOWN: "│",
-    _LEFT | _RIGHT: "─",
-    _DOWN | _RIGHT: "┌",
-    _DOWN | _LEFT: "┐",
-    _UP | _RIGHT: "└",
-    _UP | _LEFT: "┘",
-    _UP | _DOWN | _RIGHT: "├",
-    _UP | _DOWN | _LEFT: "┤",
-    _DOWN | _LEFT | _RIGHT: "┬",
-    _UP | _LEFT | _RIGHT: "┴",
-    _UP | _DOWN | _LEFT | _RIGHT: "┼",
-    _UP: "│",
-    _DOWN: "│",
-    _LEFT: "─",
-    _RIGHT: "─",
+#: Directions a line leaves a cell by, as bits; the CLI and the TUI DAG drawings share them.
+UP, DOWN, LEFT, RIGHT = 1, 2, 4, 8
+#: The box-drawing glyph for each set of directions (a lone direction draws a plain line).
+BOX_GLYPHS = {
+    0: " ",
+    UP: "│",
+    DOWN: "│",
+    UP | DOWN: "│",
+    LEFT: "─",
+    RIGHT: "─",
+    LEFT | RIGHT: "─",
+    DOWN | RIGHT: "┌",
+    DOWN | LEFT: "┐",
+    UP | RIGHT: "└",
+    UP | LEFT: "┘",
+    UP | DOWN | RIGHT: "├",
+    UP | DOWN | LEFT: "┤",
+    DOWN | LEFT | RIGHT: "┬",
+    UP | LEFT | RIGHT: "┴",
+    UP | DOWN | LEFT | RIGHT: "┼",
 }
 _ASCII = str.maketrans("│─┌┐└┘├┤┬┴┼▼", "|-+++++++++v")
 
@@ -201,8 +204,8 @@ def _band(upper: list[_Node], lower: list[_Node]) -> list[str]:
 
     def line(bus: int, column: int, top: int, bottom: int) -> None:
         for row in range(top, bottom + 1):
-            up = _UP if row > top or top == 0 else 0
-            down = _DOWN if row < bottom or bottom == height - 1 else 0
+            up = UP if row > top or top == 0 else 0
+            down = DOWN if row < bottom or bottom == height - 1 else 0
             draw(bus, row, column, up | down)
 
     for bus, (source, kids) in enumerate(buses):
@@ -219,7 +222,7 @@ def _band(upper: list[_Node], lower: list[_Node]) -> list[str]:
                 bus,
                 bus_row,
                 column,
-                (_LEFT if column > columns[0] else 0) | (_RIGHT if column < columns[-1] else 0),
+                (LEFT if column > columns[0] else 0) | (RIGHT if column < columns[-1] else 0),
             )
     text_rows = ["".join(_cell_char(cell) for cell in row_cells).rstrip() for row_cells in cells]
     # Arrows into real stages; dummies continue as plain lines.
@@ -236,7 +239,7 @@ def _cell_char(cell: dict[int, int]) -> str:
     as the vertical alone: only a bus's own vertical joins its horizontal."""
     if not cell:
         return " "
-    vertical = _UP | _DOWN
+    vertical = UP | DOWN
     bits = 0
     for bus, own in cell.items():
         if own & ~vertical and not own & vertical:
@@ -244,7 +247,8 @@ def _cell_char(cell: dict[int, int]) -> str:
             if crossed:
                 continue
         bits |= own
-    return _BOX.get(bits, " ")
+    # The layered drawing never joins a lone direction: such a cell stays blank.
+    return BOX_GLYPHS[bits] if bits & (bits - 1) else " "
 
 
 def render_text(view: DagView, *, ascii_only: bool = False) -> str:

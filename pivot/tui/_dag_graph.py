@@ -34,6 +34,8 @@ import functools
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from pivot.render.dag import BOX_GLYPHS, DOWN, LEFT, RIGHT, UP
+
 #: Blank cells between two nodes on a row.
 GAP = 2
 #: Siblings drawn on each side of the selection; the others fold into ``[+N more]``.
@@ -46,25 +48,7 @@ MAX_NAME = 40
 #: ``(symbol, tone)`` for a stage: its status symbol and the palette tone that colours it.
 StyleOf = Callable[[str], tuple[str, str]]
 
-_UP, _DOWN, _LEFT, _RIGHT = 1, 2, 4, 8
-_GLYPHS = {
-    0: " ",
-    _UP: "│",
-    _DOWN: "│",
-    _UP | _DOWN: "│",
-    _LEFT: "─",
-    _RIGHT: "─",
-    _LEFT | _RIGHT: "─",
-    _DOWN | _RIGHT: "┌",
-    _DOWN | _LEFT: "┐",
-    _UP | _RIGHT: "└",
-    _UP | _LEFT: "┘",
-    _UP | _DOWN | _RIGHT: "├",
-    _UP | _DOWN | _LEFT: "┤",
-    _DOWN | _LEFT | _RIGHT: "┬",
-    _UP | _LEFT | _RIGHT: "┴",
-    _UP | _DOWN | _LEFT | _RIGHT: "┼",
-}
+_UP, _DOWN, _LEFT, _RIGHT = UP, DOWN, LEFT, RIGHT  # shared with the CLI drawing
 
 
 class Kind(enum.StrEnum):
@@ -654,7 +638,7 @@ def _glyph(owners: dict[int, list[int]]) -> str:
     unbroken (not joined); lines of one bus, or lines meeting at a node's column, join."""
     if len(owners) == 1:
         for bits, _ in owners.values():
-            return _GLYPHS[bits]
+            return BOX_GLYPHS[bits]
     vertical = [bits for bits, through in owners.values() if bits & (_UP | _DOWN)]
     if len(owners) > 1 and any(through for _, through in owners.values()):
         flat = [bits for bits, _ in owners.values() if not bits & (_UP | _DOWN)]
@@ -663,7 +647,7 @@ def _glyph(owners: dict[int, list[int]]) -> str:
     bits = 0
     for value, _ in owners.values():
         bits |= value
-    return _GLYPHS[bits]
+    return BOX_GLYPHS[bits]
 
 
 def _tracks(buses: list[tuple[list[int], list[int]]]) -> list[int]:
