@@ -74,8 +74,9 @@ class RunRequest:
 
 
 def new_run_id() -> str:
+    """A sortable id: UTC time to the millisecond, so runs in one second keep their order."""
     now = datetime.datetime.now(datetime.UTC)
-    return now.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+    return now.strftime("%Y%m%d-%H%M%S-") + f"{now.microsecond // 1000:03d}-" + secrets.token_hex(2)
 
 
 def change_records(decision: Decision) -> tuple[dict[str, Any], ...]:
