@@ -13,11 +13,13 @@ import gc
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pivot.cli._context import CliContext
 
 if TYPE_CHECKING:
+    from textual.app import App
+
     from pivot.core.reports.datadiff import DataDiff
 
 
@@ -44,7 +46,7 @@ def open_tui(cli_ctx: CliContext, *, jobs: int | None = None) -> None:
     # stage logs stream in.
     gc.freeze()
     try:
-        app.run()
+        _run_app(app)
     finally:
         app.wait_for_engine()
         engine.close()
@@ -90,7 +92,21 @@ def open_data_diff_tui(
                 reader=reader,
             )
             targets.append(DiffTarget(f"{path} (vs {rev})", functools.partial(_computed, diff)))
-    DataDiffApp(targets).run()
+    app = DataDiffApp(targets)
+    _run_app(app)
+    if app.return_code:
+        sys.exit(app.return_code)
+
+
+def _run_app(app: App[Any]) -> None:
+    """Run ``app`` in this terminal, exiting it should the terminal hang up."""
+    from pivot.tui._hangup import exit_on_hangup
+
+    watching = exit_on_hangup(app)
+    try:
+        app.run()
+    finally:
+        watching.set()
 
 
 def _computed(diff: DataDiff) -> DataDiff:

@@ -13,23 +13,19 @@ bar, the footer's keys and the Explain tab all read it.
 from __future__ import annotations
 
 import contextlib
-import functools
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
-from rich.style import Style
-from rich.text import Text
-from textual import events, on, work
-from textual.app import App, ComposeResult, ScreenStackError
-from textual.binding import Binding, BindingType
+from textual import events, on
+from textual.app import App, ComposeResult
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Footer, Static
 
 from pivot.core.pipeline.graph import StageGraph
 from pivot.core.project import Project
@@ -38,15 +34,15 @@ from pivot.core.run.events import FilesChanged, RunStarted, WatchCycle
 from pivot.core.run.executors import LocalExecutor
 from pivot.tui._autorefresh import ChangeFeed, needs_reload
 from pivot.tui._batch import EventBatcher
-from pivot.tui._commands import PaletteCommand, PivotCommands
+from pivot.tui._commands import PaletteCommand, PivotCommands, action_commands
 from pivot.tui._dag_view import DagView
 from pivot.tui._datadiff_screen import DataDiffScreen
-from pivot.tui._detail_pane import TABS, DetailPane, describe
-from pivot.tui._editor import NO_EDITOR, editor_command, run_editor, stage_source
-from pivot.tui._engine_gate import EngineGate, GateClosed
+from pivot.tui._detail_pane import TABS, DetailPane
+from pivot.tui._editor import open_in_editor
+from pivot.tui._engine_gate import EngineGate
+from pivot.tui._engine_work import EngineWork
 from pivot.tui._history_screen import HistoryScreen, RunScreen
-from pivot.tui._inputs import EscInput
-from pivot.tui._keys import PALETTE_ACTIONS, help_groups
+from pivot.tui._keys import APP_BINDINGS, MAIN_SCREEN_ACTIONS, PALETTE_ACTIONS, help_groups
 from pivot.tui._messages import (
     EngineEvents,
     EngineFailed,
@@ -63,55 +59,23 @@ from pivot.tui._process import prepare_process_start
 from pivot.tui._render import Palette
 from pivot.tui._screens import ConfirmQuit, HelpScreen
 from pivot.tui._stage_list import StageList
+from pivot.tui._stages_pane import StagesPane
 from pivot.tui._state import AppPhase, AppState
-from pivot.tui._topbar import topbar_text
+from pivot.tui._teardown import during_teardown_ignored
+from pivot.tui._topbar import failure_banner, run_finished_notice, topbar_text
 from pivot.tui._watch import watch_available
 
-__all__ = ["MIN_HEIGHT", "MIN_WIDTH", "EscInput", "PivotApp"]
+__all__ = ["MIN_HEIGHT", "MIN_WIDTH", "PivotApp"]
 
 #: Below this terminal size the app shows a message instead of its layout.
 MIN_WIDTH = 60
 MIN_HEIGHT = 16
 
-_MAIN_SCREEN_ACTIONS = {
-    "run_selected",
-    "run_stale",
-    "force_run",
-    "toggle_watch",
-    "refresh_status",
-    "toggle_dag",
-    "show_tab",
-    "next_failure",
-    "metrics",
-    "history",
-    "open_editor",
-}
 
 #: Screens over the main one: its keys do not apply there, and focus stays theirs.
 _OTHER_SCREENS = (DataDiffScreen, HelpScreen, MetricsScreen, HistoryScreen, RunScreen)
 
 _EMPTY_GRAPH = StageGraph(order=(), upstream={}, downstream={}, producer={})
-
-
-_Handler = TypeVar("_Handler", bound=Callable[..., Any])
-
-
-def _during_teardown_ignored(handler: _Handler) -> _Handler:
-    """Worker messages and key events can still be queued while the app shuts down and its
-    widgets are gone; handling them then is pointless, not an error."""
-
-    @functools.wraps(handler)
-    def wrapper(self: PivotApp, *args: Any, **kwargs: Any) -> Any:
-        if self._shutting_down:
-            return None
-        try:
-            return handler(self, *args, **kwargs)
-        except (NoMatches, ScreenStackError):
-            if self.is_running and not self._shutting_down:
-                raise
-            return None
-
-    return wrapper  # type: ignore[return-value]
 
 
 class PivotApp(App[int]):
@@ -142,27 +106,7 @@ class PivotApp(App[int]):
 
     COMMANDS = App.COMMANDS | {PivotCommands}
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "run_selected", "Run"),
-        Binding("R", "run_stale", "Run all"),
-        Binding("f", "force_run", "Force"),
-        Binding("c", "cancel_run", "Cancel run"),
-        Binding("w", "toggle_watch", "Watch"),
-        Binding("e", "next_failure", "Next error"),
-        Binding("F", "toggle_follow", "Follow run", show=False),
-        Binding("s", "refresh_status", "Refresh status", show=False),
-        Binding("d", "toggle_dag", "DAG pane (again: hide it)", show=False),
-        Binding("1", "show_tab('logs')", "Logs tab", show=False),
-        Binding("2", "show_tab('explain')", "Explain tab", show=False),
-        Binding("3", "show_tab('params')", "Params tab", show=False),
-        Binding("4", "show_tab('outputs')", "Outputs tab", show=False),
-        Binding("m", "metrics", "Metrics (there, d: diff vs HEAD)", show=False),
-        Binding("H", "history", "Run history", show=False),
-        Binding("o", "open_editor", "Open the stage's source in $EDITOR", show=False),
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "quit", "Quit"),
-        Binding("ctrl+c", "interrupt", "Cancel run / quit", show=False, priority=True, system=True),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = APP_BINDINGS
 
     state: reactive[AppState] = reactive(AppState, init=False, always_update=False)
 
@@ -182,17 +126,14 @@ class PivotApp(App[int]):
         prepare_process_start(self.engine)
         self.clock = clock
         self.gate = EngineGate()
+        self.work = EngineWork(self, self.engine, self.gate)
         # With the graph of an already loaded engine, the first paint shows the stages.
         self.model = PipelineModel(graph or _EMPTY_GRAPH)
         self.loaded = graph is not None
         self.selected: str | None = None
-        self._generation_lock = threading.Lock()
-        self._plan_generation = 0
         self._batcher: EventBatcher | None = None
         self._ticker: Timer | None = None
         self._ticks = 0
-        self._watch: Any = None  # a pivot.core.run.watch.WatchSession while watching
-        self._watch_stop = threading.Event()
         self._failure_cursor = -1
         #: Move the selection to each stage as it starts (F).
         self.following = False
@@ -211,10 +152,7 @@ class PivotApp(App[int]):
         yield Static(id="topbar")
         yield Static(id="banner")
         with Horizontal(id="main"):
-            with Vertical(id="stages-pane") as stages:
-                stages.border_title = "Stages"
-                yield EscInput(placeholder="filter stages (Esc clears)", id="filter")
-                yield StageList(self.model, self.clock, id="stages")
+            yield StagesPane(self.model, self.clock, id="stages-pane")
             with Vertical(id="right"):
                 with Vertical(id="dag-pane") as dag:
                     dag.border_title = "DAG"
@@ -237,9 +175,9 @@ class PivotApp(App[int]):
             # compete with the first paint for the GIL.
             self.call_after_refresh(self._after_first_paint)
         else:
-            self._load_worker()
+            self.work.plan(fresh=False)
 
-    @_during_teardown_ignored
+    @during_teardown_ignored
     def on_resize(self, event: events.Resize) -> None:
         self._update_too_small(event.size.width, event.size.height)
         if self.focused is None and event.size.width >= MIN_WIDTH:
@@ -264,17 +202,10 @@ class PivotApp(App[int]):
     def _update_banner(self) -> None:
         """A failure banner that stays until the next run starts."""
         banner = self.query_one("#banner", Static)
-        failed = self.model.failed_stages() if not self.model.running else []
-        if not failed:
-            banner.remove_class("-shown")
-            return
-        names = ", ".join(failed[:3]) + (f" and {len(failed) - 3} more" if len(failed) > 3 else "")
-        text = Text()
-        text.append(f"✗ {len(failed)} failed: ", Style(bold=True))
-        text.append(names)
-        text.append(" · e: go to the first error", Style(italic=True))
-        banner.update(text)
-        banner.add_class("-shown")
+        text = failure_banner(self.model.failed_stages() if not self.model.running else [])
+        banner.set_class(text is not None, "-shown")
+        if text is not None:
+            banner.update(text)
 
     def watch_state(self, old: AppState, new: AppState) -> None:
         if self._shutting_down:
@@ -285,7 +216,7 @@ class PivotApp(App[int]):
 
     @property
     def stage_list(self) -> StageList:
-        return self.query_one(StageList)
+        return self.query_one(StagesPane).stage_list
 
     @property
     def dag(self) -> DagView:
@@ -316,103 +247,9 @@ class PivotApp(App[int]):
         """Block until no worker uses the engine (call after the app has exited)."""
         return self.gate.wait_idle(timeout)
 
-    # -- engine work (worker threads) ----------------------------------------------------------
-
-    def _next_generation(self) -> int:
-        with self._generation_lock:
-            self._plan_generation += 1
-            return self._plan_generation
-
-    def _plan_now(self, *, fresh: bool) -> None:
-        """Plan every stage (holding the engine); a load failure is reported as such."""
-        generation = self._next_generation()
-        try:
-            _, graph = self.engine.load(fresh=fresh)
-        except Exception as exc:
-            self.post_message(EngineFailed("load", describe(exc)))
-            return
-        try:
-            decisions = self.engine.plan()
-        except Exception as exc:
-            self.post_message(EngineFailed("status", describe(exc)))
-            return
-        self.post_message(PlanReady(decisions, generation, graph))
-
-    @work(thread=True, group="engine", exit_on_error=False)
-    def _load_worker(self) -> None:
-        try:
-            self.gate.call(lambda: self._plan_now(fresh=False))
-        except GateClosed:
-            return
-
-    @work(thread=True, group="engine", exit_on_error=False)
-    def _plan_worker(self, fresh: bool) -> None:
-        try:
-            self.gate.call(lambda: self._plan_now(fresh=fresh))
-        except GateClosed:
-            return
-
-    @work(thread=True, group="run", exit_on_error=False)
-    def _run_worker(self, request: RunRequest, batcher: EventBatcher) -> None:
-        summary = None
-        try:
-            with self.gate.held():
-                try:
-                    _, graph = self.engine.load(fresh=True)
-                except Exception as exc:
-                    self.post_message(EngineFailed("load", describe(exc)))
-                    return
-                self.post_message(PipelineLoaded(graph))
-                try:
-                    summary = self.engine.run(request, batcher)
-                except Exception as exc:
-                    self.post_message(EngineFailed("run", describe(exc)))
-        except GateClosed:
-            pass
-        finally:
-            batcher.flush()
-            self.post_message(RunDone(summary))
-
-    @work(thread=True, group="run", exit_on_error=False)
-    def _watch_worker(self, batcher: EventBatcher) -> None:
-        from pivot.core.run.watch import WatchSession
-
-        def cycle_end(summary: object) -> None:
-            # Runs in the watch session's run thread, holding the engine: re-plan here so the
-            # stage list shows new, renamed and stale stages between cycles.
-            batcher.flush()
-            session = self._watch
-            if session is not None and session.load_error is not None:
-                self.post_message(EngineFailed("load", session.load_error))
-                return
-            self._plan_now(fresh=False)
-
-        try:
-            with self.gate.held():
-                _, graph = self.engine.load(fresh=True)
-            self.post_message(PipelineLoaded(graph))
-            session = WatchSession(
-                self.engine,
-                RunRequest(),
-                batcher,
-                on_cycle_end=cycle_end,
-                cycle_guard=self.gate.held,
-            )
-            self._watch = session
-            if not self._watch_stop.is_set():  # else `w` was pressed again meanwhile
-                session.run()
-        except GateClosed:
-            pass
-        except Exception as exc:
-            self.post_message(EngineFailed("load", describe(exc)))
-        finally:
-            self._watch = None
-            batcher.flush()
-            self.post_message(WatchEnded())
-
     # -- messages from workers -----------------------------------------------------------------
 
-    @_during_teardown_ignored
+    @during_teardown_ignored
     def on_pipeline_loaded(self, message: PipelineLoaded) -> None:
         self._adopt_graph(message.graph)
 
@@ -425,7 +262,7 @@ class PivotApp(App[int]):
             return
         else:
             self.model.rebuild(graph)
-        self.stage_list.set_model(self.model)
+        self.query_one(StagesPane).set_model(self.model)
         self.dag.set_model(self.model)
         self.detail.set_model(self.model)
         self._update_topbar()
@@ -439,11 +276,11 @@ class PivotApp(App[int]):
 
     def _after_first_paint(self) -> None:
         self._mark_first_screen()
-        self._plan_worker(False)
+        self.work.plan(fresh=False)
 
-    @_during_teardown_ignored
+    @during_teardown_ignored
     def on_plan_ready(self, message: PlanReady) -> None:
-        if message.generation != self._plan_generation:
+        if message.generation != self.work.plan_generation:
             return
         if message.graph is not None:
             self._adopt_graph(message.graph)
@@ -454,7 +291,7 @@ class PivotApp(App[int]):
         self._update_topbar()
         self.detail.plan_changed(message.generation)
 
-    @_during_teardown_ignored
+    @during_teardown_ignored
     def on_engine_failed(self, message: EngineFailed) -> None:
         if message.what == "load":
             # Persistent, in the top bar: statuses stay those of the last good load (planning
@@ -464,7 +301,7 @@ class PivotApp(App[int]):
             return
         self.notify(message.error, title=f"{message.what} failed", severity="error", timeout=8)
 
-    @_during_teardown_ignored
+    @during_teardown_ignored
     def on_engine_events(self, message: EngineEvents) -> None:
         for event in message.events:
             if isinstance(event, RunStarted) and not self.model.stages.keys() >= set(event.stages):
@@ -484,7 +321,7 @@ class PivotApp(App[int]):
                 self.stage_list.select(started[-1])
         if changes.run_started:
             if self.state.phase is AppPhase.CANCELLING:
-                self.engine.cancel("request")
+                self.work.cancel("request")
             self._update_banner()
         if changes.stages:
             self.stage_list.refresh_stages(changes.stages)
@@ -494,21 +331,15 @@ class PivotApp(App[int]):
             severity = {"error": "error", "warning": "warning"}.get(note.level, "information")
             self.notify(note.text, severity=severity)  # type: ignore[arg-type]
         if changes.run_finished is not None:
-            finished = changes.run_finished
-            counts = ", ".join(f"{n} {k}" for k, n in finished.counts.items() if n) or "nothing"
-            if finished.cancelled:
-                self.notify(f"Run cancelled: {counts}", severity="warning")
-            elif finished.exit_code:
-                self.notify(f"Run failed: {counts}", severity="error")
-            else:
-                self.notify(f"Run finished: {counts}")
+            text, severity = run_finished_notice(changes.run_finished)
+            self.notify(text, severity=severity)
             self._failure_cursor = -1
             self._update_banner()
             self.refresh_bindings()
         if changes.stages or changes.run_finished is not None:
             self._update_topbar()
 
-    @_during_teardown_ignored
+    @during_teardown_ignored
     def on_files_touched(self, message: FilesTouched) -> None:
         """Code, params or data changed outside watch mode: re-plan so statuses stay true."""
         reload = needs_reload(message.paths)
@@ -516,22 +347,22 @@ class PivotApp(App[int]):
             self._reload_after_session |= reload
             return
         if self.state.can_start:
-            self._plan_worker(reload or self.state.broken)
+            self.work.plan(fresh=reload or self.state.broken)
 
     def _replan_after_session(self) -> None:
         reload = self._reload_after_session
         self._reload_after_session = False
         # A run that could not load the pipeline leaves the statuses as they were.
         if not self.state.broken or reload:
-            self._plan_worker(reload)
+            self.work.plan(fresh=reload)
 
-    @_during_teardown_ignored
+    @during_teardown_ignored
     def on_run_done(self, message: RunDone) -> None:
         self._session_ended()
         if self.state.phase is not AppPhase.QUITTING:
             self._replan_after_session()
 
-    @_during_teardown_ignored
+    @during_teardown_ignored
     def on_watch_ended(self, message: WatchEnded) -> None:
         quitting = self.state.phase is AppPhase.QUITTING
         self._session_ended()
@@ -555,12 +386,12 @@ class PivotApp(App[int]):
     # -- selection -----------------------------------------------------------------------------
 
     @on(StageList.Highlighted)
-    @_during_teardown_ignored
+    @during_teardown_ignored
     def _on_stage_highlighted(self, message: StageList.Highlighted) -> None:
         self._select(message.stage)
 
     @on(DagView.Selected)
-    @_during_teardown_ignored
+    @during_teardown_ignored
     def _on_dag_selected(self, message: DagView.Selected) -> None:
         self.stage_list.select(message.stage)
 
@@ -589,56 +420,10 @@ class PivotApp(App[int]):
     def palette(self) -> Palette:
         return Palette(self.theme_variables, self.current_theme.dark)
 
-    # -- stage filter --------------------------------------------------------------------------
-
-    @on(StageList.FilterRequested)
-    def _on_filter_requested(self) -> None:
-        box = self.query_one("#filter", EscInput)
-        box.value = self.stage_list.filter_text
-        box.show()
-
-    @on(StageList.FilterCleared)
-    def _on_filter_cleared(self) -> None:
-        box = self.query_one("#filter", EscInput)
-        box.value = ""
-        box.hide()
-        self._update_stages_title()
-
-    @on(Input.Changed, "#filter")
-    def _on_filter_changed(self, event: Input.Changed) -> None:
-        if isinstance(event, EscInput.Left):
-            return
-        self.stage_list.apply_filter(event.value)
-        self._update_stages_title()
-
-    @on(Input.Submitted, "#filter")
-    def _on_filter_submitted(self, event: Input.Submitted) -> None:
-        if not event.value:
-            self.query_one("#filter", EscInput).hide()
-        self.stage_list.focus()
-
-    @on(EscInput.Left, "#filter")
-    def _on_filter_left(self, event: EscInput.Left) -> None:
-        event.input.value = ""
-        self.query_one("#filter", EscInput).hide()
-        self.stage_list.apply_filter("")
-        self._update_stages_title()
-        self.stage_list.focus()
-
-    def _update_stages_title(self) -> None:
-        """The pane's title says when a filter hides stages, and how many it shows."""
-        pane = self.query_one("#stages-pane")
-        query = self.stage_list.filter_text
-        if query:
-            shown = len(self.stage_list.rows)
-            pane.border_title = f"Stages · {shown}/{len(self.model.order)} match {query!r}"
-        else:
-            pane.border_title = "Stages"
-
     # -- actions -------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in _MAIN_SCREEN_ACTIONS and isinstance(self.screen, _OTHER_SCREENS):
+        if action in MAIN_SCREEN_ACTIONS and isinstance(self.screen, _OTHER_SCREENS):
             return False  # keys of the main screen do not apply there
         can_start = self.loaded and self.state.can_start
         if action in ("run_selected", "force_run"):
@@ -665,9 +450,9 @@ class PivotApp(App[int]):
         if not (self.loaded and self.state.can_start):
             return
         self.state = self.state.run_started()
-        self._run_worker(request, self._claim_engine())
+        self.work.run(request, self._claim_engine())
 
-    @_during_teardown_ignored
+    @during_teardown_ignored
     def _tick(self) -> None:
         if not self.is_running:
             return
@@ -694,7 +479,7 @@ class PivotApp(App[int]):
     def action_cancel_run(self) -> None:
         if self.run_in_progress:
             self.state = self.state.cancel_requested()
-            self.engine.cancel("request")
+            self.work.cancel("request")
             self.notify("Cancelling the run…", severity="warning")
 
     async def action_interrupt(self) -> None:
@@ -706,11 +491,11 @@ class PivotApp(App[int]):
 
     def action_refresh_status(self) -> None:
         if self.state.can_start:
-            self._plan_worker(True)
+            self.work.plan(fresh=True)
 
     def action_toggle_watch(self) -> None:
         if self.state.watching:
-            self._stop_watch()
+            self.work.stop_watch()
             self.notify("Stopping watch mode…")
             return
         available, reason = watch_available()
@@ -720,15 +505,8 @@ class PivotApp(App[int]):
         if not (self.loaded and self.state.can_start):
             return
         self.state = self.state.watch_started()
-        self._watch_stop.clear()
         self.notify("Watch mode on: stale stages run now, and again whenever files change")
-        self._watch_worker(self._claim_engine())
-
-    def _stop_watch(self) -> None:
-        self._watch_stop.set()
-        session = self._watch
-        if session is not None:
-            session.stop()
+        self.work.watch(self._claim_engine())
 
     def action_toggle_follow(self) -> None:
         self.following = not self.following
@@ -764,43 +542,19 @@ class PivotApp(App[int]):
     def action_show_tab(self, tab: str) -> None:
         self.detail.show_tab(tab)
 
-    def load_pipeline(self) -> Any:
-        """The loaded pipeline (a PipelineDefinition), from a worker thread, through the gate."""
-        return self.gate.call(lambda: self.engine.load()[0])
-
     def action_metrics(self) -> None:
-        self.push_screen(MetricsScreen(self.root, self.load_pipeline))
+        self.push_screen(MetricsScreen(self.root, self.work.load_pipeline))
 
     def action_history(self) -> None:
         self.push_screen(HistoryScreen(self.engine.project))
 
     def action_open_editor(self) -> None:
         if self.selected is not None:
-            self._source_worker(self.selected)
+            self.work.find_source(self.selected)
 
-    @work(thread=True, group="editor", exit_on_error=False)
-    def _source_worker(self, stage: str) -> None:
-        try:
-            source = stage_source(self.load_pipeline()[stage])
-        except GateClosed:
-            return
-        except Exception as exc:
-            self.post_message(SourceFound(stage, None, describe(exc)))
-            return
-        self.post_message(SourceFound(stage, source, None))
-
-    @_during_teardown_ignored
+    @during_teardown_ignored
     def on_source_found(self, message: SourceFound) -> None:
-        if message.source is None:
-            why = message.error or "the source of its function cannot be found"
-            self.notify(f"{message.stage}: {why}", severity="error")
-            return
-        path, line = message.source
-        command = editor_command(path, line)
-        if command is None:
-            self.notify(NO_EDITOR, severity="warning", timeout=10)
-            return
-        run_editor(self, command)
+        open_in_editor(self, message.stage, message.source, message.error)
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
@@ -814,7 +568,7 @@ class PivotApp(App[int]):
                 self.push_screen(ConfirmQuit(), callback=self._confirmed_quit)
             return
         if self.state.watching:
-            self._stop_watch()
+            self.work.stop_watch()
         self.exit(0, return_code=0)
 
     def _confirmed_quit(self, answer: bool | None) -> None:
@@ -824,8 +578,8 @@ class PivotApp(App[int]):
             self.exit(0, return_code=0)
             return
         self.state = self.state.quit_requested()
-        self.engine.cancel("quit")
-        self._stop_watch()
+        self.work.cancel("quit")
+        self.work.stop_watch()
         self.notify("Cancelling the run, then quitting…", severity="warning")
 
     def exit(self, *args: Any, **kwargs: Any) -> None:
@@ -836,18 +590,9 @@ class PivotApp(App[int]):
 
     def on_unmount(self) -> None:
         self._shutting_down = True
-        self.gate.close()
         self._feed.stop()
         # However the app ends (quit, SIGHUP over SSH, an error), never leave a run behind.
-        self._stop_watch()
-        if self.state.busy:
-            self.engine.cancel("quit")
-        if self._owns_engine:
-            threading.Thread(target=self._close_engine, daemon=True).start()
-
-    def _close_engine(self) -> None:
-        self.wait_for_engine()
-        self.engine.close()
+        self.work.shut_down(busy=self.state.busy, close_engine=self._owns_engine)
 
     # -- help and palette ----------------------------------------------------------------------
 
@@ -855,19 +600,7 @@ class PivotApp(App[int]):
         return help_groups(self.BINDINGS)
 
     def palette_commands(self) -> list[PaletteCommand]:
-        commands = []
-        for action, (title, help_text) in PALETTE_ACTIONS.items():
-            if self.check_action(action, ()):
-                commands.append(PaletteCommand(title, help_text, getattr(self, f"action_{action}")))
-        for tab in TABS:
-            commands.append(
-                PaletteCommand(
-                    f"Show {tab.capitalize()} tab",
-                    f"({TABS.index(tab) + 1})",
-                    functools.partial(self.action_show_tab, tab),
-                )
-            )
-        return commands
+        return action_commands(self, PALETTE_ACTIONS, TABS)
 
     def palette_stages(self) -> list[str]:
         return list(self.model.order)

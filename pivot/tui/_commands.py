@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -54,3 +55,29 @@ class PivotCommands(Provider):
             score = matcher.match(command.title)
             if score > 0:
                 yield Hit(score, matcher.highlight(command.title), command.run, help=command.help)
+
+
+class _ActionApp(Protocol):
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None: ...
+
+    def action_show_tab(self, tab: str) -> None: ...
+
+
+def action_commands(
+    app: _ActionApp, actions: dict[str, tuple[str, str]], tabs: Sequence[str]
+) -> list[PaletteCommand]:
+    """The palette entries for ``actions`` that apply now, and one per detail tab."""
+    commands = [
+        PaletteCommand(title, help_text, getattr(app, f"action_{action}"))
+        for action, (title, help_text) in actions.items()
+        if app.check_action(action, ())
+    ]
+    for number, tab in enumerate(tabs, start=1):
+        commands.append(
+            PaletteCommand(
+                f"Show {tab.capitalize()} tab",
+                f"({number})",
+                functools.partial(app.action_show_tab, tab),
+            )
+        )
+    return commands

@@ -83,3 +83,18 @@ def run_editor(app: App[Any], command: list[str]) -> None:
         return
     if code != 0:
         app.notify(f"The editor {command[0]!r} exited with status {code}", severity="warning")
+
+
+def open_in_editor(
+    app: App[Any], stage: str, source: tuple[Path, int] | None, error: str | None
+) -> None:
+    """Open ``stage``'s source at its line in $EDITOR, or say why it cannot be."""
+    if source is None:
+        why = error or "the source of its function cannot be found"
+        app.notify(f"{stage}: {why}", severity="error")
+        return
+    command = editor_command(*source)
+    if command is None:
+        app.notify(NO_EDITOR, severity="warning", timeout=10)
+        return
+    run_editor(app, command)

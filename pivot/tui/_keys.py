@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from textual.binding import BindingType
+from textual.binding import Binding, BindingType
 
 from pivot.tui._dag_view import DagView
 from pivot.tui._datadiff_screen import DataDiffScreen
@@ -12,6 +12,44 @@ from pivot.tui._log_view import LogView
 from pivot.tui._metrics_screen import MetricsScreen
 from pivot.tui._screens import binding_rows
 from pivot.tui._stage_list import StageList
+
+#: The main app's keys (the footer shows those with ``show``).
+APP_BINDINGS: list[BindingType] = [
+    Binding("r", "run_selected", "Run"),
+    Binding("R", "run_stale", "Run all"),
+    Binding("f", "force_run", "Force"),
+    Binding("c", "cancel_run", "Cancel run"),
+    Binding("w", "toggle_watch", "Watch"),
+    Binding("e", "next_failure", "Next error"),
+    Binding("F", "toggle_follow", "Follow run", show=False),
+    Binding("s", "refresh_status", "Refresh status", show=False),
+    Binding("d", "toggle_dag", "DAG pane (again: hide it)", show=False),
+    Binding("1", "show_tab('logs')", "Logs tab", show=False),
+    Binding("2", "show_tab('explain')", "Explain tab", show=False),
+    Binding("3", "show_tab('params')", "Params tab", show=False),
+    Binding("4", "show_tab('outputs')", "Outputs tab", show=False),
+    Binding("m", "metrics", "Metrics (there, d: diff vs HEAD)", show=False),
+    Binding("H", "history", "Run history", show=False),
+    Binding("o", "open_editor", "Open the stage's source in $EDITOR", show=False),
+    Binding("question_mark", "help", "Help"),
+    Binding("q", "quit", "Quit"),
+    Binding("ctrl+c", "interrupt", "Cancel run / quit", show=False, priority=True, system=True),
+]
+
+#: Actions of the main screen: they do not apply while another screen is on top.
+MAIN_SCREEN_ACTIONS = {
+    "run_selected",
+    "run_stale",
+    "force_run",
+    "toggle_watch",
+    "refresh_status",
+    "toggle_dag",
+    "show_tab",
+    "next_failure",
+    "metrics",
+    "history",
+    "open_editor",
+}
 
 #: The app's actions as the palette offers them (only those that apply now are shown).
 PALETTE_ACTIONS: dict[str, tuple[str, str]] = {

@@ -159,7 +159,9 @@ class StageList(ScrollView, can_focus=True):
         )
 
     def _announce(self) -> None:
-        self.post_message(self.Highlighted(self.selected))
+        # The list is the sender even when a parent's handler moved it: Textual stops a
+        # message at its sender's child, so the pane's filter box would otherwise swallow it.
+        self.post_message(self.Highlighted(self.selected).set_sender(self))
 
     def action_cursor(self, delta: int) -> None:
         self._move(self.cursor + delta)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from rich.style import Style
 from rich.text import Text
+from textual.notifications import SeverityLevel
 
+from pivot.core.run.events import RunFinished
 from pivot.tui._model import PipelineModel, RunProgress
 from pivot.tui._render import Palette
 from pivot.tui._state import AppPhase, AppState
@@ -54,3 +56,25 @@ def _progress_text(state: AppState, progress: RunProgress, palette: Palette) -> 
     if progress.failed:
         text.append(f" · {progress.failed} failed", Style(color=palette.error, bold=True))
     return text
+
+
+def failure_banner(failed: list[str]) -> Text | None:
+    """The banner a failed run leaves until the next run starts (None: no failure)."""
+    if not failed:
+        return None
+    names = ", ".join(failed[:3]) + (f" and {len(failed) - 3} more" if len(failed) > 3 else "")
+    text = Text()
+    text.append(f"✗ {len(failed)} failed: ", Style(bold=True))
+    text.append(names)
+    text.append(" · e: go to the first error", Style(italic=True))
+    return text
+
+
+def run_finished_notice(finished: RunFinished) -> tuple[str, SeverityLevel]:
+    """The toast a finished run leaves: what happened, counted."""
+    counts = ", ".join(f"{n} {k}" for k, n in finished.counts.items() if n) or "nothing"
+    if finished.cancelled:
+        return f"Run cancelled: {counts}", "warning"
+    if finished.exit_code:
+        return f"Run failed: {counts}", "error"
+    return f"Run finished: {counts}", "information"

@@ -223,6 +223,7 @@ async def test_filter_with_slash(demo: TempProject, make_app: AppFactory) -> Non
         box = app.query_one("#filter", EscInput)
         assert box.has_focus
         await pilot.press("n", "t")  # q/j/k would be typed, not acted on, while typing
+        await pilot.pause()  # the list's Highlighted message reaches the app
         assert app.stage_list.rows == ["counts"]
         assert app.selected == "counts"
         await pilot.press("enter")

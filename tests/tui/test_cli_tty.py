@@ -194,3 +194,18 @@ def test_data_diff_opens_the_screen_and_q_quits(project: TempProject) -> None:
         if term.proc.poll() is None:
             term.proc.kill()
     assert code == 0
+
+
+def test_the_app_exits_when_its_terminal_hangs_up_without_a_signal(project: TempProject) -> None:
+    """The pty is not the app's controlling terminal (its own session), so closing the other
+    side sends no SIGHUP: the app used to spin on end-of-file forever."""
+    project.write("pipeline.py", PIPELINE)
+    term = Terminal(project.root)
+    try:
+        term.wait_for(b"stale")
+        os.close(term.master)
+        code = term.proc.wait(timeout=30)
+    finally:
+        if term.proc.poll() is None:
+            term.proc.kill()
+    assert code == 129
