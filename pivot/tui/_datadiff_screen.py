@@ -75,7 +75,8 @@ class DataDiffScreen(Screen[None]):
     BINDINGS = [
         Binding("right_square_bracket", "page(1)", "Next page"),
         Binding("left_square_bracket", "page(-1)", "Prev page"),
-        Binding("slash", "search", "Find key"),
+        # Priority: the box takes focus before the keys that came with `/` are handed out.
+        Binding("slash", "search", "Find key", priority=True),
         Binding("n", "next_match(1)", "Next match"),
         Binding("N", "next_match(-1)", "Prev match", show=False),
         Binding("u", "toggle_unchanged", "Unchanged cols"),
@@ -257,6 +258,8 @@ class DataDiffScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "next_match":
             return self.matches is not None and len(self.matches.hits) > 1
+        if action == "search" and self.query_one("#diff-search", SearchBox).has_focus:
+            return False  # in the box, `/` is typed
         if action in ("search", "toggle_unchanged"):
             diff, _ = self.results.get(self.current, (None, None))
             if diff is None or diff.summary_only:
@@ -270,7 +273,7 @@ class DataDiffScreen(Screen[None]):
     def action_search(self) -> None:
         box = self.query_one("#diff-search", SearchBox)
         box.add_class("-shown")
-        box.focus()
+        self.set_focus(box)  # at once: the keys queued behind `/` are typed into the box
 
     @on(Input.Submitted, "#diff-search")
     def _on_search_submitted(self, event: Input.Submitted) -> None:

@@ -95,7 +95,7 @@ class DetailPane(Vertical):
             with Vertical(id="logs"):
                 yield EscInput(placeholder="search log (Enter: done, Esc: clear)", id="log-search")
                 yield Static("", id="log-status")
-                yield LogView(id="log")
+                yield LogView(self._open_search, id="log")
             with VerticalScroll(id="explain"):
                 yield Static("", id="explain-body", classes="body")
             with VerticalScroll(id="params"):
@@ -408,8 +408,7 @@ class DetailPane(Vertical):
 
     # -- log search ----------------------------------------------------------------------------
 
-    @on(LogView.SearchRequested)
-    def _on_search_requested(self) -> None:
+    def _open_search(self) -> None:
         self.query_one("#log-search", EscInput).show()
 
     @on(Input.Changed, "#log-search")

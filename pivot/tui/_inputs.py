@@ -26,7 +26,9 @@ class EscInput(Input):
     def show(self) -> None:
         self.can_focus = True
         self.add_class("-shown")
-        self.focus()
+        # At once, not after a refresh as ``focus()`` does: the keys that came with the one
+        # that opened the box (a fast typist, a paste) must be handed to the box.
+        self.screen.set_focus(self)
 
     def hide(self) -> None:
         self.can_focus = False

@@ -12,6 +12,7 @@ from pivot.tui._log_view import LogView
 from pivot.tui._metrics_screen import MetricsScreen
 from pivot.tui._screens import binding_rows
 from pivot.tui._stage_list import StageList
+from pivot.tui._stages_pane import StagesPane
 
 #: The main app's keys (the footer shows those with ``show``).
 APP_BINDINGS: list[BindingType] = [
@@ -80,7 +81,7 @@ def help_groups(app_bindings: Sequence[BindingType]) -> list[tuple[str, list[tup
                 ("Tab / Shift+Tab", "Next / previous pane"),
             ],
         ),
-        ("Stage pane", binding_rows(StageList.BINDINGS)),
+        ("Stage pane", binding_rows([*StagesPane.BINDINGS, *StageList.BINDINGS])),
         (
             "Filter box",
             [("Enter", "Keep the filter, back to the list"), ("Esc", "Clear the filter")],

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import overload
 
 from rich.style import Style
@@ -37,7 +37,8 @@ class LogView(ScrollView, can_focus=True):
     ALLOW_SELECT = True
 
     BINDINGS = [
-        Binding("slash", "search", "Search"),
+        # Priority: the box takes focus before the keys that came with `/` are handed out.
+        Binding("slash", "search", "Search", priority=True),
         Binding("n", "next_match", "Next match"),
         Binding("N", "previous_match", "Prev match", show=False),
         Binding("t", "toggle_times", "Times"),
@@ -66,9 +67,6 @@ class LogView(ScrollView, can_focus=True):
     #: Show when each line arrived, in a column on the left.
     show_times: var[bool] = var(False)
 
-    class SearchRequested(Message):
-        pass
-
     class SearchResult(Message):
         def __init__(self, text: str, line: int | None, total: int) -> None:
             super().__init__()
@@ -76,8 +74,11 @@ class LogView(ScrollView, can_focus=True):
             self.line = line
             self.total = total
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, open_search: Callable[[], None], *, id: str | None = None) -> None:
         super().__init__(id=id)
+        #: Shows the search box. Called, not messaged: the box must have focus before the
+        #: next key already queued behind ``/`` is handled.
+        self._open_search = open_search
         self._entries: list[LogEntry] = []
         self._width = 0
         self._strips: LRUCache[int, Strip] = LRUCache(1024)
@@ -153,7 +154,7 @@ class LogView(ScrollView, can_focus=True):
     # -- search --------------------------------------------------------------------------------
 
     def action_search(self) -> None:
-        self.post_message(self.SearchRequested())
+        self._open_search()
 
     def search(self, query: str, *, forward: bool = True, from_line: int | None = None) -> None:
         """Move to the next (or previous) line containing ``query`` (case-insensitive)."""

@@ -44,7 +44,6 @@ class StageList(ScrollView, can_focus=True):
         Binding("G,end", "last", "Last", show=False),
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("slash", "filter", "Filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
@@ -74,9 +73,6 @@ class StageList(ScrollView, can_focus=True):
         def __init__(self, stage: str | None) -> None:
             super().__init__()
             self.stage = stage
-
-    class FilterRequested(Message):
-        pass
 
     class FilterCleared(Message):
         pass
@@ -174,9 +170,6 @@ class StageList(ScrollView, can_focus=True):
 
     def action_last(self) -> None:
         self._move(len(self.rows) - 1)
-
-    def action_filter(self) -> None:
-        self.post_message(self.FilterRequested())
 
     def action_clear_filter(self) -> None:
         if self.filter_text:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Input
 
@@ -17,7 +18,14 @@ __all__ = ["StagesPane"]
 
 
 class StagesPane(Vertical):
-    """``/`` in the list opens the filter box; Enter keeps the filter, Esc clears it."""
+    """``/`` in the list opens the filter box; Enter keeps the filter, Esc clears it.
+
+    ``/`` is a priority binding of the pane: the app runs those before it hands the key to a
+    widget, so the box has focus before the keys that came with ``/`` (a fast typist, a paste)
+    are handed out, and they are typed into it.
+    """
+
+    BINDINGS = [Binding("slash", "filter", "Filter", priority=True)]
 
     def __init__(self, model: PipelineModel, clock: Callable[[], float], *, id: str) -> None:
         super().__init__(id=id)
@@ -41,8 +49,12 @@ class StagesPane(Vertical):
         self._model = model
         self.stage_list.set_model(model)
 
-    @on(StageList.FilterRequested)
-    def _on_filter_requested(self) -> None:
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter":
+            return not self._box.has_focus  # in the box, `/` is typed
+        return True
+
+    def action_filter(self) -> None:
         self._box.value = self.stage_list.filter_text
         self._box.show()
 

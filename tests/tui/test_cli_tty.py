@@ -209,3 +209,21 @@ def test_the_app_exits_when_its_terminal_hangs_up_without_a_signal(project: Temp
         if term.proc.poll() is None:
             term.proc.kill()
     assert code == 129
+
+
+def test_keys_typed_right_after_slash_go_into_the_filter(project: TempProject) -> None:
+    """`/` and the next keys arrive in one read (a fast typist, a paste): the box used to get
+    focus only after them, so they were lost."""
+    project.write("pipeline.py", PIPELINE)
+    term = Terminal(project.root)
+    try:
+        term.wait_for(b"stale")
+        term.send("/sec")
+        term.wait_for(b"1/2 match 'sec'")
+        term.send("\x1b")  # Esc clears the filter and leaves the box...
+        term.read(0.5)
+        term.send("q")  # ...so q quits instead of being typed
+        assert term.close() == 0
+    finally:
+        if term.proc.poll() is None:
+            term.proc.kill()
