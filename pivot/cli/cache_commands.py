@@ -1,8 +1,9 @@
-"""Commands that move results between the workspace and the cache: commit, checkout."""
+"""Commands that move results between the workspace and the cache: track, commit, checkout."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -66,4 +67,37 @@ def checkout(cli: CliContext, targets: tuple[str, ...], force: bool) -> None:
     sys.exit(1 if failed else 0)
 
 
-COMMANDS: list[click.Command] = [commit, checkout]
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@pass_cli
+def track(cli: CliContext, paths: tuple[str, ...]) -> None:
+    """Version raw data no stage writes: cache PATHS and write PATH.pvt beside each.
+
+    Commit the small .pvt manifests to git; the data itself is added to the .gitignore of
+    its folder. Tracked paths are ordinary deps of stages; push, pull, fetch, checkout and
+    verify include them. After editing tracked data, run `pivot track` on it again to record
+    the new version (`pivot status` lists tracked data that changed).
+
+    \b
+    Examples:
+      pivot track data/raw.csv
+      pivot track data/images/          # a folder, file by file
+      git add data/raw.csv.pvt data/.gitignore
+    """
+    from pivot.core.run.track import track as do_track
+    from pivot.core.store.paths import normalize_path
+    from pivot.render.sizes import human_size
+
+    project = cli.project()
+    rels = [normalize_path(Path.cwd() / path, project.root) for path in paths]
+    for result in do_track(project, rels):
+        what = human_size(result.size)
+        if result.files is not None:
+            what += f", {result.files} file{'' if result.files == 1 else 's'}"
+        verb = "tracked  " if result.changed else "unchanged"
+        click.echo(f"{verb} {result.path} ({what}) -> {result.manifest}")
+        if result.note:
+            click.echo(f"note: {result.note}", err=True)
+
+
+COMMANDS: list[click.Command] = [track, commit, checkout]

@@ -298,13 +298,18 @@ def status(
         if decision.stage in explanations:
             row["explain"] = explanations[decision.stage].to_dict()
         rows.append(row)
+    tracked: list[Any] = []
+    if not stages:
+        from pivot.core.run.track import tracked_status
+
+        tracked = tracked_status(project)
     remote_rows: list[Any] = []
     if remote_name is not None:
         from pivot.core import remote
 
         remote_rows = remote.remote_status(project, stages, remote_name or None)
     if as_json:
-        data: dict[str, Any] = {"stages": rows}
+        data: dict[str, Any] = {"stages": rows, "tracked": [t.to_dict() for t in tracked]}
         if remote_name is not None:
             data["remote"] = [row.to_dict() for row in remote_rows]
         click.echo(json.dumps(data, indent=2, default=str))
@@ -322,6 +327,12 @@ def status(
         )
     stale = sum(1 for r in rows if r["status"] != "cached")
     console.print(f"{len(rows)} stages, {stale} stale" if rows else "no stages", highlight=False)
+    changed = [t for t in tracked if t.status != "ok"]
+    for item in changed:
+        console.print(
+            f"[yellow]{item.status:<8}[/] tracked {item.path}  [dim]{item.hint()}[/]",
+            highlight=False,
+        )
     if explanations:
         from pivot.render.explain import render_explanations
 

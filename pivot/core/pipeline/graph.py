@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from pivot.core.pipeline.discovery import PipelineDefinition
 from pivot.core.store.paths import is_within
+from pivot.core.store.tracked import tracking
 from pivot.exceptions import GraphError
 
 
@@ -132,7 +133,8 @@ def build_graph(pipeline: PipelineDefinition) -> StageGraph:
 def check_sources_exist(
     pipeline: PipelineDefinition, graph: StageGraph, stages: Iterable[str]
 ) -> None:
-    """Every dep that no stage produces must exist in the workspace."""
+    """Every dep that no stage produces must exist in the workspace (tracked data too: it is
+    restored by checkout or pull, never behind the user's back)."""
     for name in stages:
         for dep in pipeline[name].dep_paths:
             if (
@@ -140,6 +142,13 @@ def check_sources_exist(
                 and graph.producer_of(dep) is None
                 and not any(is_within(out, dep) for out in graph.producer)
             ):
+                tracked = tracking(pipeline.root, dep)
+                if tracked is not None:
+                    raise GraphError(
+                        f"stage '{name}' depends on '{dep}', tracked by {tracked.manifest} but "
+                        f"not in the workspace; `pivot checkout {tracked.path}` restores it from "
+                        "the cache, `pivot pull` from the remote"
+                    )
                 raise GraphError(
                     f"stage '{name}' depends on '{dep}', which no stage produces and which does "
                     "not exist; create it or fix the path"

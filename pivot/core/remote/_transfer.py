@@ -49,6 +49,7 @@ from pivot.core.store.hashing import copy_hashing, walk_files
 from pivot.core.store.lock import OutRecord, StageLock
 from pivot.core.store.paths import confined_path, normalize_path
 from pivot.core.store.run_lock import ProjectRunLock
+from pivot.core.store.tracked import all_tracked, select_tracked
 from pivot.exceptions import (
     BlobCorruptError,
     BlobMissingError,
@@ -198,16 +199,24 @@ class RemoteStatusRow:
 
 
 def select_locks(project: Project, stages: Sequence[str] = ()) -> list[StageLock]:
-    """The locks of ``stages`` (lock file stems), or every lock in ``.pivot/stages/``."""
-    names = list(dict.fromkeys(stages)) or project.locks.stages()
-    locks: list[StageLock] = []
-    for name in names:
+    """The locks of ``stages`` (lock file stems, or tracked data by path), or every lock in
+    ``.pivot/stages/`` and every tracked-data manifest (each read as a one-output lock)."""
+    if not stages:
+        locks = [lock for name in project.locks.stages() if (lock := project.locks.read(name))]
+        return locks + [tracked.as_lock() for tracked in all_tracked(project.root)]
+    locks = []
+    for name in dict.fromkeys(stages):
         lock = project.locks.read(name)
         if lock is None:
+            tracked = select_tracked(project.root, name)
+            if tracked is not None:
+                locks.append(tracked.as_lock())
+                continue
             known = ", ".join(project.locks.stages()) or "none"
             raise UsageError(
-                f"no lock file for stage '{name}' ({project.locks.path_for(name)}); run the stage "
-                f"first or check the name (stages with locks: {known})"
+                f"no lock file for stage '{name}' ({project.locks.path_for(name)}) and no "
+                f"tracked data at '{name}'; run the stage first or check the name (stages with "
+                f"locks: {known})"
             )
         locks.append(lock)
     return locks

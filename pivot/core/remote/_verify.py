@@ -16,6 +16,7 @@ from pivot.core.project import Project
 from pivot.core.remote._transfer import output_blobs
 from pivot.core.store.artifacts import ArtifactHasher
 from pivot.core.store.paths import normalize_path
+from pivot.core.store.tracked import TrackedData, all_tracked, select_tracked
 from pivot.exceptions import ProjectError, UsageError
 
 
@@ -43,6 +44,17 @@ def verify_local(project: Project, stages: Sequence[str] = ()) -> list[VerifyPro
 
     pipeline = load_pipeline(project.root)
     names = list(dict.fromkeys(stages)) or list(pipeline.stages)
+    if stages:
+        tracked = [
+            t
+            for name in names
+            if name not in pipeline and (t := select_tracked(project.root, name))
+        ]
+        names = [
+            name for name in names if name in pipeline or not select_tracked(project.root, name)
+        ]
+    else:
+        tracked = all_tracked(project.root)
     unknown = [name for name in names if name not in pipeline]
     if unknown:
         known = ", ".join(pipeline.stages) or "none"
@@ -103,6 +115,46 @@ def verify_local(project: Project, stages: Sequence[str] = ()) -> list[VerifyPro
                             f"`pivot run {name}` to record it, or `pivot pull {name}` to restore it",
                         )
                     )
+        for item in tracked:
+            problems.extend(_verify_tracked(project, hasher, item, verified))
     finally:
         hasher.flush()
+    return problems
+
+
+def _verify_tracked(
+    project: Project, hasher: ArtifactHasher, item: TrackedData, verified: dict[str, bool]
+) -> list[VerifyProblem]:
+    """Tracked data: its blobs are cached intact and the workspace matches its manifest."""
+    problems = []
+    for ref in output_blobs(item.manifest, item.record):
+        if ref.hash not in verified:
+            verified[ref.hash] = project.cache.verify(ref.hash)
+        if not verified[ref.hash]:
+            state = "corrupt in" if project.cache.has(ref.hash) else "missing from"
+            problems.append(
+                VerifyProblem(
+                    item.manifest,
+                    ref.path,
+                    f"blob {ref.hash} is {state} the local cache; `pivot pull {item.path}`",
+                )
+            )
+    current = hasher.hash_path(item.path)
+    if current is None:
+        problems.append(
+            VerifyProblem(
+                item.manifest,
+                item.path,
+                f"missing from the workspace; `pivot checkout {item.path}` or `pivot pull {item.path}`",
+            )
+        )
+    elif current.hash != item.record.hash:
+        problems.append(
+            VerifyProblem(
+                item.manifest,
+                item.path,
+                f"differs from its manifest; `pivot track {item.path}` records it, "
+                f"`pivot checkout -f {item.path}` restores it",
+            )
+        )
     return problems

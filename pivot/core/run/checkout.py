@@ -1,4 +1,5 @@
-"""Restore stage outputs in the workspace from the cache, as their lock files record them."""
+"""Restore stage outputs (as their lock files record them) and tracked data (as its manifests
+record it) in the workspace from the cache."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pivot.core.store.cache import Cache
 from pivot.core.store.lock import OutRecord
 from pivot.core.store.paths import confined_path, is_within, normalize_path
 from pivot.core.store.run_lock import ProjectRunLock
+from pivot.core.store.tracked import MANIFEST_SUFFIX, all_tracked
 from pivot.exceptions import CacheError, UsageError
 
 
@@ -23,25 +25,30 @@ class CheckoutResult:
 
 
 def _records(project: Project, targets: tuple[str, ...]) -> list[OutRecord]:
+    """What to restore: the outputs of stages' locks and the data of tracked manifests."""
     records: list[OutRecord] = []
     locks = {name: project.locks.read(name) for name in project.locks.stages()}
+    tracked = [item.record for item in all_tracked(project.root)]
+    outputs = [out for lock in locks.values() if lock is not None for out in lock.outs]
     if not targets:
-        return [out for lock in locks.values() if lock is not None for out in lock.outs]
+        return outputs + tracked
     for target in targets:
         if target in locks:
             lock = locks[target]
             records.extend(lock.outs if lock else [])
             continue
         path = normalize_path(target, project.root)
+        if path.endswith(MANIFEST_SUFFIX):
+            path = path[: -len(MANIFEST_SUFFIX)]
         found = [
             out
-            for lock in locks.values()
-            if lock is not None
-            for out in lock.outs
+            for out in outputs + tracked
             if is_within(out.path, path) or is_within(path, out.path)
         ]
         if not found:
-            raise UsageError(f"'{target}' is neither a stage with a lock nor a recorded output")
+            raise UsageError(
+                f"'{target}' is neither a stage with a lock, a recorded output nor tracked data"
+            )
         records.extend(found)
     return records
 
