@@ -19,7 +19,7 @@ from pivot.exceptions import PivotError
 COMMAND_GROUPS: dict[str, list[str]] = {
     "Run the pipeline": ["run", "repro", "status", "explain", "commit", "checkout", "verify"],
     "Inspect": ["list", "dag", "history", "show", "params", "metrics", "plots", "data"],
-    "Share": ["push", "pull", "fetch", "config"],
+    "Share": ["track", "push", "pull", "fetch", "config"],
     "Project": ["init", "export", "import-dvc", "doctor", "completion"],
 }
 

@@ -37,14 +37,15 @@ def commit(cli: CliContext, stages: tuple[str, ...]) -> None:
 @click.command()
 @click.argument("targets", nargs=-1, shell_complete=complete_stages)
 @click.option(
-    "-f", "--force", is_flag=True, help="Also overwrite outputs that differ from their lock."
+    "-f", "--force", is_flag=True, help="Also overwrite files that differ from their record."
 )
 @pass_cli
 def checkout(cli: CliContext, targets: tuple[str, ...], force: bool) -> None:
-    """Restore outputs from the cache as the lock files record them.
+    """Restore outputs and tracked data from the cache as recorded.
 
-    TARGETS are stage names or output paths (all outputs if none). Missing outputs are
-    restored; outputs you modified are kept unless --force. Exit 1 if something could not be
+    Outputs as their lock files record them, tracked data as its .pvt manifest does.
+    TARGETS are stage names, output paths or tracked paths (all if none). Missing files are
+    restored; files you modified are kept unless --force. Exit 1 if something could not be
     restored (its blob is not in the cache: try `pivot pull`).
 
     \b

@@ -110,7 +110,10 @@ def push(
     dry_run: bool,
     as_json: bool,
 ) -> None:
-    """Upload the cached outputs of STAGES (all stages with a lock if none) to the remote.
+    """Upload the cached outputs of STAGES and tracked data to the remote (all if none).
+
+    STAGES are stage names or tracked paths (`pivot track`); with none, every stage with a
+    lock and every tracked path.
 
     Only blobs the remote lacks are sent; hashes already seen there are remembered, so a
     second push of unchanged outputs sends no request per file. Exit 1 if a blob could not be
@@ -149,7 +152,10 @@ def fetch(
     dry_run: bool,
     as_json: bool,
 ) -> None:
-    """Download the outputs of STAGES (all stages with a lock if none) into the local cache.
+    """Download the outputs of STAGES and tracked data into the local cache (all if none).
+
+    STAGES are stage names or tracked paths; with none, every stage with a lock and every
+    tracked path.
 
     The workspace is not touched (see `pivot pull`). Every blob is checked against its hash
     before it enters the cache. Exit 1 if a blob is missing on the remote or corrupt there.
@@ -184,9 +190,10 @@ def pull(
     dry_run: bool,
     as_json: bool,
 ) -> None:
-    """Fetch the outputs of STAGES (all if none) and write them into the workspace.
+    """Fetch the outputs of STAGES and tracked data, and write them into the workspace.
 
-    Outputs that are missing or differ from their lock are restored from the cache (folders
+    STAGES are stage names or tracked paths (all if none). Outputs and tracked data that are
+    missing or differ from their record are restored from the cache (folders
     file by file; files a folder's lock does not list are removed). Afterwards `pivot run`
     skips every stage whose code, params and deps are unchanged.
 
