@@ -20,7 +20,7 @@ COMMAND_GROUPS: dict[str, list[str]] = {
     "Run the pipeline": ["run", "repro", "status", "explain", "commit", "checkout", "verify"],
     "Inspect": ["list", "dag", "history", "show", "params", "metrics", "plots", "data"],
     "Share": ["track", "push", "pull", "fetch", "config"],
-    "Project": ["init", "export", "import-dvc", "doctor", "completion"],
+    "Project": ["init", "gc", "export", "import-dvc", "doctor", "completion"],
 }
 
 

@@ -101,4 +101,99 @@ def track(cli: CliContext, paths: tuple[str, ...]) -> None:
             click.echo(f"note: {result.note}", err=True)
 
 
-COMMANDS: list[click.Command] = [track, commit, checkout]
+@click.command()
+@click.option("-n", "--dry-run", is_flag=True, help="Say what would be removed; remove nothing.")
+@click.option(
+    "--keep-commits",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Keep what the last N commits of HEAD refer to (default: config gc.keep_commits, 10).",
+)
+@click.option(
+    "--remote",
+    "remote_name",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[NAME]",
+    help="Also remove unreferenced blobs from the remote (the default one if no NAME).",
+)
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=16, help="Parallel requests.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_cli
+def gc(
+    cli: CliContext,
+    dry_run: bool,
+    keep_commits: int | None,
+    remote_name: str | None,
+    jobs: int,
+    as_json: bool,
+) -> None:
+    """Remove cached data that nothing recent refers to.
+
+    Kept: every blob a lock file or tracked-data manifest refers to, in the workspace or in
+    one of the last N commits of HEAD, and the run-cache entries recorded since the commit
+    before the oldest of those (older entries are removed). Everything else leaves the local cache, and
+    with --remote the remote too. Other branches count only through commits HEAD shares with
+    them: push what you need before collecting a shared remote.
+
+    \b
+    Examples:
+      pivot gc -n                    # what would go
+      pivot gc --keep-commits 3
+      pivot gc --remote              # the local cache and the default remote
+    """
+    import json
+
+    from pivot.core.config import load_config
+    from pivot.core.store.gc import keep_set, sweep_local
+    from pivot.core.store.run_lock import ProjectRunLock
+    from pivot.render.sizes import human_size
+
+    project = cli.project()
+    commits = keep_commits or load_config(project.root).gc.keep_commits
+    with ProjectRunLock(project.paths.run_lock, "gc"):
+        keep = keep_set(project, commits)
+        local = sweep_local(project, keep, dry_run=dry_run)
+        remote_result = None
+        if remote_name is not None:
+            from pivot.core import remote
+
+            remote_result = remote.sweep_remote(
+                project, keep, remote=remote_name or None, jobs=jobs, dry_run=dry_run
+            )
+    for line in keep.unreadable:
+        click.echo(f"warning: {line}; its blobs were not kept", err=True)
+    if as_json:
+        data: dict[str, object] = {
+            "commits": keep.commits,
+            "local": local.to_dict(),
+            "run_cache_kept": keep.kept_runs,
+        }
+        if remote_result is not None:
+            data["remote"] = remote_result.to_dict()
+        click.echo(json.dumps(data, indent=2))
+        return
+    verb = "would remove" if dry_run else "removed"
+    history = {0: "the workspace", 1: "the workspace and the last commit of HEAD"}.get(
+        keep.commits, f"the workspace and the last {keep.commits} commits of HEAD"
+    )
+    click.echo(
+        f"keeping what {history} refer{'s' if keep.commits == 0 else ''} to, and "
+        f"{keep.kept_runs} run-cache entr{'y' if keep.kept_runs == 1 else 'ies'}"
+    )
+    click.echo(
+        f"local cache: {verb} {local.removed} blob{'' if local.removed == 1 else 's'} "
+        f"({human_size(local.removed_bytes)}), {local.kept} kept; "
+        f"{verb} {local.runs_removed} expired run-cache entr"
+        f"{'y' if local.runs_removed == 1 else 'ies'}"
+    )
+    if remote_result is not None:
+        click.echo(
+            f"{remote_result.remote}: {verb} {remote_result.removed} "
+            f"blob{'' if remote_result.removed == 1 else 's'}, {remote_result.kept} kept"
+        )
+
+
+COMMANDS: list[click.Command] = [track, commit, checkout, gc]

@@ -164,6 +164,14 @@ class WatchConfig(_Section):
     debounce_ms: Milliseconds = 300
 
 
+class GcConfig(_Section):
+    """`pivot gc`: which results to keep."""
+
+    #: Keep what the last N commits of HEAD (and the workspace) refer to, and run-cache
+    #: entries recorded since the oldest of them.
+    keep_commits: int = Field(default=10, ge=1)
+
+
 class PivotConfig(_Section):
     """The whole configuration; every file is a partial instance of it."""
 
@@ -171,6 +179,7 @@ class PivotConfig(_Section):
     remotes: dict[str, RemoteConfig] = Field(default_factory=dict)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     watch: WatchConfig = Field(default_factory=WatchConfig)
+    gc: GcConfig = Field(default_factory=GcConfig)
 
     @field_validator("remotes")
     @classmethod

@@ -8,6 +8,7 @@ from pathlib import Path
 from pivot.core.store.cache import Cache
 from pivot.core.store.lock import LockStore
 from pivot.core.store.paths import PARAMS_FILE, PIPELINE_FILE, PivotPaths, find_project_root
+from pivot.core.store.run_cache import RunCache
 from pivot.core.store.state import StateDB
 
 
@@ -35,6 +36,10 @@ class Project:
     @functools.cached_property
     def locks(self) -> LockStore:
         return LockStore(self.paths.stages, self.state)
+
+    @functools.cached_property
+    def run_cache(self) -> RunCache:
+        return RunCache(self.paths.run_cache)
 
     def abspath(self, rel: str) -> Path:
         return self.root / rel

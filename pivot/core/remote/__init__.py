@@ -29,6 +29,7 @@ remote), ``_progress`` (typed progress snapshots, drawn by ``pivot.render.progre
 
 from __future__ import annotations
 
+from pivot.core.remote._gc import RemoteGcResult, sweep_remote
 from pivot.core.remote._location import RemoteLocation, resolve_remote
 from pivot.core.remote._progress import (
     Direction,
@@ -67,6 +68,7 @@ __all__ = [
     "Phase",
     "ProgressCallback",
     "PullResult",
+    "RemoteGcResult",
     "RemoteLocation",
     "RemoteStatusRow",
     "RemoteUnavailableError",
@@ -81,6 +83,7 @@ __all__ = [
     "remote_status",
     "resolve_remote",
     "select_locks",
+    "sweep_remote",
     "verify_local",
     "verify_remote",
 ]

@@ -22,6 +22,7 @@ import contextlib
 import errno
 import functools
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -152,6 +153,16 @@ class FolderBlobStore:
                 f"remote object {blob} on {self.describe()} is corrupt (its bytes hash to "
                 f"{actual}, not {digest}); it was not stored locally"
             )
+
+    def delete(self, digests: Sequence[str]) -> None:
+        for digest in digests:
+            blob = self._blobs.blob_path(digest)
+            try:
+                blob.unlink()
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise self._error(exc, f"cannot remove {blob}") from None
 
     def _error(self, exc: OSError, what: str) -> RemoteError:
         """One line; fatal when no other blob would fare better (permissions, a full disk)."""

@@ -22,7 +22,7 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +47,7 @@ PART_SIZE = 16 << 20
 CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 30.0
 CHECK_LIST_KEYS = 1000  # the connectivity check lists this many blobs (one page)
+_DELETE_BATCH = 1000  # keys per DeleteObjects request (the S3 limit)
 STREAM_ATTEMPTS = 3  # our own retries of a download whose body broke off mid-stream
 
 
@@ -247,6 +248,27 @@ class S3BlobStore:
             if _is_local(exc):
                 raise
             raise translate(exc, self.location) from None
+
+    def delete(self, digests: Sequence[str]) -> None:
+        bucket = self.location.bucket
+        for start in range(0, len(digests), _DELETE_BATCH):
+            batch = digests[start : start + _DELETE_BATCH]
+            with self._errors():
+                answer = self.client.delete_objects(
+                    Bucket=bucket,
+                    Delete={
+                        "Objects": [{"Key": self.location.key(d)} for d in batch],
+                        "Quiet": True,
+                    },
+                )
+            errors = answer.get("Errors") or []
+            if errors:
+                first = errors[0]
+                raise RemoteError(
+                    f"{self.describe()}: could not delete {first.get('Key')} "
+                    f"({first.get('Code')}: {first.get('Message')}) and "
+                    f"{len(errors) - 1} more"
+                )
 
     def _transfers(self) -> TransferManager:
         with self._manager_lock:

@@ -9,7 +9,7 @@ about them stays in ``_transfer``; a store only moves and finds single blobs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -87,6 +87,11 @@ class BlobStore(Protocol):
         :class:`~pivot.exceptions.BlobCorruptError` if its bytes do not match its name
         (``target`` then holds them: the caller must not keep it).
         """
+        ...
+
+    def delete(self, digests: Sequence[str]) -> None:
+        """Remove these blobs (``pivot gc``); one that is already gone is not an error. The
+        store batches requests as it likes."""
         ...
 
     def close(self) -> None:

@@ -59,6 +59,7 @@ def commit_stages(engine: Engine, targets: tuple[str, ...] = ()) -> list[CommitR
             changed = previous is None or previous.to_dict() != lock.to_dict()
             if changed:
                 project.locks.write(lock)
+                project.run_cache.record(lock)
                 planner.code.keep_sources(planner.code.fingerprint(spec))
             results.append(CommitResult(name, changed))
     planner.flush()

@@ -48,7 +48,7 @@ from pivot.core.run.events import (
 )
 from pivot.core.run.executors import Executor, LocalExecutor, WorkerLost
 from pivot.core.run.logs import LogTail
-from pivot.core.run.planner import Action, Decision, Planner
+from pivot.core.run.planner import Action, Decision, Planner, StageInputs
 from pivot.core.run.worker import StageOutcome, StageTask
 from pivot.core.store.atomic import is_temp_path, remove_path
 from pivot.core.store.lock import DepRecord, OutRecord, StageLock
@@ -71,6 +71,10 @@ class RunRequest:
     wait: bool = False
     #: Let an incremental output start over when its previous version is not in the cache.
     allow_uncached_incremental: bool = False
+
+
+#: Uncached outputs up to this size are cached anyway, for the run cache (metrics, plot data).
+_SMALL_OUTPUT = 1 << 20
 
 
 def new_run_id() -> str:
@@ -491,17 +495,6 @@ class _Run:
     def _commit(self, job: _Running, outcome: StageOutcome) -> None:
         inputs = job.decision.inputs
         assert inputs is not None
-        lock = StageLock(
-            stage=job.name,
-            code=inputs.code,
-            params=inputs.params,
-            deps=tuple(
-                DepRecord(path, digest)
-                for path, digest in inputs.deps.items()
-                if digest is not None
-            ),
-            outs=outcome.outs,
-        )
         for record in outcome.outs:
             full = self.project.abspath(record.path)
             if record.files is None:
@@ -509,9 +502,37 @@ class _Run:
             else:
                 for entry in record.files:
                     self.planner.hasher.record(full / entry.path, entry.hash)
+        self._write_lock(job.name, inputs, outcome.outs)
+
+    def _write_lock(self, name: str, inputs: StageInputs, outs: tuple[OutRecord, ...]) -> None:
+        """Write a stage's lock (last: the outputs are in place and cached), and remember the
+        run in the run cache (best effort: an entry is only a shortcut for later)."""
         with contextlib.suppress(OSError):
-            self.planner.code.keep_sources(self.planner.code.fingerprint(self.pipeline[job.name]))
+            self.planner.code.keep_sources(self.planner.code.fingerprint(self.pipeline[name]))
+        lock = StageLock(
+            stage=name,
+            code=inputs.code,
+            params=inputs.params,
+            deps=tuple(
+                DepRecord(path, digest)
+                for path, digest in inputs.deps.items()
+                if digest is not None
+            ),
+            outs=outs,
+        )
         self.project.locks.write(lock)
+        with contextlib.suppress(OSError, PivotError):
+            self._keep_small_uncached(name, outs)
+            self.project.run_cache.record(lock)
+
+    def _keep_small_uncached(self, name: str, outs: tuple[OutRecord, ...]) -> None:
+        """Cache small outputs kept out of the cache (metrics, plot data) so that the run
+        cache can restore this run; a large uncached output stays uncached (restoring such a
+        stage from an earlier run is then not possible, and it re-runs)."""
+        uncached = {out.path for out in self.pipeline[name].outs if not out.cached}
+        for record in outs:
+            if record.path in uncached and record.files is None and record.size <= _SMALL_OUTPUT:
+                self.project.cache.add_file(self.project.abspath(record.path), record.hash)
 
     def _restore(self, name: str, decision: Decision) -> None:
         started = time.time()
@@ -530,6 +551,9 @@ class _Run:
         except OSError as exc:  # e.g. the disk is full: this stage fails, the run goes on
             self._fail(name, f"could not restore its outputs: {exc}", str(exc))
             return
+        if decision.earlier_run:
+            assert decision.inputs is not None
+            self._write_lock(name, decision.inputs, decision.restore)
         self._finish(name, StageStatus.RESTORED, decision.reason, time.time() - started)
 
     def _cancel(self, pending: list[str]) -> None:

@@ -9,8 +9,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from pivot.core.pipeline.fingerprint import code_diff
+from pivot.core.run import history
 from pivot.core.run.engine import Engine
-from pivot.core.run.planner import Action, Decision
+from pivot.core.run.planner import EARLIER_RUN, Action, Decision
+from pivot.exceptions import PivotError
 
 VERDICTS = {
     Action.RUN: "WILL RUN",
@@ -95,9 +97,33 @@ def explain(
     planner = engine.planner()
     try:
         decisions = planner.predict(selected, force=force)
-        return [_explain(engine, planner, decision) for decision in decisions]
+        explanations = [_explain(engine, planner, decision) for decision in decisions]
     finally:
         planner.flush()
+    return _with_restores(engine, explanations)
+
+
+def _with_restores(engine: Engine, explanations: list[StageExplanation]) -> list[StageExplanation]:
+    """An up-to-date stage whose outputs the last run took from an earlier run says so: its
+    lock cannot (it is the same as if the stage had run), so run history tells."""
+    skipped = {e.stage for e in explanations if e.verdict == VERDICTS[Action.SKIP]}
+    if not skipped:
+        return explanations
+    try:
+        last = history.last_results(engine.project, skipped)
+    except (PivotError, OSError):
+        return explanations
+    restored = {
+        name: entry["run_id"]
+        for name, entry in last.items()
+        if entry["reason"].startswith(EARLIER_RUN)
+    }
+    return [
+        dataclasses.replace(e, reason=f"{e.reason}; {EARLIER_RUN} by run {restored[e.stage]}")
+        if e.stage in restored
+        else e
+        for e in explanations
+    ]
 
 
 def _explain(engine: Engine, planner: Any, decision: Decision) -> StageExplanation:

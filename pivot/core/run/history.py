@@ -62,3 +62,17 @@ def get_run(project: Project, run_id: str | None) -> dict[str, Any] | None:
         return latest[0] if latest else None
     matches = [run for run in list_runs(project) if run["run_id"].startswith(run_id)]
     return matches[0] if len(matches) == 1 else None
+
+
+def last_results(project: Project, stages: set[str]) -> dict[str, dict[str, Any]]:
+    """For each of ``stages``, how the newest run that did not skip it ended: its stage entry
+    (``status``, ``reason``) plus the ``run_id``. Stages no recorded run touched are absent."""
+    found: dict[str, dict[str, Any]] = {}
+    for run in list_runs(project):
+        for entry in run["stages"]:
+            name = entry["stage"]
+            if name in stages and name not in found and entry["status"] != "skipped":
+                found[name] = {**entry, "run_id": run["run_id"]}
+        if len(found) == len(stages):
+            break
+    return found

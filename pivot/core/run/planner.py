@@ -14,7 +14,11 @@ from pivot.core.pipeline.params import effective_params, read_params_file
 from pivot.core.project import Project
 from pivot.core.store.artifacts import ArtifactHasher
 from pivot.core.store.lock import OutRecord, StageLock
+from pivot.core.store.run_cache import run_key
 from pivot.exceptions import StageDefinitionError
+
+#: How a decision (and the run's record of it) says the outputs came from the run cache.
+EARLIER_RUN = "restored from an earlier run"
 
 
 class Action(enum.StrEnum):
@@ -59,6 +63,9 @@ class Decision:
     changes: tuple[Change, ...] = ()
     restore: tuple[OutRecord, ...] = ()
     inputs: StageInputs | None = None
+    #: The outputs to restore are those of an earlier run on the same inputs (the run cache),
+    #: not those of the lock: restoring them also writes the lock.
+    earlier_run: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -130,7 +137,37 @@ class Planner:
         if restored:
             deps = {path: restored.get(path, digest) for path, digest in inputs.deps.items()}
             inputs = dataclasses.replace(inputs, deps=deps)
-        return self.compare(name, lock, inputs, force=force)
+        decision = self.compare(name, lock, inputs, force=force)
+        if decision.action is Action.RUN and not force:
+            earlier = self.earlier_run(name, inputs)
+            if earlier is not None:
+                return dataclasses.replace(
+                    decision,
+                    action=Action.RESTORE,
+                    reason=f"{EARLIER_RUN} ({decision.reason})",
+                    restore=earlier,
+                    earlier_run=True,
+                )
+        return decision
+
+    def earlier_run(self, name: str, inputs: StageInputs) -> tuple[OutRecord, ...] | None:
+        """The outputs of an earlier run of ``name`` on exactly ``inputs``, if the run cache
+        has one whose blobs are all in the local cache. Stages with incremental outputs never
+        qualify: their result is not a function of their inputs alone."""
+        spec = self.pipeline[name]
+        if any(out.incremental for out in spec.outs):
+            return None
+        deps = {path: digest for path, digest in inputs.deps.items() if digest is not None}
+        if len(deps) != len(inputs.deps):
+            return None
+        key = run_key(name, inputs.code, inputs.params, deps, spec.out_paths)
+        records = self.project.run_cache.lookup(key)
+        if records is None or {r.path for r in records} != set(spec.out_paths):
+            return None
+        cache = self.project.cache
+        if not all(cache.has(digest) for r in records for digest in r.blob_hashes()):
+            return None
+        return records
 
     def compare(
         self, name: str, lock: StageLock | None, inputs: StageInputs, *, force: bool = False

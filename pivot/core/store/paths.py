@@ -71,6 +71,10 @@ class PivotPaths:
         return self.pivot_dir / "cache"
 
     @property
+    def run_cache(self) -> Path:
+        return self.cache / "runs"
+
+    @property
     def code_sources(self) -> Path:
         return self.cache / "code"
 

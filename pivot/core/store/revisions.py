@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -438,3 +438,49 @@ def _resolve_commit(toplevel: Path, rev: str) -> str:
             f"such as HEAD~1)"
         )
     return proc.stdout.decode().strip()
+
+
+# -- history, for `pivot gc` --------------------------------------------------------------------
+
+
+def recent_commits(root: Path, count: int) -> list[tuple[str, int]]:
+    """The last ``count`` commits of HEAD as (sha, commit time), newest first; empty when
+    ``root`` is not in a git repository or nothing is committed yet."""
+    proc = _git(root, ["log", f"--max-count={count}", "--format=%H %ct", "HEAD"])
+    if proc.returncode != 0:
+        return []
+    commits = []
+    for line in proc.stdout.decode().splitlines():
+        sha, _, when = line.partition(" ")
+        commits.append((sha, int(when)))
+    return commits
+
+
+def record_files_at(
+    root: Path, commits: Sequence[str], wanted: Callable[[str], bool]
+) -> list[tuple[str, str, str]]:
+    """Files whose project-relative path passes ``wanted`` in each of ``commits``, as
+    (commit, path, text); a file unchanged across commits is read once, listed at the first."""
+    if not commits:
+        return []
+    toplevel, prefix = _git_location(root)
+    seen: set[str] = set()
+    wanted_blobs: list[tuple[str, str, str]] = []
+    for commit in commits:
+        args = ["ls-tree", "-r", "-z", commit]
+        if prefix:
+            args += ["--", prefix]
+        for entry in _git_bytes(toplevel, args).split(b"\0"):
+            if not entry:
+                continue
+            meta, _, raw_name = entry.partition(b"\t")
+            _mode, otype, oid = meta.decode().split()
+            name = raw_name.decode("utf-8", "surrogateescape")[len(prefix) :]
+            if otype == "blob" and oid not in seen and wanted(name):
+                seen.add(oid)
+                wanted_blobs.append((commit, name, oid))
+    texts = _cat_blobs(toplevel, [oid for _, _, oid in wanted_blobs])
+    return [
+        (commit, name, text.decode("utf-8", "surrogateescape"))
+        for (commit, name, _), text in zip(wanted_blobs, texts, strict=True)
+    ]
