@@ -140,6 +140,7 @@ def test_project_overrides_user_and_local_overrides_project(
         ["user", "executor.kind=dask"],
         ["default", "executor.transport=shared"],
         ["local", "watch.debounce_ms=900"],
+        ["default", "gc.keep_commits=10"],
     ]
     rows = json.loads(project.pivot("config", "list", "--json").stdout)
     assert {"key": "executor.kind", "value": "dask", "origin": "user"} in rows

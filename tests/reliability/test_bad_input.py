@@ -271,13 +271,14 @@ def test_malformed_lock_blocks_commit_and_verify_too(shared: TempProject) -> Non
 
 
 def test_deleting_a_corrupt_lock_re_runs_the_stage(two: TempProject) -> None:
-    """The advice in the error line works: delete the lock and the stage runs again."""
+    """The advice in the error line works: delete the lock and the stage runs again (here its
+    earlier run is restored from the run cache, which writes the same lock)."""
     lock = two.root / ".pivot" / "stages" / "make.lock"
     good = lock.read_bytes()
     lock.write_bytes(b"\xff\xfe garbage")
     error_line(two.pivot("--no-tui", "run", check=2))
     lock.unlink()
-    assert statuses(two) == {"make": "ran", "use": "skipped"}
+    assert statuses(two) == {"make": "restored", "use": "skipped"}
     assert lock.read_bytes() == good
     assert two.read("data/a.txt") == A_TEXT
 

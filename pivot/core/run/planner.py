@@ -138,7 +138,10 @@ class Planner:
             deps = {path: restored.get(path, digest) for path, digest in inputs.deps.items()}
             inputs = dataclasses.replace(inputs, deps=deps)
         decision = self.compare(name, lock, inputs, force=force)
-        if decision.action is Action.RUN and not force:
+        # Only when the inputs differ from the lock (or there is none): outputs edited or lost
+        # since the last run keep their own rules (a hand-edited output re-runs its stage).
+        inputs_changed = lock is None or any(c.kind != "out" for c in decision.changes)
+        if decision.action is Action.RUN and not force and inputs_changed:
             earlier = self.earlier_run(name, inputs)
             if earlier is not None:
                 return dataclasses.replace(
