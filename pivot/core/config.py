@@ -164,6 +164,15 @@ class WatchConfig(_Section):
     debounce_ms: Milliseconds = 300
 
 
+class CacheConfig(_Section):
+    """How outputs enter and leave the cache."""
+
+    #: reflink: copy-on-write clones where the filesystem can, else copies (safe, the
+    #: default); hardlink: one file for the workspace and the cache (outputs read-only);
+    #: copy: always a second copy.
+    link: Literal["reflink", "hardlink", "copy"] = "reflink"
+
+
 class GcConfig(_Section):
     """`pivot gc`: which results to keep."""
 
@@ -180,6 +189,7 @@ class PivotConfig(_Section):
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     watch: WatchConfig = Field(default_factory=WatchConfig)
     gc: GcConfig = Field(default_factory=GcConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
 
     @field_validator("remotes")
     @classmethod

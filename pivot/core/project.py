@@ -6,6 +6,7 @@ import functools
 from pathlib import Path
 
 from pivot.core.store.cache import Cache
+from pivot.core.store.links import LinkMode
 from pivot.core.store.lock import LockStore
 from pivot.core.store.paths import PARAMS_FILE, PIPELINE_FILE, PivotPaths, find_project_root
 from pivot.core.store.run_cache import RunCache
@@ -19,7 +20,6 @@ class Project:
         self.root = root
         self.paths = PivotPaths(root)
         self.pivot_dir = self.paths.pivot_dir
-        self.cache = Cache(self.paths.cache)
         self.logs_dir = self.paths.logs
         self.pipeline_file = root / PIPELINE_FILE
         self.params_file = root / PARAMS_FILE
@@ -36,6 +36,17 @@ class Project:
     @functools.cached_property
     def locks(self) -> LockStore:
         return LockStore(self.paths.stages, self.state)
+
+    @functools.cached_property
+    def cache(self) -> Cache:
+        return Cache(self.paths.cache, link=self.link_mode)
+
+    @functools.cached_property
+    def link_mode(self) -> LinkMode:
+        """``cache.link`` from the configuration (read once, when first needed)."""
+        from pivot.core.config import load_config
+
+        return load_config(self.root).cache.link
 
     @functools.cached_property
     def run_cache(self) -> RunCache:

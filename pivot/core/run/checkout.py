@@ -54,15 +54,20 @@ def _records(project: Project, targets: tuple[str, ...]) -> list[OutRecord]:
 
 
 def restore_record(
-    cache: Cache, record: OutRecord, target: Path, hasher: ArtifactHasher | None
+    cache: Cache,
+    record: OutRecord,
+    target: Path,
+    hasher: ArtifactHasher | None,
+    *,
+    writable: bool = False,
 ) -> None:
     """Make ``target`` exactly what ``record`` says, from the cache (a folder file by file,
     dropping files its record does not list), and remember the hashes written (when given a
-    ``hasher``)."""
+    ``hasher``). ``writable``: files of their own, never hardlinks into the cache."""
     if record.files is None:
         if target.is_dir():
             remove_path(target)
-        cache.restore(record.hash, target)
+        cache.restore(record.hash, target, writable=writable)
         if hasher is not None:
             hasher.record(target, record.hash)
         return
@@ -74,7 +79,7 @@ def restore_record(
         if child.is_file() and child.relative_to(target).as_posix() not in wanted:
             child.unlink()
     for entry in record.files:
-        cache.restore(entry.hash, target / entry.path)
+        cache.restore(entry.hash, target / entry.path, writable=writable)
         if hasher is not None:
             hasher.record(target / entry.path, entry.hash)
 

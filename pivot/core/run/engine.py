@@ -51,6 +51,7 @@ from pivot.core.run.logs import LogTail
 from pivot.core.run.planner import Action, Decision, Planner, StageInputs
 from pivot.core.run.worker import StageOutcome, StageTask
 from pivot.core.store.atomic import is_temp_path, remove_path
+from pivot.core.store.links import unshare
 from pivot.core.store.lock import DepRecord, OutRecord, StageLock
 from pivot.core.store.run_lock import ProjectRunLock
 from pivot.exceptions import CacheError, IncrementalStateError, PivotError, UsageError
@@ -75,6 +76,13 @@ class RunRequest:
 
 #: Uncached outputs up to this size are cached anyway, for the run cache (metrics, plot data).
 _SMALL_OUTPUT = 1 << 20
+
+
+def _unshare(target: Path) -> None:
+    """Files of their own for an output (a file, or each file of a folder)."""
+    files = [p for p in target.rglob("*") if p.is_file()] if target.is_dir() else [target]
+    for path in files:
+        unshare(path)
 
 
 def new_run_id() -> str:
@@ -386,6 +394,7 @@ class _Run:
                 params=decision.inputs.params,
                 expected_code=decision.inputs.code if self.engine.executor.verifies_code else None,
                 inputs=self._input_records(name) if self.engine.executor.ships_data else (),
+                cache_link=self.project.link_mode,
             )
             self.emit(StageStarted(run_id=self.run_id, stage=name))
             future = self.engine.executor.submit(task)
@@ -417,10 +426,13 @@ class _Run:
             current = self.planner.hasher.hash_path(out.path)
             # A symlink is not a writable copy: the stage would write through it.
             if current is not None and current.hash == record.hash and not target.is_symlink():
+                _unshare(target)  # a hardlink into the cache is not a writable copy
                 continue
             if all(self.project.cache.has(h) for h in record.blob_hashes()):
                 remove_path(target)
-                self._restore_record(record)
+                restore_record(
+                    self.project.cache, record, target, self.planner.hasher, writable=True
+                )
             elif self.request.allow_uncached_incremental:
                 remove_path(target)
             else:

@@ -25,6 +25,7 @@ from pivot.core.run.capture import captured_output
 from pivot.core.store.atomic import atomic_path, remove_path
 from pivot.core.store.cache import Cache
 from pivot.core.store.hashing import FileEntry, hash_file, manifest_hash, walk_files
+from pivot.core.store.links import LinkMode
 from pivot.core.store.lock import OutRecord
 from pivot.core.store.paths import PivotPaths
 from pivot.exceptions import CodeMismatchError, StageOutputError
@@ -44,6 +45,8 @@ class StageTask:
     #: What the stage reads (deps and previous incremental outputs), as the coordinator hashed
     #: them; filled only for executors whose workers do not see the workspace.
     inputs: tuple[OutRecord, ...] = ()
+    #: How outputs enter the cache (``cache.link``).
+    cache_link: LinkMode = "copy"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +64,9 @@ class Workspace:
     @classmethod
     def of_project(cls, task: StageTask) -> Workspace:
         root = Path(task.root)
-        return cls(root, root, Cache(PivotPaths(root).cache), Path(task.log_path))
+        return cls(
+            root, root, Cache(PivotPaths(root).cache, link=task.cache_link), Path(task.log_path)
+        )
 
 
 @dataclasses.dataclass(frozen=True)

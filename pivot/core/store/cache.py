@@ -9,24 +9,26 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import stat
 from collections.abc import Callable
 from pathlib import Path
 
 from pivot.core.store.atomic import atomic_path
 from pivot.core.store.hashing import copy_hashing, hash_file, is_digest
+from pivot.core.store.links import LinkMode, place
 from pivot.exceptions import CacheError
 
 _READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
 
 class Cache:
-    """Blobs by hash in one folder."""
+    """Blobs by hash in one folder; ``link`` says how files enter and leave it
+    (:mod:`pivot.core.store.links`)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, link: LinkMode = "copy") -> None:
         self.root = root
         self.files = root / "files"
+        self.link = link
 
     def blob_path(self, digest: str) -> Path:
         """Where blob ``digest`` lives; CacheError unless it is 16 hex digits, so a hash read
@@ -42,8 +44,9 @@ class Cache:
             return False
 
     def add_file(self, source: Path, digest: str) -> bool:
-        """Copy ``source`` (whose hash is ``digest``) into the cache; False if already there."""
-        return self.add_written(digest, lambda tmp: shutil.copyfile(source, tmp))
+        """Put ``source`` (whose hash is ``digest``) in the cache, linked as ``link`` asks
+        (with a hardlink, ``source`` becomes read-only too); False if already there."""
+        return self.add_written(digest, lambda tmp: place(source, tmp, self.link))
 
     def add_bytes(self, data: bytes, digest: str) -> bool:
         return self.add_written(digest, lambda tmp: tmp.write_bytes(data))
@@ -59,14 +62,19 @@ class Cache:
             os.chmod(tmp, _READ_ONLY)
         return True
 
-    def restore(self, digest: str, target: Path) -> None:
-        """Write the blob to ``target`` atomically, verifying its hash on the way.
+    def restore(self, digest: str, target: Path, *, writable: bool = False) -> None:
+        """Write the blob to ``target`` atomically, verifying its hash on the way: linked as
+        ``link`` asks, or always as a copy of its own when the caller will write to it
+        (``writable``: an incremental output a stage appends to).
 
         A blob whose bytes do not match its name is moved aside and reported as CacheError.
         """
         blob = self.blob_path(digest)
         if not self.has(digest):
             raise CacheError(f"'{target}' ({digest}) is not in the cache; run it or `pivot pull`")
+        if self.link != "copy" and not writable:
+            self._restore_linked(blob, digest, target)
+            return
         try:
             source = open(blob, "rb")  # noqa: SIM115 (closed by the with below)
         except PermissionError as exc:
@@ -83,6 +91,25 @@ class Cache:
                     f"cache blob {digest} for '{target}' is corrupt (its bytes hash to "
                     f"{actual}); it was removed, re-run the stage or `pivot pull`"
                 )
+
+    def _restore_linked(self, blob: Path, digest: str, target: Path) -> None:
+        """Restore by hardlink or clone; the blob is hashed first (reading it is the cost of
+        never handing out a corrupt file)."""
+        try:
+            actual = hash_file(blob)
+        except PermissionError as exc:
+            raise CacheError(
+                f"cache blob {digest} for '{target}' cannot be read ({exc.strerror}); fix the "
+                "permissions of .pivot/cache, or re-run the stage"
+            ) from None
+        if actual != digest:
+            self.quarantine(digest)
+            raise CacheError(
+                f"cache blob {digest} for '{target}' is corrupt (its bytes hash to "
+                f"{actual}); it was removed, re-run the stage or `pivot pull`"
+            )
+        with atomic_path(target) as tmp:
+            place(blob, tmp, self.link)
 
     def verify(self, digest: str) -> bool:
         """True if the blob exists and its bytes match its name."""

@@ -41,12 +41,19 @@ def hash_bytes(data: bytes) -> str:
     return xxhash.xxh64(data).hexdigest()
 
 
+#: Reads of large files fill one reused buffer of this size (no allocation per chunk).
+HASH_BUFFER = 8 << 20
+
+
 def hash_file(path: Path | str) -> str:
-    """Hash a file's bytes, streaming in 1 MiB chunks."""
+    """Hash a file's bytes: small files in one read, large ones through a reused buffer."""
     digest = xxhash.xxh64()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
+    with open(path, "rb", buffering=0) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        buffer = bytearray(min(HASH_BUFFER, size + 1))  # +1: the read that finds the end
+        view = memoryview(buffer)
+        while count := handle.readinto(buffer):
+            digest.update(view[:count])
     return digest.hexdigest()
 
 
