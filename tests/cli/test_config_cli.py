@@ -141,6 +141,7 @@ def test_project_overrides_user_and_local_overrides_project(
         ["default", "executor.transport=shared"],
         ["local", "watch.debounce_ms=900"],
         ["default", "gc.keep_commits=10"],
+        ["default", "cache.link=reflink"],
     ]
     rows = json.loads(project.pivot("config", "list", "--json").stdout)
     assert {"key": "executor.kind", "value": "dask", "origin": "user"} in rows
