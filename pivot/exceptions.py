@@ -9,6 +9,7 @@ PivotError                      exit 1 unless a subclass says otherwise
 │   ├── StageDefinitionError    a stage's signature or annotations are unusable
 │   └── GraphError              cycle, two producers of one path, missing dep
 ├── FingerprintError            code fingerprinting asked the impossible (bad root, unwritable store)
+├── MissingDependencyError      exit 2: an optional library a stage needs is not installed
 ├── LockFileError               exit 2: a lock file that does not parse or has the wrong shape
 ├── CacheError                  a blob missing from or corrupt in the cache
 ├── IncrementalStateError       an incremental output's previous version cannot be restored
@@ -77,6 +78,15 @@ class StageDefinitionError(PipelineError):
 
 class GraphError(PipelineError):
     """The stages do not form a valid DAG over their artifacts."""
+
+
+class MissingDependencyError(PivotError):
+    """An optional library (pandas, pyarrow) that a stage's annotations ask for is not installed.
+
+    Raised where the library is first needed, often inside a worker, so the message names the
+    package to install."""
+
+    exit_code = 2
 
 
 class LockFileError(PivotError):

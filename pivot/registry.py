@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal, TypeVar, overload
 
 from pivot import loaders
-from pivot.exceptions import StageDefinitionError
+from pivot.exceptions import PivotError, StageDefinitionError
 from pivot.outputs import Dep, IncrementalOut, Out
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -242,6 +242,41 @@ def _resolve_hints(obj: Any, stage: str) -> dict[str, Any]:
         raise StageDefinitionError(f"stage '{stage}': cannot resolve annotations: {exc}") from exc
 
 
+def _typed_loader(stage: str, loader: loaders.Loader[Any], annotation: object) -> Any:
+    """The loader configured for the annotated type (CSV reads pandas for pandas.DataFrame)."""
+    try:
+        return loader.for_type(annotation)
+    except PivotError:
+        raise
+    except Exception as exc:
+        raise StageDefinitionError(
+            f"stage '{stage}': {type(loader).__name__}.for_type failed: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _dep_spec(stage: str, arg: str, marker: Dep[Any], annotation: object) -> DepSpec:
+    loader = _typed_loader(stage, marker.loader, annotation)
+    return DepSpec(arg, marker.paths, loader, marker.many)
+
+
+def _typed_out(stage: str, marker: Out[Any], annotation: object) -> Out[Any]:
+    """``marker`` with its loader configured for the annotated type (the same object when the
+    loader does not care)."""
+    loader = _typed_loader(stage, marker.loader, annotation)
+    return marker if loader is marker.loader else dataclasses.replace(marker, loader=loader)
+
+
+def _artifact_types(model: Any, stage: str) -> dict[str, Any]:
+    """The annotations of a StageDef's Dep/Out attributes (``Dep[pd.DataFrame]``), resolved in
+    the module of the class that declared each; empty for unannotated attributes."""
+    resolved: dict[str, Any] = {}
+    for attr, (annotation, module) in getattr(model, "__pivot_artifact_types__", {}).items():
+        holder = type("_Annotations", (), {"__annotations__": {attr: annotation}})
+        holder.__module__ = module
+        resolved[attr] = _resolve_hints(holder, stage)[attr]
+    return resolved
+
+
 def build_stage_spec(func: Callable[..., Any], *, name: str | None = None) -> StageSpec:
     """Read a stage's deps, outs and params from its annotations."""
     if not callable(func):
@@ -261,9 +296,9 @@ def build_stage_spec(func: Callable[..., Any], *, name: str | None = None) -> St
         incremental_markers = [m for m in markers if isinstance(m, Out) and m.incremental]
         if dep_markers:
             marker = dep_markers[0]
-            deps.append(DepSpec(param.name, marker.paths, marker.loader, marker.many))
+            deps.append(_dep_spec(stage, param.name, marker, base))
         elif incremental_markers:
-            out_marker = incremental_markers[0]
+            out_marker = _typed_out(stage, incremental_markers[0], base)
             incremental.append(IncrementalArg(param.name, out_marker.path, out_marker.loader))
         elif _is_params_model(base):
             if params_arg is not None:
@@ -294,11 +329,12 @@ def build_stage_spec(func: Callable[..., Any], *, name: str | None = None) -> St
                 f"stage '{stage}': a StageDef stage declares its outputs on the class; its "
                 "function should return None"
             )
+        types = _artifact_types(params_model, stage)
         for attr, marker in params_model.__pivot_artifacts__.items():  # type: ignore[union-attr]
             if isinstance(marker, Dep):
-                deps.append(DepSpec(attr, marker.paths, marker.loader, marker.many))
+                deps.append(_dep_spec(stage, attr, marker, types.get(attr)))
             else:
-                outs.append(OutSpec(attr, marker.path, marker))
+                outs.append(OutSpec(attr, marker.path, _typed_out(stage, marker, types.get(attr))))
     declared = {out.path for out in outs}
     for arg in incremental:
         if arg.path not in declared:
@@ -381,18 +417,22 @@ def _return_outs(stage: str, annotation: object) -> tuple[list[OutSpec], ReturnK
     base, markers = _markers(annotation)
     out_markers = [m for m in markers if isinstance(m, Out)]
     if out_markers:
-        return [OutSpec(None, out_markers[0].path, out_markers[0])], "single"
+        return [OutSpec(None, out_markers[0].path, _typed_out(stage, out_markers[0], base))], (
+            "single"
+        )
     if typing.is_typeddict(base):
         fields = _resolve_hints(base, stage)
         outs: list[OutSpec] = []
         for key, field_annotation in fields.items():
-            _, field_markers = _markers(field_annotation)
+            field_base, field_markers = _markers(field_annotation)
             field_outs = [m for m in field_markers if isinstance(m, Out)]
             if not field_outs:
                 raise StageDefinitionError(
                     f"stage '{stage}': return field '{key}' needs Annotated[..., Out(...)]"
                 )
-            outs.append(OutSpec(key, field_outs[0].path, field_outs[0]))
+            outs.append(
+                OutSpec(key, field_outs[0].path, _typed_out(stage, field_outs[0], field_base))
+            )
         return outs, "dict"
     raise StageDefinitionError(
         f"stage '{stage}': the return annotation must be None, Annotated[..., Out(...)], or a "

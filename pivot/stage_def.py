@@ -51,16 +51,24 @@ class _StageDefMeta(ModelMetaclass):
         mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any
     ) -> type:
         artifacts: dict[str, Dep[Any] | Out[Any]] = {}
+        types: dict[str, tuple[object, str]] = {}
         for base in reversed(bases):
             artifacts.update(getattr(base, "__pivot_artifacts__", {}))
+            types.update(getattr(base, "__pivot_artifact_types__", {}))
         annotations = namespace.get("__annotations__", {})
+        module = str(namespace.get("__module__", ""))
         for attr, value in list(namespace.items()):
             if isinstance(value, Dep | Out):
                 artifacts[attr] = value
                 del namespace[attr]
-                annotations.pop(attr, None)
+                types.pop(attr, None)
+                if attr in annotations:
+                    # Kept (maybe as a string) for registration: ``Dep[pd.DataFrame]`` tells
+                    # CSV to read pandas.
+                    types[attr] = (annotations.pop(attr), module)
         cls = super().__new__(mcs, name, bases, namespace, **kwargs)
         cls.__pivot_artifacts__ = artifacts  # type: ignore[attr-defined]
+        cls.__pivot_artifact_types__ = types  # type: ignore[attr-defined]
         return cls
 
 
@@ -70,6 +78,8 @@ class StageDef(pydantic.BaseModel, metaclass=_StageDefMeta):
     model_config = pydantic.ConfigDict(extra="forbid")
 
     __pivot_artifacts__: ClassVar[dict[str, Dep[Any] | Out[Any]]] = {}
+    #: attribute -> (its annotation, possibly a string; the module it is resolved in)
+    __pivot_artifact_types__: ClassVar[dict[str, tuple[object, str]]] = {}
     _artifact_values: dict[str, Any] = pydantic.PrivateAttr(default_factory=dict)
 
     def __getattr__(self, name: str) -> Any:

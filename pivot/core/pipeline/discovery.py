@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pivot import registry
+from pivot._frames import INSTALL_PANDAS
 from pivot.core.store.atomic import write_bytes_atomic
 from pivot.core.store.paths import NON_PROJECT_DIRS, PIPELINE_FILE, PivotPaths, normalize_path
 from pivot.core.store.safe_yaml import load_yaml
@@ -216,8 +217,15 @@ def _exec_pipeline_file(path: Path, root: Path) -> None:
         sys.modules.pop(MODULE_NAME, None)
         raise PipelineError(
             f"{PIPELINE_FILE} failed to load at {_user_frame(exc, root)}: "
-            f"{type(exc).__name__}: {exc}"
+            f"{type(exc).__name__}: {exc}{_install_hint(exc)}"
         ) from exc
+
+
+def _install_hint(exc: BaseException) -> str:
+    """Advice for the optional libraries Pivot's own extras provide (pandas for DataFrames)."""
+    if isinstance(exc, ImportError) and exc.name in ("pandas", "pyarrow"):
+        return f"; {INSTALL_PANDAS}"
+    return ""
 
 
 def load_matrix_file(path: Path, root: Path) -> None:

@@ -28,7 +28,7 @@ from pivot.core.store.hashing import FileEntry, hash_file, manifest_hash, walk_f
 from pivot.core.store.links import LinkMode
 from pivot.core.store.lock import OutRecord
 from pivot.core.store.paths import PivotPaths
-from pivot.exceptions import CodeMismatchError, StageOutputError
+from pivot.exceptions import CodeMismatchError, MissingDependencyError, StageOutputError
 from pivot.loaders import PathOnly
 from pivot.registry import OutSpec, StageSpec
 
@@ -278,8 +278,10 @@ def _record_output(out: OutSpec, target: Path, cache: Cache | None) -> OutRecord
 
 
 def _format_error(exc: BaseException) -> str:
-    """The traceback from the stage's own frames on (Pivot's frames are noise to the user)."""
-    if isinstance(exc, StageOutputError):
+    """The traceback from the stage's own frames on (Pivot's frames are noise to the user).
+
+    Pivot's own verdicts (an output not produced, a library to install) are one line."""
+    if isinstance(exc, StageOutputError | MissingDependencyError):
         return f"{exc}\n"
     frames = traceback.extract_tb(exc.__traceback__)
     here = os.path.dirname(pivot.__file__)
