@@ -162,6 +162,10 @@ def list_stages(cli: CliContext, stages: tuple[str, ...], as_json: bool) -> None
                         for out in spec.outs
                     ],
                     "params": getattr(spec.params_model, "__name__", None),
+                    "params_keys": {
+                        file: list(keys) if keys is not None else None
+                        for file, keys in spec.tracked_params().items()
+                    },
                     "upstream": graph.ordered(graph.upstream.get(name, ())),
                 }
             )
@@ -176,6 +180,8 @@ def list_stages(cli: CliContext, stages: tuple[str, ...], as_json: bool) -> None
         click.echo(f"{name}{params}")
         if spec.dep_paths:
             click.echo(f"  deps  {', '.join(spec.dep_paths)}")
+        for file, keys in spec.tracked_params().items():
+            click.echo(f"  keys  {file}: {', '.join(keys) if keys is not None else '(all)'}")
         if spec.outs:
             click.echo(f"  outs  {', '.join(_out_label(out) for out in spec.outs)}")
     click.echo(f"{len(names)} stage{'s' if len(names) != 1 else ''}")
@@ -263,8 +269,9 @@ def export(
     With STAGES, only those and their upstream. Each DVC stage's cmd is
     `pivot --no-tui run --single NAME`; DVC orders them from the deps and outs. Deps include
     the Python files the stage's code reaches. Params are referenced as
-    `params.yaml: [STAGE.FIELD]`; params.yaml is never written: defaults it lacks go to
-    `dvc.params.yaml` next to the output. Re-run after changing the pipeline.
+    `params.yaml: [STAGE.FIELD]`, and the keys a ParamsDep tracks as listed; params.yaml is
+    never written: defaults it lacks go to `dvc.params.yaml` next to the output. Re-run after
+    changing the pipeline.
 
     \b
     Examples:
