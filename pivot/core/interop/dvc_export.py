@@ -17,7 +17,8 @@ would for hand-written commands. A DVC stage lists:
 **params.yaml is never written.** A field params.yaml sets is referenced there. A field it
 does not set takes its default from ``pipeline.py``; DVC cannot read Python, so those defaults
 go to a sidecar file next to the dvc.yaml (``dvc.params.yaml`` for ``dvc.yaml``), referenced
-for those keys only. Pivot itself never reads the sidecar. Re-run ``pivot export`` after
+for those keys only. A field a matrix variant sets is left out: it names the variant, whose
+``cmd`` already fixes it. Pivot itself never reads the sidecar. Re-run ``pivot export`` after
 changing stages or defaults, or after adding a key to params.yaml.
 
 DVC stage names may only hold letters, digits, ``_`` and ``-``: other characters (``@`` of
@@ -144,7 +145,12 @@ def _params(
         )
     in_file = params_file.get(spec.name, {})
     from_file = [f"{spec.name}.{field}" for field in values if field in in_file]
-    defaults = {field: value for field, value in values.items() if field not in in_file}
+    # A value the matrix sets names the variant (its cmd runs that variant): not a param.
+    defaults = {
+        field: value
+        for field, value in values.items()
+        if field not in in_file and field not in spec.params_overrides
+    }
     return from_file, defaults, []
 
 
