@@ -373,9 +373,10 @@ def import_dvc(dvc_yaml: str, output: str | None, force: bool) -> None:
     """Turn a dvc.yaml into a pipeline.py skeleton.
 
     Reads DVC_YAML (default dvc.yaml). One function per DVC stage, with its deps and outs declared as PathOnly Dep/Out and a body
-    that runs the original command, so it runs as is. TODO notes in each docstring say what to
-    port by hand: Python scripts (so Pivot fingerprints them), other commands, params,
-    foreach/matrix, wdir.
+    that runs the original command, so it runs as is. The keys a stage's `params:` lists
+    become a ParamsDep: still read by the command from params.yaml, and tracked, so editing
+    one re-runs the stages that list it. TODO notes in each docstring say what to port by
+    hand: Python scripts (so Pivot fingerprints them), other commands, foreach/matrix, wdir.
 
     \b
     Examples:
