@@ -314,6 +314,7 @@ def test_sections_project_imports_without_models_and_runs_clean(sections: TempPr
     assert "StageParams" not in source  # nothing frozen into pipeline.py
     assert 'ParamsDep("prepare.split", "prepare.seed")' in source
     assert 'ParamsDep("featurize")' in source
+    assert "  keys  params.yaml: prepare.split, prepare.seed\n" in sections.pivot("list").stdout
     assert set(sections.statuses().values()) == {"skipped"}
     lock = yaml.safe_load(sections.lock("featurize"))
     assert lock["params"] == {"params.yaml:featurize": {"max_features": 100, "ngrams": 2}}
