@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pivot import loaders, outputs
-from pivot.outputs import Dep, DirectoryOut, IncrementalOut, Metric, Out, Plot
+from pivot.outputs import Dep, DirectoryOut, IncrementalOut, Metric, Out, ParamsDep, Plot
 from pivot.registry import REGISTRY, Pipeline
 
 __version__ = "0.1.0"
@@ -22,6 +22,7 @@ __all__ = [
     "IncrementalOut",
     "Metric",
     "Out",
+    "ParamsDep",
     "Pipeline",
     "Plot",
     "StageParams",

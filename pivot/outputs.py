@@ -14,6 +14,10 @@ Paths are relative to the project root. Output kinds:
 - :class:`Metric` — small JSON/YAML kept in git rather than the cache; ``pivot metrics`` reads it.
 - :class:`Plot` — data or an image for ``pivot plots``; cached.
 - :class:`DirectoryOut` — a whole folder, cached file by file.
+
+:class:`ParamsDep` declares keys of a params file (``params.yaml`` by default) as inputs,
+tracked by value, for stages whose code reads that file itself (a script run as a
+subprocess, or a pipeline imported from DVC).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from pivot import loaders
 
 T = TypeVar("T")
 
-__all__ = ["Dep", "DirectoryOut", "IncrementalOut", "Metric", "Out", "Plot"]
+__all__ = ["Dep", "DirectoryOut", "IncrementalOut", "Metric", "Out", "ParamsDep", "Plot"]
 
 
 @dataclasses.dataclass(frozen=True, init=False)
@@ -106,3 +110,37 @@ class DirectoryOut(Out[T]):
 
     kind: ClassVar[str] = "directory"
     directory: ClassVar[bool] = True
+
+
+#: The params file a :class:`ParamsDep` reads when it names none (DVC's default too).
+DEFAULT_PARAMS_FILE = "params.yaml"
+
+
+@dataclasses.dataclass(frozen=True, init=False)
+class ParamsDep:
+    """Keys of a params file that a stage depends on, by value (DVC's ``params:``).
+
+    ::
+
+        def train(
+            data: Annotated[Path, Dep("data/features.csv")],
+            params: Annotated[dict[str, Any], ParamsDep("train.lr", "base.seed")],
+        ) -> Annotated[Path, Out("model.pkl")]:
+            subprocess.run([sys.executable, "src/train.py"], check=True)  # reads params.yaml
+
+    Each key is a top-level name (``lr``), a dotted path into nested mappings (``train.lr``)
+    or a whole section (``train``); no keys means every top-level key of the file. The values
+    are part of the stage's params: the lock records them as ``FILE:KEY``, editing one re-runs
+    exactly the stages that list it, and ``pivot explain`` names it. The argument receives
+    ``{key: value}``. ``file`` is YAML, JSON or TOML, relative to the project root; in a
+    matrix stage, ``{dimension}`` placeholders in keys and file take each variant's value.
+    Unlike a model's params.yaml section, these values have no defaults: a missing key fails
+    the stage.
+    """
+
+    keys: tuple[str, ...]
+    file: str
+
+    def __init__(self, *keys: str, file: str | os.PathLike[str] = DEFAULT_PARAMS_FILE) -> None:
+        object.__setattr__(self, "keys", tuple(dict.fromkeys(keys)))
+        object.__setattr__(self, "file", os.fspath(file))

@@ -24,7 +24,7 @@ from typing import Any, Literal, TypeVar, overload
 
 from pivot import loaders
 from pivot.exceptions import PivotError, StageDefinitionError
-from pivot.outputs import Dep, IncrementalOut, Out
+from pivot.outputs import Dep, IncrementalOut, Out, ParamsDep
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,6 +50,20 @@ class IncrementalArg:
     arg: str
     path: str
     loader: loaders.Loader[Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class ParamsDepSpec:
+    """An argument annotated with :class:`~pivot.outputs.ParamsDep`: keys of a params file
+    the stage depends on by value (``keys`` empty: the whole file)."""
+
+    arg: str
+    file: str
+    keys: tuple[str, ...]
+
+
+#: File types a ParamsDep may read (by suffix).
+PARAMS_SUFFIXES = (".yaml", ".yml", ".json", ".toml")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +112,8 @@ class StageSpec:
     incremental_args: tuple[IncrementalArg, ...] = ()
     #: For a matrix variant: the values of its matrix dimensions.
     variant: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    #: Keys of params files the stage depends on by value.
+    params_deps: tuple[ParamsDepSpec, ...] = ()
 
     @property
     def dep_paths(self) -> tuple[str, ...]:
@@ -106,6 +122,18 @@ class StageSpec:
     @property
     def out_paths(self) -> tuple[str, ...]:
         return tuple(out.path for out in self.outs)
+
+    def tracked_params(self) -> dict[str, tuple[str, ...] | None]:
+        """``{file: keys}`` of the params-file keys the stage tracks, merged over its
+        ParamsDep arguments in declaration order; ``None`` for a file tracked whole."""
+        merged: dict[str, tuple[str, ...] | None] = {}
+        for dep in self.params_deps:
+            known = merged.get(dep.file, ())
+            if known is None or not dep.keys:
+                merged[dep.file] = None
+            else:
+                merged[dep.file] = tuple(dict.fromkeys((*known, *dep.keys)))
+        return merged
 
     def loaders(self) -> list[loaders.Loader[Any]]:
         """Every loader instance the stage uses (for fingerprinting)."""
@@ -125,7 +153,16 @@ class StageSpec:
         incremental = tuple(
             dataclasses.replace(arg, path=normalize(arg.path)) for arg in self.incremental_args
         )
-        return dataclasses.replace(self, deps=deps, outs=outs, incremental_args=incremental)
+        params_deps = tuple(
+            dataclasses.replace(dep, file=normalize(dep.file)) for dep in self.params_deps
+        )
+        return dataclasses.replace(
+            self,
+            deps=deps,
+            outs=outs,
+            incremental_args=incremental,
+            params_deps=params_deps,
+        )
 
 
 class Pipeline:
@@ -288,13 +325,17 @@ def build_stage_spec(func: Callable[..., Any], *, name: str | None = None) -> St
 
     deps: list[DepSpec] = []
     incremental: list[IncrementalArg] = []
+    params_deps: list[ParamsDepSpec] = []
     params_arg: str | None = None
     params_model: type | None = None
     for param in signature.parameters.values():
         base, markers = _markers(hints.get(param.name, param.annotation))
         dep_markers = [m for m in markers if isinstance(m, Dep)]
         incremental_markers = [m for m in markers if isinstance(m, Out) and m.incremental]
-        if dep_markers:
+        params_markers = [m for m in markers if isinstance(m, ParamsDep)]
+        if params_markers:
+            params_deps.append(_params_dep(stage, param.name, params_markers[0]))
+        elif dep_markers:
             marker = dep_markers[0]
             deps.append(_dep_spec(stage, param.name, marker, base))
         elif incremental_markers:
@@ -354,7 +395,23 @@ def build_stage_spec(func: Callable[..., Any], *, name: str | None = None) -> St
         params_model=params_model,
         stagedef=stagedef,
         incremental_args=tuple(incremental),
+        params_deps=tuple(params_deps),
     )
+
+
+def _params_dep(stage: str, arg: str, marker: ParamsDep) -> ParamsDepSpec:
+    if not marker.file or not marker.file.lower().endswith(PARAMS_SUFFIXES):
+        raise StageDefinitionError(
+            f"stage '{stage}': ParamsDep of '{arg}' reads '{marker.file}'; a params file must "
+            f"be YAML, JSON or TOML ({', '.join(PARAMS_SUFFIXES)})"
+        )
+    for key in marker.keys:
+        if not isinstance(key, str) or not key or any(not part for part in key.split(".")):
+            raise StageDefinitionError(
+                f"stage '{stage}': ParamsDep of '{arg}' has the key {key!r}; give a name or a "
+                "dotted path such as 'train.lr'"
+            )
+    return ParamsDepSpec(arg, marker.file, marker.keys)
 
 
 def _variant_label(value: Any) -> str:
@@ -395,11 +452,18 @@ def expand_matrix(base: StageSpec, matrix: Mapping[str, Any]) -> list[StageSpec]
                 return path.format_map(labels)
             except (KeyError, IndexError, ValueError) as exc:
                 raise StageDefinitionError(
-                    f"stage '{name}': path '{path}' has a placeholder the matrix does not "
-                    f"define ({exc})"
+                    f"stage '{name}': '{path}' has a placeholder the matrix does not define ({exc})"
                 ) from None
 
         spec = base.with_paths(fill)
+        if spec.params_deps:
+            spec = dataclasses.replace(
+                spec,
+                params_deps=tuple(
+                    dataclasses.replace(dep, keys=tuple(fill(key) for key in dep.keys))
+                    for dep in spec.params_deps
+                ),
+            )
         specs.append(
             dataclasses.replace(
                 spec,

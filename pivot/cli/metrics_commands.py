@@ -109,7 +109,7 @@ def params_show(cli: CliContext, stages: tuple[str, ...], as_json: bool, as_md: 
       pivot params show
       pivot params show train --json
     """
-    from pivot.core.pipeline.params import read_params_file
+    from pivot.core.pipeline.params import ParamsFiles
     from pivot.core.reports import params_diff
     from pivot.core.run.engine import Engine
     from pivot.render import params as show
@@ -120,13 +120,14 @@ def params_show(cli: CliContext, stages: tuple[str, ...], as_json: bool, as_md: 
     engine = Engine(project)
     pipeline, _ = engine.load()
     names = engine.select(stages, no_deps=True)
-    params_file = read_params_file(project.params_file)
-    for unknown in params_diff.unknown_stages(pipeline, params_file):
-        _warn(cli, f"params.yaml sets params for '{unknown}', which is not a stage")
-    shown = [
-        (name, params_diff.stage_params(pipeline[name], params_file.get(name, {})))
-        for name in names
-    ]
+    files = ParamsFiles.workspace(project.root)
+    for unknown in params_diff.unknown_stages(pipeline, files.params_yaml):
+        _warn(
+            cli,
+            f"params.yaml sets params for '{unknown}', which is not a stage (and no ParamsDep "
+            "reads it)",
+        )
+    shown = [(name, params_diff.stage_params(pipeline[name], files)) for name in names]
     if not stages:
         shown = [(name, values) for name, values in shown if values]
 
@@ -184,7 +185,7 @@ def params_diff_command(
       pivot params diff --rev HEAD~3 --all
       pivot params diff --md >> report.md
     """
-    from pivot.core.pipeline.params import read_params_file
+    from pivot.core.pipeline.params import ParamsFiles
     from pivot.core.reports import params_diff
     from pivot.core.run.engine import Engine
     from pivot.core.store.revisions import RevisionReader
@@ -197,8 +198,8 @@ def params_diff_command(
     pipeline, _ = engine.load()
     names = engine.select(stages, no_deps=True)
     reader = RevisionReader(project.root, rev)
-    params_file = read_params_file(project.params_file)
-    diffs = params_diff.diff_params(pipeline, names, params_file, reader, show_all=show_all)
+    files = ParamsFiles.workspace(project.root)
+    diffs = params_diff.diff_params(pipeline, names, files, reader, show_all=show_all)
 
     if as_json:
         click.echo(show.render_diff_json(rev, diffs))

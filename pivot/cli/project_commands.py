@@ -162,6 +162,10 @@ def list_stages(cli: CliContext, stages: tuple[str, ...], as_json: bool) -> None
                         for out in spec.outs
                     ],
                     "params": getattr(spec.params_model, "__name__", None),
+                    "params_keys": {
+                        file: list(keys) if keys is not None else None
+                        for file, keys in spec.tracked_params().items()
+                    },
                     "upstream": graph.ordered(graph.upstream.get(name, ())),
                 }
             )
@@ -176,6 +180,8 @@ def list_stages(cli: CliContext, stages: tuple[str, ...], as_json: bool) -> None
         click.echo(f"{name}{params}")
         if spec.dep_paths:
             click.echo(f"  deps  {', '.join(spec.dep_paths)}")
+        for file, keys in spec.tracked_params().items():
+            click.echo(f"  keys  {file}: {', '.join(keys) if keys is not None else '(all)'}")
         if spec.outs:
             click.echo(f"  outs  {', '.join(_out_label(out) for out in spec.outs)}")
     click.echo(f"{len(names)} stage{'s' if len(names) != 1 else ''}")
@@ -263,8 +269,9 @@ def export(
     With STAGES, only those and their upstream. Each DVC stage's cmd is
     `pivot --no-tui run --single NAME`; DVC orders them from the deps and outs. Deps include
     the Python files the stage's code reaches. Params are referenced as
-    `params.yaml: [STAGE.FIELD]`; params.yaml is never written: defaults it lacks go to
-    `dvc.params.yaml` next to the output. Re-run after changing the pipeline.
+    `params.yaml: [STAGE.FIELD]`, and the keys a ParamsDep tracks as listed; params.yaml is
+    never written: defaults it lacks go to `dvc.params.yaml` next to the output. Re-run after
+    changing the pipeline.
 
     \b
     Examples:
@@ -366,9 +373,10 @@ def import_dvc(dvc_yaml: str, output: str | None, force: bool) -> None:
     """Turn a dvc.yaml into a pipeline.py skeleton.
 
     Reads DVC_YAML (default dvc.yaml). One function per DVC stage, with its deps and outs declared as PathOnly Dep/Out and a body
-    that runs the original command, so it runs as is. TODO notes in each docstring say what to
-    port by hand: Python scripts (so Pivot fingerprints them), other commands, params,
-    foreach/matrix, wdir.
+    that runs the original command, so it runs as is. The keys a stage's `params:` lists
+    become a ParamsDep: still read by the command from params.yaml, and tracked, so editing
+    one re-runs the stages that list it. TODO notes in each docstring say what to port by
+    hand: Python scripts (so Pivot fingerprints them), other commands, foreach/matrix, wdir.
 
     \b
     Examples:

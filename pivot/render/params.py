@@ -38,8 +38,9 @@ SOURCE_LABELS: dict[Source, str] = {
 
 
 def source_label(source: Source) -> str:
-    """Where a param value comes from, in the words the CLI and the TUI both show."""
-    return SOURCE_LABELS[source]
+    """Where a param value comes from, in the words the CLI and the TUI both show (a key a
+    ParamsDep tracks: the file it is read from)."""
+    return SOURCE_LABELS.get(source, source)
 
 
 def format_param(value: Any) -> str:

@@ -6,7 +6,7 @@ import dataclasses
 import os
 from typing import TYPE_CHECKING
 
-from pivot.core.pipeline.params import read_params_file
+from pivot.core.pipeline.params import ParamsFiles
 from pivot.core.reports.params_diff import ParamValue, stage_params
 from pivot.core.store.artifacts import ArtifactHasher
 from pivot.exceptions import PivotError
@@ -29,8 +29,7 @@ def params_info(engine: Engine, name: str) -> ParamsInfo:
     spec = pipeline[name]
     model = getattr(spec.params_model, "__name__", None)
     try:
-        overrides = read_params_file(engine.project.params_file).get(name, {})
-        rows = stage_params(spec, overrides)
+        rows = stage_params(spec, ParamsFiles.workspace(engine.project.root))
     except PivotError as exc:
         return ParamsInfo(model, (), str(exc))
     return ParamsInfo(model, tuple(rows))

@@ -176,7 +176,7 @@ def _foreground_only(text: Text) -> Text:
 def params_renderable(info: ParamsInfo, palette: Palette) -> RenderableType:
     if info.error:
         return Text(info.error, Style(color=palette.error))
-    if info.model is None:
+    if info.model is None and not info.rows:
         return Text("this stage takes no params", Style(color=palette.muted))
     if not info.rows:
         return Text(f"{info.model}: no fields", Style(color=palette.muted))
@@ -198,7 +198,8 @@ def params_renderable(info: ParamsInfo, palette: Palette) -> RenderableType:
         # Written as in params.yaml, like `pivot params show`; kept to one bounded line.
         table.add_row(key, format_value(format_param(row.value)), source)
     legend = Text(
-        f"{info.model} · * = overridden in params.yaml", Style(color=palette.muted, italic=True)
+        f"{info.model or 'ParamsDep keys'} · * = overridden in params.yaml",
+        Style(color=palette.muted, italic=True),
     )
     return Group(table, Text(""), legend)
 

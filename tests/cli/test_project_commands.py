@@ -307,10 +307,9 @@ def test_export_renames_matrix_variants_for_dvc(project: TempProject) -> None:
     stages = yaml.safe_load(project.read("dvc.yaml"))["stages"]
     assert stages["fit_small"]["cmd"] == "pivot --no-tui run --single fit@small"
     assert stages["fit_large"]["outs"] == ["out/large.txt"]
-    assert yaml.safe_load(project.read("dvc.params.yaml")) == {
-        "fit@small": {"model": "small"},
-        "fit@large": {"model": "large"},
-    }
+    # The matrix value names the variant (its cmd fixes it): not a param DVC tracks.
+    assert "params" not in stages["fit_small"]
+    assert not (project.root / "dvc.params.yaml").exists()
 
 
 def test_export_validate_without_dvc_fails_clearly(
@@ -445,7 +444,7 @@ def test_import_dvc_prints_a_skeleton_with_todos(dvc_project: TempProject) -> No
     assert "TODO: port src/prepare.py into this function" in source
     assert "TODO: `echo` is not a Python command" in source
     assert "TODO: wdir 'data'" in source
-    assert "class TrainParams(StageParams):\n    epochs: int = 3" in source
+    assert 'params_yaml: Annotated[dict[str, Any], ParamsDep("train.epochs")],' in source
     assert '_run("python src/train.py --seed 7")' in source  # ${seed} resolved from vars
     assert 'pipeline.register(count, matrix={"item": ["a", "b"]})' in source
     assert 'pipeline.register(region_us, name="region@us")' in source
@@ -483,7 +482,9 @@ def test_import_dvc_reports_bad_input(project: TempProject) -> None:
     assert "no `stages:` mapping" in project.pivot("import-dvc", check=2).stderr
 
 
-def test_import_dvc_flags_flat_params_and_unresolved_references(project: TempProject) -> None:
+def test_import_dvc_tracks_top_level_params_and_flags_unresolved_references(
+    project: TempProject,
+) -> None:
     project.write(
         "dvc.yaml",
         """\
@@ -500,9 +501,8 @@ def test_import_dvc_flags_flat_params_and_unresolved_references(project: TempPro
     project.write("params.yaml", "lr: 0.5\n")
     source = project.pivot("import-dvc").stdout
     compile(source, "pipeline.py", "exec")
-    assert "params.yaml has top-level values (lr)" in source
     assert "`${missing.value}` could not be resolved" in source
-    assert "lr: float = 0.5" in source and "move the value there" in source
+    assert 'ParamsDep("lr")' in source and "TODO: param" not in source
     assert "frozen in DVC" in source
 
 

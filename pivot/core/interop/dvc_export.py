@@ -10,12 +10,15 @@ would for hand-written commands. A DVC stage lists:
 - ``outs``: ``persist: true`` for ``IncrementalOut``, ``cache: false`` for uncached outputs;
   ``metrics`` (``cache: false``) and ``plots`` (with ``x``/``y``/``title``) separately.
 - ``params``: one dotted key per field of the stage's params model, ``STAGE.FIELD``, the
-  shape Pivot reads params.yaml in.
+  shape Pivot reads params.yaml in; then the keys its ``ParamsDep`` arguments track, as DVC
+  writes them: a plain key for params.yaml (when it is DVC's default file, next to the
+  dvc.yaml), ``{file: [keys]}`` for another file, ``{file: null}`` for a whole file.
 
 **params.yaml is never written.** A field params.yaml sets is referenced there. A field it
 does not set takes its default from ``pipeline.py``; DVC cannot read Python, so those defaults
 go to a sidecar file next to the dvc.yaml (``dvc.params.yaml`` for ``dvc.yaml``), referenced
-for those keys only. Pivot itself never reads the sidecar. Re-run ``pivot export`` after
+for those keys only. A field a matrix variant sets is left out: it names the variant, whose
+``cmd`` already fixes it. Pivot itself never reads the sidecar. Re-run ``pivot export`` after
 changing stages or defaults, or after adding a key to params.yaml.
 
 DVC stage names may only hold letters, digits, ``_`` and ``-``: other characters (``@`` of
@@ -118,14 +121,14 @@ def _code_files(spec: StageSpec, root: Path) -> list[str]:
 
 
 def _params(
-    spec: StageSpec, params_file: Mapping[str, Mapping[str, Any]]
+    spec: StageSpec, params_file: Mapping[str, Any]
 ) -> tuple[list[str], dict[str, Any], list[str]]:
     """(keys read from params.yaml, defaults for the sidecar, warnings) of one stage."""
     if spec.params_model is None:
         return [], {}, []
     from pivot.core.pipeline.params import effective_params
 
-    values = effective_params(spec, dict(params_file.get(spec.name, {})))
+    values = effective_params(spec, params_file.get(spec.name, {}))
     declared = list(getattr(spec.params_model, "model_fields", {}) or {})
     order = {field: index for index, field in enumerate(declared)}
     values = dict(
@@ -142,8 +145,25 @@ def _params(
         )
     in_file = params_file.get(spec.name, {})
     from_file = [f"{spec.name}.{field}" for field in values if field in in_file]
-    defaults = {field: value for field, value in values.items() if field not in in_file}
+    # A value the matrix sets names the variant (its cmd runs that variant): not a param.
+    defaults = {
+        field: value
+        for field, value in values.items()
+        if field not in in_file and field not in spec.params_overrides
+    }
     return from_file, defaults, []
+
+
+def _tracked_entries(spec: StageSpec, root: Path, out_dir: Path) -> list[Any]:
+    """DVC ``params:`` entries for the keys the stage's ParamsDep arguments track."""
+    entries: list[Any] = []
+    for file, keys in spec.tracked_params().items():
+        rel = _relative(root, out_dir, file)
+        if rel == "params.yaml" and keys is not None:
+            entries.extend(keys)  # DVC's default params file: bare keys
+        else:
+            entries.append({rel: list(keys) if keys is not None else None})
+    return entries
 
 
 def _entry(path: str, options: dict[str, Any]) -> str | dict[str, dict[str, Any]]:
@@ -156,7 +176,7 @@ def build_export(
     stages: Iterable[str],
     out_file: Path,
     *,
-    params_file: Mapping[str, Mapping[str, Any]],
+    params_file: Mapping[str, Any],
     pivot_command: str = "pivot",
 ) -> ExportPlan:
     """Describe ``stages`` (already in run order) as a dvc.yaml written to ``out_file``."""
@@ -195,12 +215,13 @@ def build_export(
         stage["deps"] = deps
         from_file, stage_defaults, stage_warnings = _params(spec, params_file)
         warnings.extend(stage_warnings)
-        params: list[dict[str, list[str]]] = []
+        params: list[Any] = []
         if from_file:
             params.append({params_rel: from_file})
         if stage_defaults:
             defaults[name] = stage_defaults
             params.append({defaults_rel: [f"{name}.{field}" for field in stage_defaults]})
+        params.extend(_tracked_entries(spec, root, out_dir))
         if params:
             stage["params"] = params
         outs: list[Any] = []

@@ -2,15 +2,18 @@
 
 Every DVC stage becomes one function whose signature declares the stage's deps and outs with
 ``PathOnly`` (the command keeps doing its own I/O) and whose body runs the original command,
-so the skeleton runs as generated. What needs a human is marked ``TODO``:
+so the skeleton runs as generated. A stage's ``params:`` become ``ParamsDep`` arguments,
+one per params file, listing the same keys (``${...}`` in them resolved per variant): the
+command keeps reading its params file, and the values stay inputs of the stage, so editing
+one re-runs exactly the stages that list it, as in DVC. What needs a human is marked
+``TODO``:
 
 - a Python command: port the script into the function (or import its ``main``) so that
   Pivot fingerprints the code, then drop the dep on the script;
 - a non-Python command: it stays a subprocess Pivot cannot see into;
-- ``params``: they become a ``StageParams`` model; Pivot reads params.yaml as
-  ``{stage: {field: value}}``, and the command still reads its own params file;
 - ``foreach``/``matrix``: over plain values they become a Pivot matrix; other shapes are
   expanded into one function per variant;
+- params keys or files missing today (the stage fails until they exist);
 - ``wdir``, ``frozen``, ``always_changed``, ``${...}`` that could not be resolved, outputs
   that may be folders.
 
@@ -98,6 +101,23 @@ def _read_yaml(path: Path) -> Any:
         return load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
         return None
+
+
+def _read_params(path: Path) -> Any:
+    """A YAML, JSON or TOML params file (None when it cannot be read)."""
+    if path.suffix.lower() == ".json":
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            return None
+    if path.suffix.lower() == ".toml":
+        import tomllib
+
+        try:
+            return tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            return None
+    return _read_yaml(path)
 
 
 def _py(value: Any) -> str:
@@ -204,13 +224,6 @@ class _Generator:
             loaded = _read_yaml(params)
             if isinstance(loaded, dict):
                 self.context.update(loaded)
-                flat = sorted(str(k) for k, v in loaded.items() if not isinstance(v, dict))
-                if flat:
-                    self.header_notes.append(
-                        f"params.yaml has top-level values ({', '.join(flat)}); Pivot reads it "
-                        "as {stage: {field: value}} and refuses other shapes: move them under "
-                        "the stages that use them"
-                    )
         for entry in data.get("vars") or []:
             if isinstance(entry, dict):
                 self.context.update(entry)
@@ -316,7 +329,6 @@ class _Generator:
         todo: list[str] = []
         dvc_name = unit.name
         pivot_name = _stage_name(dvc_name)
-        base_name = pivot_name.split("@", 1)[0]
         func = _identifier(pivot_name.replace("@", "_"), self.functions, "stage")
         body = unit.body
         extra: dict[str, Any] = unit.context if isinstance(unit, _Variant) else {}
@@ -362,14 +374,17 @@ class _Generator:
             commands = [commands]
         commands = [str(resolve(command)) for command in commands]
 
-        # Paths: for a Pivot matrix, ${item.dim} in a path becomes {dim}.
-        def path_of(raw: Any) -> str:
+        # Paths and params keys: for a Pivot matrix, ${item.dim} becomes {dim}.
+        def template(raw: Any) -> str:
             text = str(resolve(raw))
             if refs:
                 text = text.replace("{", "{{").replace("}", "}}")
                 for ref, dim in (unit.refs if isinstance(unit, _Matrix) else {}).items():
                     text = text.replace("${{" + ref + "}}", "{" + dim + "}")
-            return self.path(text, wdir, todo)
+            return text
+
+        def path_of(raw: Any) -> str:
+            return self.path(template(raw), wdir, todo)
 
         def path_value(raw: Any) -> str:
             """A Python expression for the path inside the function body."""
@@ -436,7 +451,8 @@ class _Generator:
             for out in body.get(kind) or []:
                 add_out(out, kind)
 
-        # Params: a StageParams model, one field per DVC key.
+        # Matrix dimensions: a StageParams model, one field per dimension, so the function
+        # knows its variant.
         param_fields: list[tuple[str, str, str, str]] = []  # (field, type, default, comment)
         field_taken: set[str] = set()
         for dim, values in dims.items():
@@ -449,37 +465,31 @@ class _Generator:
                     "matrix dimension (one value per variant)",
                 )
             )
-        for file, key in _param_keys(body.get("params") or []):
-            source = self.dvc_dir / file
-            if key is None:
-                todo.append(
-                    f"params: all of {file} is tracked in DVC; list the fields this stage uses "
-                    "in the params model"
-                )
-                continue
-            loaded = _read_yaml(source) if source.is_file() else None
-            found, value = _lookup(loaded if isinstance(loaded, dict) else {}, key)
-            name = _identifier(key.rsplit(".", 1)[-1], field_taken, "param")
-            param_fields.append(
-                (
-                    name,
-                    _py_type(value) if found else "Any",
-                    _py(value) if found else "None",
-                    f"{file}: {key}",
-                )
+
+        # DVC params: ParamsDep arguments, one per file; the command keeps reading the file
+        # and the values stay inputs of the stage.
+        tracked: dict[str, list[str] | None] = {}
+        for raw_file, raw_key in _param_keys(body.get("params") or []):
+            file = path_of(raw_file)
+            key = None if raw_key is None else template(raw_key)
+            known = tracked.setdefault(file, [])
+            if known is None or key is None:
+                tracked[file] = None
+            elif key not in known:
+                known.append(key)
+        params_lines: list[str] = []
+        for file, keys in tracked.items():
+            arg = _identifier(Path(file).name, arg_names, "params")
+            args = [_q(key) for key in keys or ()]
+            if file != "params.yaml":
+                args.append(f"file={_q(file)}")
+            params_lines.append(
+                f"    {arg}: Annotated[dict[str, Any], ParamsDep({', '.join(args)})],"
             )
-            if file != "params.yaml" or key != f"{base_name}.{name}":
-                todo.append(
-                    f"param '{key}' ({file}): Pivot reads params.yaml as {{stage: {{field: "
-                    f"value}}}}, so it looks for '{base_name}: {{{name}: ...}}'; move the value "
-                    "there"
-                )
-            if not found:
-                todo.append(f"param '{key}' was not found in {file}; give it a default")
-        if param_fields and not dims:
-            todo.append(
-                "the command still reads its params file itself; once ported, use `params.<field>`"
-            )
+            self.uses.update(("ParamsDep", "Any"))
+            for note in self.check_params(file, keys, dims):
+                if note not in todo:
+                    todo.append(note)
 
         if body.get("frozen"):
             todo.append(
@@ -545,7 +555,7 @@ class _Generator:
                 + ", ".join(f"{field}={value}" for field, _, value in out_fields)
                 + ")"
             )
-        signature = list(dep_lines)
+        signature = [*dep_lines, *params_lines]
         if params_class:
             signature.append(f"    params: {params_class},")
         if signature:
@@ -602,6 +612,29 @@ class _Generator:
         else:
             self.stage_names.append(pivot_name)
 
+    def check_params(
+        self, file: str, keys: list[str] | None, dims: Mapping[str, list[Any]]
+    ) -> list[str]:
+        """TODO notes for what the stage lists that its params file does not hold today: the
+        stage fails (with one line naming the key) until it is there."""
+        if not file.lower().endswith((".yaml", ".yml", ".json", ".toml")):
+            return [f"params file {file}: Pivot reads YAML, JSON and TOML params files; convert it"]
+        loaded = _read_params(self.target_dir / file)
+        if not isinstance(loaded, dict):
+            return [f"params file {file} is missing or not a mapping; the stage fails until it is"]
+        variants = [
+            {dim: str(value) for dim, value in zip(dims, combo, strict=True)}
+            for combo in itertools.product(*dims.values())
+        ]
+        notes = []
+        for key in keys or ():
+            for concrete in dict.fromkeys(key.format_map(v) for v in variants) if dims else [key]:
+                if concrete not in loaded and not _lookup(loaded, concrete)[0]:
+                    notes.append(
+                        f"param '{concrete}' is not in {file}; the stage fails until it is"
+                    )
+        return notes
+
     # -- output ----------------------------------------------------------------------------
 
     def render(self, data: dict[str, Any]) -> str:
@@ -616,7 +649,9 @@ class _Generator:
         if "TypedDict" in self.uses:
             typing_names.append("TypedDict")
         markers = sorted(
-            m for m in self.uses if m in {"DirectoryOut", "IncrementalOut", "Metric", "Out", "Plot"}
+            m
+            for m in self.uses
+            if m in {"DirectoryOut", "IncrementalOut", "Metric", "Out", "ParamsDep", "Plot"}
         )
         header = [
             f'"""Pivot pipeline generated by `pivot import-dvc` from {self.dvc_yaml.name}.',
@@ -692,6 +727,8 @@ def _param_keys(entries: list[Any]) -> list[tuple[str, str | None]]:
             for file, keys in entry.items():
                 if not keys:
                     found.append((str(file), None))
+                elif isinstance(keys, str):
+                    found.append((str(file), keys))
                 else:
                     found.extend((str(file), str(key)) for key in keys)
     return found

@@ -1,14 +1,16 @@
 """Stage parameters as data: each value with where it comes from, and what changed.
 
 The effective params of a stage are its model's defaults, overridden by ``params.yaml``
-(``{stage: {field: value}}``); :func:`pivot.core.pipeline.params.effective_params` computes them.
-Here they are flattened to dotted names (``optimizer.lr``) and tagged with their source.
+(``{stage: {field: value}}``), and the params-file keys its ``ParamsDep`` arguments track
+(named ``FILE:KEY``); :func:`pivot.core.pipeline.params.stage_values` computes them. Here
+they are flattened to dotted names (``optimizer.lr``) and tagged with their source.
 :func:`stage_params` is the one place that decides a value's source; the CLI and the TUI
 show it through :mod:`pivot.render.params`.
 
 The old side of a diff is what the stage ran with at a git revision: the ``params`` of its
 lock file committed there. A stage without a lock at that revision falls back to
-``params.yaml`` at the revision laid over the *current* model defaults.
+``params.yaml`` at the revision laid over the *current* model defaults (and the tracked keys
+as the files held them there).
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from pivot.core.pipeline.params import effective_params, parse_params_text
+from pivot.core.pipeline.params import (
+    TRACKED_SEPARATOR,
+    ParamsFiles,
+    effective_params,
+    stage_values,
+    tracked_params,
+)
 from pivot.core.reports.metrics import flatten
 from pivot.core.store.lock import parse_lock
 from pivot.exceptions import StageDefinitionError
@@ -41,7 +49,8 @@ __all__ = [
 
 PARAMS_FILE = "params.yaml"
 
-Source = Literal["default", "matrix", "params.yaml"]
+#: ``"default"``, ``"matrix"``, ``"params.yaml"``, or the file a tracked key is read from.
+Source = str
 OldFrom = Literal["lock", "params.yaml", "defaults"]
 Status = Literal["added", "removed", "modified", "unchanged"]
 
@@ -51,7 +60,8 @@ class ParamValue:
     """One effective param of a stage.
 
     ``source`` is the layer that set it: the model's ``default``, the stage's section of
-    ``params.yaml``, or the values its ``matrix`` variant was registered with.
+    ``params.yaml``, the values its ``matrix`` variant was registered with, or, for a key a
+    ``ParamsDep`` tracks, the file it is read from.
     """
 
     name: str
@@ -59,12 +69,14 @@ class ParamValue:
     source: Source
 
 
-def stage_params(spec: StageSpec, overrides: Mapping[str, Any]) -> list[ParamValue]:
+def stage_params(spec: StageSpec, files: ParamsFiles) -> list[ParamValue]:
     """The stage's effective params, flattened, each labelled with where it came from.
 
-    Raises StageDefinitionError (naming the stage and field) for an invalid override.
+    Raises StageDefinitionError (naming the stage and field, or key) for an invalid override
+    or a missing tracked key.
     """
-    values = flatten(effective_params(spec, dict(overrides)), lists=False)
+    overrides = files.section(spec.name)
+    values = flatten(effective_params(spec, overrides), lists=False)
     result = []
     for name, value in values.items():
         parts = name.split(".")
@@ -74,6 +86,8 @@ def stage_params(spec: StageSpec, overrides: Mapping[str, Any]) -> list[ParamVal
         elif _sets(spec.params_overrides, parts):
             source = "matrix"
         result.append(ParamValue(name, value, source))
+    for name, value in flatten(tracked_params(spec, files), lists=False).items():
+        result.append(ParamValue(name, value, name.partition(TRACKED_SEPARATOR)[0]))
     return result
 
 
@@ -90,8 +104,18 @@ def _sets(overrides: Mapping[str, Any], parts: Sequence[str]) -> bool:
 
 
 def unknown_stages(pipeline: PipelineDefinition, params_file: Mapping[str, Any]) -> list[str]:
-    """Stages named in params.yaml that the pipeline does not define (probably typos)."""
-    return [name for name in params_file if name not in pipeline]
+    """Sections of params.yaml named after no stage and read by no ParamsDep (probably
+    typos)."""
+    whole = False
+    read: set[str] = set()
+    for spec in pipeline.stages.values():
+        keys = spec.tracked_params().get(PARAMS_FILE, ())
+        if keys is None:
+            whole = True
+        else:
+            read.update(key.split(".", 1)[0] for key in keys)
+            read.update(keys)
+    return [name for name in params_file if name not in pipeline and name not in read and not whole]
 
 
 # -- diff ---------------------------------------------------------------------------------
@@ -115,7 +139,7 @@ class StageParamsDiff:
 
 
 def old_params(
-    spec: StageSpec, reader: RevisionReader, rev_params_file: Mapping[str, Mapping[str, Any]]
+    spec: StageSpec, reader: RevisionReader, rev_files: ParamsFiles
 ) -> tuple[dict[str, Any], OldFrom]:
     """The params ``spec`` had at the reader's revision, and where they were found."""
     lock_path = f".pivot/stages/{spec.name}.lock"
@@ -123,30 +147,38 @@ def old_params(
     if found is not None and found.source == "git":
         lock = parse_lock(found.read_bytes().decode("utf-8"), f"{lock_path} at {reader.rev}")
         return dict(lock.params), "lock"
-    overrides = dict(rev_params_file.get(spec.name, {}))
+    overrides = rev_files.section(spec.name)
     try:
-        return effective_params(spec, overrides), "params.yaml" if overrides else "defaults"
+        tracked = tracked_params(spec, rev_files)
+    except StageDefinitionError:  # a key or file the stage lists did not exist then
+        tracked = {}
+    source: OldFrom = "params.yaml" if overrides or tracked else "defaults"
+    try:
+        return {**effective_params(spec, overrides), **tracked}, source
     except StageDefinitionError:
         # params.yaml at REV does not fit today's model: show its raw values over the defaults.
         try:
             defaults = effective_params(spec, {})
         except StageDefinitionError:
             defaults = {}
-        return {**defaults, **overrides}, "params.yaml"
+        raw = dict(overrides) if isinstance(overrides, Mapping) else {}
+        return {**defaults, **raw, **tracked}, "params.yaml"
 
 
-def read_params_at(reader: RevisionReader) -> dict[str, dict[str, Any]]:
-    """params.yaml as committed at the reader's revision (empty when it did not exist)."""
-    found = reader.find_file(PARAMS_FILE)
-    if found is None:
-        return {}
-    return parse_params_text(found.read_bytes().decode("utf-8"), f"{PARAMS_FILE} at {reader.rev}")
+def files_at(reader: RevisionReader) -> ParamsFiles:
+    """The params files as committed at the reader's revision (absent ones read as absent)."""
+
+    def read(rel: str) -> bytes | None:
+        found = reader.find_file(rel)
+        return None if found is None else found.read_bytes()
+
+    return ParamsFiles(read, where=reader.rev)
 
 
 def diff_params(
     pipeline: PipelineDefinition,
     stages: Sequence[str],
-    params_file: Mapping[str, Mapping[str, Any]],
+    files: ParamsFiles,
     reader: RevisionReader,
     *,
     show_all: bool = False,
@@ -156,12 +188,12 @@ def diff_params(
     Stages with no params on either side are left out; so are stages with no change, unless
     ``show_all``.
     """
-    rev_file = read_params_at(reader)
+    rev_files = files_at(reader)
     diffs = []
     for name in stages:
         spec = pipeline[name]
-        new = flatten(effective_params(spec, dict(params_file.get(name, {}))), lists=False)
-        old_values, old_from = old_params(spec, reader, rev_file)
+        new = flatten(stage_values(spec, files), lists=False)
+        old_values, old_from = old_params(spec, reader, rev_files)
         old = flatten(old_values, lists=False)
         changes = []
         for key in list(new) + [k for k in old if k not in new]:

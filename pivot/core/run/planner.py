@@ -10,7 +10,7 @@ from typing import Any
 from pivot.core.pipeline.code import CodeIndex
 from pivot.core.pipeline.discovery import PipelineDefinition
 from pivot.core.pipeline.graph import StageGraph
-from pivot.core.pipeline.params import effective_params, read_params_file
+from pivot.core.pipeline.params import ParamsFiles, stage_values
 from pivot.core.project import Project
 from pivot.core.store.artifacts import ArtifactHasher
 from pivot.core.store.lock import OutRecord, StageLock
@@ -103,18 +103,13 @@ class Planner:
         self.graph = graph
         self.hasher = ArtifactHasher(project.root, project.state)
         self.code = CodeIndex(project)
-        self._params_file: dict[str, dict[str, Any]] | None = None
-
-    @property
-    def params_file(self) -> dict[str, dict[str, Any]]:
-        if self._params_file is None:
-            self._params_file = read_params_file(self.project.params_file)
-        return self._params_file
+        #: params.yaml and the files ParamsDep name, read once per plan.
+        self.params_files = ParamsFiles.workspace(project.root)
 
     def inputs(self, name: str) -> StageInputs:
         spec = self.pipeline[name]
         fingerprint = self.code.fingerprint(spec)
-        params = effective_params(spec, self.params_file.get(name, {}))
+        params = stage_values(spec, self.params_files)
         deps: dict[str, str | None] = {}
         for path in spec.dep_paths:
             record = self.hasher.hash_path(path)

@@ -194,10 +194,10 @@ class WatchSession:
         if not relevant:
             return
         restart = False
-        # Code and pivot.yaml are imported: they need a reload and fresh workers. params.yaml
-        # is read by every plan, so a params edit keeps the warm workers.
+        # Code and pivot.yaml are imported: they need a reload and fresh workers. Params files
+        # are read by every plan, so a params edit keeps the warm workers.
         code_changed = any(p.endswith(".py") or p.endswith("pivot.yaml") for p in relevant)
-        params_changed = PARAMS_FILE in relevant
+        params_changed = bool(relevant & self._params_files())
         with self._lock:
             self._pending |= relevant
             if code_changed:
@@ -214,6 +214,15 @@ class WatchSession:
         self.emit_outer(
             FilesChanged(run_id="watch", paths=tuple(sorted(relevant)), restart=restart)
         )
+
+    def _params_files(self) -> set[str]:
+        """params.yaml and every params file a ParamsDep reads: read by each plan."""
+        files = {PARAMS_FILE}
+        pipeline = self.engine._pipeline
+        if pipeline is not None:
+            for spec in pipeline.stages.values():
+                files.update(spec.tracked_params())
+        return files
 
     def _touches(self, stage: str, paths: set[str]) -> bool:
         pipeline = self.engine._pipeline

@@ -153,8 +153,14 @@ def _run(spec: StageSpec, where: Workspace, params: dict[str, Any]) -> tuple[Out
             kwargs[arg.arg] = arg.loader.load(previous) if previous.exists() else arg.loader.empty()
     stage_object: Any = None
     if spec.params_arg is not None and spec.params_model is not None:
-        stage_object = spec.params_model(**params)
+        from pivot.core.pipeline.params import model_values
+
+        stage_object = spec.params_model(**model_values(params))
         kwargs[spec.params_arg] = stage_object
+    if spec.params_deps:
+        from pivot.core.pipeline.params import tracked_arguments
+
+        kwargs.update(tracked_arguments(spec, params))
     if spec.stagedef:
         for name, value in loaded_deps.items():
             setattr(stage_object, name, value)
