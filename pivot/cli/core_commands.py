@@ -12,6 +12,7 @@ import click
 
 from pivot.cli._context import CliContext
 from pivot.cli.project_commands import complete_stages
+from pivot.render.counts import plural
 
 pass_cli = click.make_pass_decorator(CliContext)
 
@@ -321,7 +322,9 @@ def status(
             highlight=False,
         )
     stale = sum(1 for r in rows if r["status"] != "cached")
-    console.print(f"{len(rows)} stages, {stale} stale" if rows else "no stages", highlight=False)
+    console.print(
+        f"{plural(len(rows), 'stage')}, {stale} stale" if rows else "no stages", highlight=False
+    )
     if explanations:
         from pivot.render.explain import render_explanations
 
@@ -336,7 +339,8 @@ def status(
             console.print(line, highlight=False, markup=False)
         problems = sum(1 for row in remote_rows if row.status != "ok")
         console.print(
-            f"{len(remote_rows)} outputs, {problems} not in sync with the remote", highlight=False
+            f"{plural(len(remote_rows), 'output')}, {problems} not in sync with the remote",
+            highlight=False,
         )
     if any(r["status"] == "error" for r in rows):
         sys.exit(1)

@@ -15,6 +15,7 @@ import click
 
 from pivot.cli._context import CliContext
 from pivot.cli.project_commands import complete_stages
+from pivot.render.counts import plural
 
 if TYPE_CHECKING:
     from pivot.core.pipeline.discovery import PipelineDefinition
@@ -450,7 +451,7 @@ def _publish(
     if not cli.quiet:
         for figure in figures:
             console.print(BrailleChart(figure, height=height))
-    console.print(f"wrote {out} ({len(figures)} plot{'s' if len(figures) != 1 else ''})")
+    console.print(f"wrote {out} ({plural(len(figures), 'plot')})")
     if open_page:
         import webbrowser
 
