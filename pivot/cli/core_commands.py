@@ -57,7 +57,12 @@ def _run_options(func: Any) -> Any:
             is_flag=True,
             help="After a failure, still run stages that do not depend on it.",
         ),
-        click.option("-n", "--dry-run", is_flag=True, help="Show what would run, run nothing."),
+        click.option(
+            "-n",
+            "--dry-run",
+            is_flag=True,
+            help="Show what would run, run nothing; exit 2 if a stage could not run.",
+        ),
         click.option(
             "-j",
             "--jobs",
@@ -148,6 +153,9 @@ def run(
 
     A stage runs when it never ran, or its code, params or deps changed, or an output is
     missing and not in the cache; otherwise it is skipped. Exit 1 if a stage failed.
+
+    A dry run (-n) lists what would run and why, and each stage that could not (a dep that
+    does not exist, params its model rejects), then exits 2 if there was one.
 
     \b
     Examples:

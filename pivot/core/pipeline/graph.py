@@ -129,10 +129,12 @@ def build_graph(pipeline: PipelineDefinition) -> StageGraph:
     )
 
 
-def check_sources_exist(
+def missing_sources(
     pipeline: PipelineDefinition, graph: StageGraph, stages: Iterable[str]
-) -> None:
-    """Every dep that no stage produces must exist in the workspace."""
+) -> dict[str, str]:
+    """Per stage, why it cannot run for want of a source: its first dep that no stage
+    produces and that does not exist in the workspace."""
+    missing: dict[str, str] = {}
     for name in stages:
         for dep in pipeline[name].dep_paths:
             if (
@@ -140,7 +142,17 @@ def check_sources_exist(
                 and graph.producer_of(dep) is None
                 and not any(is_within(out, dep) for out in graph.producer)
             ):
-                raise GraphError(
+                missing[name] = (
                     f"stage '{name}' depends on '{dep}', which no stage produces and which does "
                     "not exist; create it or fix the path"
                 )
+                break
+    return missing
+
+
+def check_sources_exist(
+    pipeline: PipelineDefinition, graph: StageGraph, stages: Iterable[str]
+) -> None:
+    """Every dep that no stage produces must exist in the workspace."""
+    for message in missing_sources(pipeline, graph, stages).values():
+        raise GraphError(message)
