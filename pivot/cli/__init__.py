@@ -51,15 +51,69 @@ class PivotGroup(click.Group):
                 formatter.write_dl(rest)
 
 
+def _set_no_tui(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(CliContext).no_tui = True
+
+
+def _add_verbose(ctx: click.Context, _param: click.Parameter, value: int) -> None:
+    if value:
+        ctx.ensure_object(CliContext).verbose += value
+
+
+def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(CliContext).quiet = True
+
+
+def global_options() -> list[click.Option]:
+    """``--no-tui``, ``-v`` and ``-q``: fresh options that fold into the shared :class:`CliContext`.
+
+    ``pivot`` itself takes them, and :func:`_register` gives them to every command and
+    subcommand as well, so ``pivot --no-tui run`` and ``pivot run --no-tui`` are the same.
+    """
+    return [
+        click.Option(
+            ["--no-tui"],
+            is_flag=True,
+            expose_value=False,
+            callback=_set_no_tui,
+            help="Plain output even in a terminal (also when stdout is not a TTY or CI is set).",
+        ),
+        click.Option(
+            ["-v", "--verbose"],
+            count=True,
+            expose_value=False,
+            callback=_add_verbose,
+            help="More detail; tracebacks on errors.",
+        ),
+        click.Option(
+            ["-q", "--quiet"],
+            is_flag=True,
+            expose_value=False,
+            callback=_set_quiet,
+            help="Only errors and summaries.",
+        ),
+    ]
+
+
+def _add_global_options(command: click.Command) -> None:
+    """Give ``command`` (and, for a group, its subcommands) the global options, once.
+
+    ``repro`` shares its parameter list with ``run``, hence the check for options already there.
+    """
+    if not any(param.name == "no_tui" for param in command.params):
+        command.params.extend(global_options())
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _add_global_options(sub)
+
+
 @click.group(
     cls=PivotGroup,
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"]},
-)
-@click.option(
-    "--no-tui",
-    is_flag=True,
-    help="Plain output even in a terminal (also when stdout is not a TTY or CI is set).",
+    params=global_options(),
 )
 @click.option(
     "-C",
@@ -67,14 +121,14 @@ class PivotGroup(click.Group):
     type=click.Path(file_okay=False, exists=True),
     help="Run as if started in DIR.",
 )
-@click.option("-v", "--verbose", count=True, help="More detail; tracebacks on errors.")
-@click.option("-q", "--quiet", is_flag=True, help="Only errors and summaries.")
 @click.version_option(package_name="pivot", prog_name="pivot")
 @click.pass_context
-def cli(ctx: click.Context, no_tui: bool, directory: str | None, verbose: int, quiet: bool) -> None:
+def cli(ctx: click.Context, directory: str | None) -> None:
     """Pivot: fast Python data pipelines with code-aware change detection.
 
     Run `pivot` in a terminal for the interactive app, or a command below.
+
+    --no-tui, -v and -q work before or after the command.
 
     \b
     Example:
@@ -82,12 +136,12 @@ def cli(ctx: click.Context, no_tui: bool, directory: str | None, verbose: int, q
     """
     if directory:
         os.chdir(directory)
-    ctx.obj = CliContext(no_tui=no_tui, verbose=verbose, quiet=quiet)
+    cli_context = ctx.ensure_object(CliContext)
     if ctx.invoked_subcommand is None:
-        if ctx.obj.interactive:
+        if cli_context.interactive:
             from pivot.cli._tui import open_tui
 
-            open_tui(ctx.obj)
+            open_tui(cli_context)
         else:
             click.echo(ctx.get_help())
 
@@ -110,6 +164,7 @@ def _register() -> None:
         *project_commands.COMMANDS,
         data_group,
     ]:
+        _add_global_options(command)
         cli.add_command(command)
 
 

@@ -86,6 +86,7 @@ def track(cli: CliContext, paths: tuple[str, ...]) -> None:
       git add data/raw.csv.pvt data/.gitignore
     """
     from pivot.core.run.track import track as do_track
+    from pivot.render.counts import plural
     from pivot.core.store.paths import normalize_path
     from pivot.render.sizes import human_size
 
@@ -94,7 +95,7 @@ def track(cli: CliContext, paths: tuple[str, ...]) -> None:
     for result in do_track(project, rels):
         what = human_size(result.size)
         if result.files is not None:
-            what += f", {result.files} file{'' if result.files == 1 else 's'}"
+            what += f", {plural(result.files, 'file')}"
         verb = "tracked  " if result.changed else "unchanged"
         click.echo(f"{verb} {result.path} ({what}) -> {result.manifest}")
         if result.note:
@@ -149,6 +150,7 @@ def gc(
     from pivot.core.config import load_config
     from pivot.core.store.gc import keep_set, sweep_local
     from pivot.core.store.run_lock import ProjectRunLock
+    from pivot.render.counts import plural
     from pivot.render.sizes import human_size
 
     project = cli.project()
@@ -179,20 +181,17 @@ def gc(
     history = {0: "the workspace", 1: "the workspace and the last commit of HEAD"}.get(
         keep.commits, f"the workspace and the last {keep.commits} commits of HEAD"
     )
+    entries = plural(keep.kept_runs, "run-cache entry", "run-cache entries")
+    click.echo(f"keeping what {history} refer{'s' if keep.commits == 0 else ''} to, and {entries}")
+    expired = plural(local.runs_removed, "expired run-cache entry", "expired run-cache entries")
     click.echo(
-        f"keeping what {history} refer{'s' if keep.commits == 0 else ''} to, and "
-        f"{keep.kept_runs} run-cache entr{'y' if keep.kept_runs == 1 else 'ies'}"
-    )
-    click.echo(
-        f"local cache: {verb} {local.removed} blob{'' if local.removed == 1 else 's'} "
-        f"({human_size(local.removed_bytes)}), {local.kept} kept; "
-        f"{verb} {local.runs_removed} expired run-cache entr"
-        f"{'y' if local.runs_removed == 1 else 'ies'}"
+        f"local cache: {verb} {plural(local.removed, 'blob')} "
+        f"({human_size(local.removed_bytes)}), {local.kept} kept; {verb} {expired}"
     )
     if remote_result is not None:
         click.echo(
-            f"{remote_result.remote}: {verb} {remote_result.removed} "
-            f"blob{'' if remote_result.removed == 1 else 's'}, {remote_result.kept} kept"
+            f"{remote_result.remote}: {verb} {plural(remote_result.removed, 'blob')}, "
+            f"{remote_result.kept} kept"
         )
 
 

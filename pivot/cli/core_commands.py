@@ -12,6 +12,7 @@ import click
 
 from pivot.cli._context import CliContext
 from pivot.cli.project_commands import complete_stages
+from pivot.render.counts import plural
 
 pass_cli = click.make_pass_decorator(CliContext)
 
@@ -56,7 +57,12 @@ def _run_options(func: Any) -> Any:
             is_flag=True,
             help="After a failure, still run stages that do not depend on it.",
         ),
-        click.option("-n", "--dry-run", is_flag=True, help="Show what would run, run nothing."),
+        click.option(
+            "-n",
+            "--dry-run",
+            is_flag=True,
+            help="Show what would run, run nothing; exit 2 if a stage could not run.",
+        ),
         click.option(
             "-j",
             "--jobs",
@@ -147,6 +153,9 @@ def run(
 
     A stage runs when it never ran, or its code, params or deps changed, or an output is
     missing and not in the cache; otherwise it is skipped. Exit 1 if a stage failed.
+
+    A dry run (-n) lists what would run and why, and each stage that could not (a dep that
+    does not exist, params its model rejects), then exits 2 if there was one.
 
     \b
     Examples:
@@ -326,7 +335,9 @@ def status(
             highlight=False,
         )
     stale = sum(1 for r in rows if r["status"] != "cached")
-    console.print(f"{len(rows)} stages, {stale} stale" if rows else "no stages", highlight=False)
+    console.print(
+        f"{plural(len(rows), 'stage')}, {stale} stale" if rows else "no stages", highlight=False
+    )
     changed = [t for t in tracked if t.status != "ok"]
     for item in changed:
         console.print(
@@ -347,7 +358,8 @@ def status(
             console.print(line, highlight=False, markup=False)
         problems = sum(1 for row in remote_rows if row.status != "ok")
         console.print(
-            f"{len(remote_rows)} outputs, {problems} not in sync with the remote", highlight=False
+            f"{plural(len(remote_rows), 'output')}, {problems} not in sync with the remote",
+            highlight=False,
         )
     if any(r["status"] == "error" for r in rows):
         sys.exit(1)

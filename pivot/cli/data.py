@@ -28,6 +28,9 @@ __all__ = ["data_group"]
 def data_group() -> None:
     """Compare data files with, and fetch them from, past git revisions.
 
+    Works in any git repository; `pivot init` is needed only for pipeline outputs kept in
+    the cache.
+
     \b
     Examples:
       pivot data diff data/clean.csv --key id
@@ -218,22 +221,24 @@ def _shown(path: Path) -> str:
 
 
 def _project_root() -> Path:
-    from pivot.core.store.paths import find_project_root
+    """The Pivot project here, or else the git repository: `pivot data` needs no `pivot init`."""
+    from pivot.core.store.revisions import find_revision_root
 
-    return find_project_root()
+    return find_revision_root()
 
 
 def _project_path(root: Path, target: str) -> str:
-    """A command-line path (relative to the current folder) as a project-relative posix path."""
+    """A command-line path (relative to the current folder) as a posix path relative to
+    ``root`` (the project, or the git work tree outside a project)."""
     absolute = Path(os.path.abspath(target))
     # Resolve symlinks in the folders only: the file itself may be a link into the cache.
     absolute = absolute.parent.resolve() / absolute.name
     try:
         rel = absolute.relative_to(root.resolve())
     except ValueError:
-        raise ProjectError(f"{target} is outside the project at {root}") from None
+        raise ProjectError(f"{target} is outside {root}; name a file inside it") from None
     if not rel.parts:
-        raise UsageError(f"{target} is the project root; name a file inside it")
+        raise UsageError(f"{target} is {root} itself; name a file inside it")
     return rel.as_posix()
 
 

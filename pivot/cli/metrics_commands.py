@@ -15,6 +15,7 @@ import click
 
 from pivot.cli._context import CliContext
 from pivot.cli.project_commands import complete_stages
+from pivot.render.counts import plural
 
 if TYPE_CHECKING:
     from pivot.core.pipeline.discovery import PipelineDefinition
@@ -53,8 +54,44 @@ def _precision_option(func: Any) -> Any:
         default=5,
         show_default=True,
         metavar="N",
-        help="Significant digits of numbers in text and Markdown (JSON keeps full values).",
+        help="Significant digits of numbers in text and Markdown (JSON and YAML keep full values).",
     )(func)
+
+
+SHOW_FORMATS = ("table", "json", "yaml", "md")
+
+
+def _format_options(func: Any) -> Any:
+    """``--format table|json|yaml|md`` for the show commands, with ``--json`` and ``--md`` as
+    short forms of ``--format json`` and ``--format md``."""
+    options = [
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(SHOW_FORMATS),
+            default=None,
+            help="Output format: a table (default), json, yaml, or md (a Markdown table).",
+        ),
+        click.option("--json", "as_json", is_flag=True, help="Same as --format json."),
+        click.option("--md", "as_md", is_flag=True, help="Same as --format md."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _output_format(fmt: str | None, as_json: bool, as_md: bool) -> str:
+    """The one format asked for (``table`` when none was)."""
+    from pivot.exceptions import UsageError
+
+    asked = {fmt} if fmt is not None else set()
+    asked |= {"json"} if as_json else set()
+    asked |= {"md"} if as_md else set()
+    if len(asked) > 1:
+        raise UsageError(
+            f"output formats {' and '.join(sorted(asked))} cannot be used together; pick one"
+        )
+    return asked.pop() if asked else "table"
 
 
 def _check_formats(as_json: bool, as_md: bool) -> None:
@@ -94,10 +131,11 @@ def params_group() -> None:
 
 @params_group.command("show")
 @click.argument("stages", nargs=-1, shell_complete=complete_stages)
-@_json_option
-@_md_option
+@_format_options
 @pass_cli
-def params_show(cli: CliContext, stages: tuple[str, ...], as_json: bool, as_md: bool) -> None:
+def params_show(
+    cli: CliContext, stages: tuple[str, ...], fmt: str | None, as_json: bool, as_md: bool
+) -> None:
     """Show the effective params of STAGES (default: every stage that takes params).
 
     Each value is marked with where it comes from: the model `default`, `params.yaml`, or
@@ -108,6 +146,7 @@ def params_show(cli: CliContext, stages: tuple[str, ...], as_json: bool, as_md: 
     Examples:
       pivot params show
       pivot params show train --json
+      pivot params show --format yaml
     """
     from pivot.core.pipeline.params import ParamsFiles
     from pivot.core.reports import params_diff
@@ -115,7 +154,7 @@ def params_show(cli: CliContext, stages: tuple[str, ...], as_json: bool, as_md: 
     from pivot.render import params as show
     from pivot.render.tables import rich_table
 
-    _check_formats(as_json, as_md)
+    output = _output_format(fmt, as_json, as_md)
     project = cli.project()
     engine = Engine(project)
     pipeline, _ = engine.load()
@@ -131,10 +170,13 @@ def params_show(cli: CliContext, stages: tuple[str, ...], as_json: bool, as_md: 
     if not stages:
         shown = [(name, values) for name, values in shown if values]
 
-    if as_json:
+    if output == "json":
         click.echo(show.render_show_json(shown))
         return
-    if as_md:
+    if output == "yaml":
+        click.echo(show.render_show_yaml(shown), nl=False)
+        return
+    if output == "md":
         click.echo(show.render_show_markdown(shown), nl=False)
         return
     console = cli.console()
@@ -164,6 +206,14 @@ def params_show(cli: CliContext, stages: tuple[str, ...], as_json: bool, as_md: 
 @click.option("--all", "show_all", is_flag=True, help="Also list params that did not change.")
 @_json_option
 @_md_option
+@click.option(
+    "--precision",
+    type=click.IntRange(min=1, max=17),
+    default=None,
+    metavar="N",
+    help="Round floats to N significant digits in text and Markdown (default: as written; "
+    "JSON keeps full values).",
+)
 @pass_cli
 def params_diff_command(
     cli: CliContext,
@@ -172,6 +222,7 @@ def params_diff_command(
     show_all: bool,
     as_json: bool,
     as_md: bool,
+    precision: int | None,
 ) -> None:
     """Show params that changed since REV (default HEAD), per stage and field.
 
@@ -183,6 +234,7 @@ def params_diff_command(
     Examples:
       pivot params diff
       pivot params diff --rev HEAD~3 --all
+      pivot params diff --precision 3
       pivot params diff --md >> report.md
     """
     from pivot.core.pipeline.params import ParamsFiles
@@ -205,7 +257,7 @@ def params_diff_command(
         click.echo(show.render_diff_json(rev, diffs))
         return
     if as_md:
-        click.echo(show.render_diff_markdown(rev, diffs), nl=False)
+        click.echo(show.render_diff_markdown(rev, diffs, precision), nl=False)
         return
     console = cli.console()
     if not diffs:
@@ -215,7 +267,7 @@ def params_diff_command(
     colors = {"added": "green", "removed": "red", "modified": "yellow", "unchanged": "dim"}
     for diff in diffs:
         for i, change in enumerate(diff.changes):
-            old, new = show.diff_cells(change)
+            old, new = show.diff_cells(change, precision)
             color = colors[change.status]
             table.add_row(
                 diff.stage if i == 0 else "",
@@ -266,12 +318,16 @@ def _targets(
 
 @metrics_group.command("show")
 @click.argument("targets", nargs=-1, shell_complete=complete_stages)
-@_json_option
-@_md_option
+@_format_options
 @_precision_option
 @pass_cli
 def metrics_show(
-    cli: CliContext, targets: tuple[str, ...], as_json: bool, as_md: bool, precision: int
+    cli: CliContext,
+    targets: tuple[str, ...],
+    fmt: str | None,
+    as_json: bool,
+    as_md: bool,
+    precision: int,
 ) -> None:
     """Show metrics, flattened to dotted keys (`train.loss`).
 
@@ -283,19 +339,22 @@ def metrics_show(
       pivot metrics show
       pivot metrics show metrics.json --precision 3
       pivot metrics show train --json
+      pivot metrics show --format yaml
     """
     from pivot.core.reports import metrics
     from pivot.render import metrics as show
     from pivot.render.tables import rich_table
 
-    _check_formats(as_json, as_md)
+    output = _output_format(fmt, as_json, as_md)
     project = cli.project()
     selected = _targets(project, targets, "metric", need_pipeline=False)
     files = metrics.workspace_metrics(project.root, selected)
     failed = any(f.values is None for f in files)
-    if as_json:
+    if output == "json":
         click.echo(show.render_show_json(files))
-    elif as_md:
+    elif output == "yaml":
+        click.echo(show.render_show_yaml(files), nl=False)
+    elif output == "md":
         click.echo(show.render_show_markdown(files, precision), nl=False)
     else:
         console = cli.console()
@@ -451,7 +510,7 @@ def _publish(
     if not cli.quiet:
         for figure in figures:
             console.print(BrailleChart(figure, height=height))
-    console.print(f"wrote {out} ({len(figures)} plot{'s' if len(figures) != 1 else ''})")
+    console.print(f"wrote {out} ({plural(len(figures), 'plot')})")
     if open_page:
         import webbrowser
 

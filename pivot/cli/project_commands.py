@@ -19,6 +19,7 @@ import click
 
 from pivot.cli._context import CliContext
 from pivot.exceptions import PivotError, UsageError
+from pivot.render.counts import plural
 
 if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
@@ -184,7 +185,7 @@ def list_stages(cli: CliContext, stages: tuple[str, ...], as_json: bool) -> None
             click.echo(f"  keys  {file}: {', '.join(keys) if keys is not None else '(all)'}")
         if spec.outs:
             click.echo(f"  outs  {', '.join(_out_label(out) for out in spec.outs)}")
-    click.echo(f"{len(names)} stage{'s' if len(names) != 1 else ''}")
+    click.echo(plural(len(names), "stage"))
 
 
 # -- dag --------------------------------------------------------------------------------------
@@ -299,7 +300,7 @@ def export(
         shown = os.path.relpath(path)
         if path.exists():
             what = (
-                f"{len(plan.names)} stage{'s' if len(plan.names) != 1 else ''}"
+                plural(len(plan.names), "stage")
                 if path == out_file
                 else "defaults of params that params.yaml does not set"
             )
@@ -398,8 +399,8 @@ def import_dvc(dvc_yaml: str, output: str | None, force: bool) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(target, result.source)
     click.echo(
-        f"wrote {output}: {len(result.stages)} stage{'s' if len(result.stages) != 1 else ''}, "
-        f"{result.todos} TODO note{'s' if result.todos != 1 else ''}"
+        f"wrote {output}: {plural(len(result.stages), 'stage')}, "
+        f"{plural(result.todos, 'TODO note')}"
     )
     click.echo("Next: `pivot list` to check it loads, then `pivot run`.")
 
@@ -456,7 +457,11 @@ def _check_state(project: Project) -> _Check:
             entries = txn.stat()["entries"]
     except Exception as exc:
         return ("local state", False, f"{exc}")
-    return ("local state", True, f"{os.path.relpath(state.path)} opens ({entries} tables)")
+    return (
+        "local state",
+        True,
+        f"{os.path.relpath(state.path)} opens ({plural(entries, 'table')})",
+    )
 
 
 def _check_remotes(project: Project) -> list[_Check]:
@@ -532,9 +537,7 @@ def doctor(cli: CliContext, as_json: bool) -> None:
             except PivotError as exc:
                 return [("pipeline", False, str(exc))]
             count = len(pipeline)
-            return [
-                ("pipeline", True, f"pipeline.py loads: {count} stage{'s' if count != 1 else ''}")
-            ]
+            return [("pipeline", True, f"pipeline.py loads: {plural(count, 'stage')}")]
 
         checks.extend(_guarded(pipeline_check, "pipeline"))
         checks.extend(_guarded(lambda: [_check_cache(project)], "cache"))
@@ -554,11 +557,7 @@ def doctor(cli: CliContext, as_json: bool) -> None:
         )
     else:
         _print_checks(checks)
-        click.echo(
-            "all checks passed"
-            if not failed
-            else f"{failed} check{'s' if failed != 1 else ''} failed"
-        )
+        click.echo("all checks passed" if not failed else f"{plural(failed, 'check')} failed")
     if failed:
         sys.exit(1)
 

@@ -16,6 +16,7 @@ import click
 
 from pivot.cli._context import CliContext
 from pivot.cli.project_commands import complete_stages
+from pivot.render.counts import plural
 
 if TYPE_CHECKING:
     from pivot.core.remote import BlobProblem, ProgressCallback, TransferResult
@@ -60,7 +61,7 @@ def _progress(cli: CliContext, label: str, as_json: bool) -> Iterator[ProgressCa
 
 
 def _files(count: int) -> str:
-    return f"{count} file{'' if count == 1 else 's'}"
+    return plural(count, "file")
 
 
 def _report_problems(title: str, problems: Sequence[BlobProblem], verbose: int) -> None:
@@ -94,7 +95,7 @@ def _fail_on_problems(result: TransferResult, action: str, next_step: str, cli: 
     if problems:
         first = problems[0]
         raise RemoteError(
-            f"{len(problems)} of {result.blobs} blobs could not be {action} (first: {first.path}: "
+            f"{len(problems)} of {plural(result.blobs, 'blob')} could not be {action} (first: {first.path}: "
             f"{first.reason}); {next_step}"
         )
 
@@ -231,7 +232,7 @@ def pull(
         problems = [*result.fetch.missing, *result.fetch.failed, *result.failed]
         paths = {p.path for p in problems}
         raise RemoteError(
-            f"{len(paths)} output file{'s' if len(paths) != 1 else ''} could not be pulled "
+            f"{plural(len(paths), 'output file')} could not be pulled "
             f"(first: {problems[0].path}: {problems[0].reason})"
         )
 
@@ -291,7 +292,7 @@ def verify(
         if rows:
             files = sum(row.missing_remote for row in rows)
             raise exceptions.RemoteError(
-                f"{len(rows)} output{'s' if len(rows) != 1 else ''} ({_files(files)}) not on the remote; "
+                f"{plural(len(rows), 'output')} ({_files(files)}) not on the remote; "
                 "run `pivot push` where they were produced"
             )
         if not as_json:
@@ -305,7 +306,7 @@ def verify(
             click.echo(problem.describe())
     if problems:
         raise exceptions.PivotError(
-            f"verify found {len(problems)} problem{'s' if len(problems) != 1 else ''} (listed above)"
+            f"verify found {plural(len(problems), 'problem')} (listed above)"
         )
     if not as_json:
         click.echo("every stage has a lock; its cached outputs and the workspace match it")

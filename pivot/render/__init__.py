@@ -17,7 +17,8 @@ Modules (one per kind of fact):
 - ``explain``: why stages will run, for the terminal;
 - ``remote``: what the remote holds, a line per output;
 - ``progress``: the transfer progress bar of push, fetch and pull;
-- ``sizes``: amounts of data (``1.5 kB``).
+- ``sizes``: amounts of data (``1.5 kB``);
+- ``counts``: numbers of things (``1 stage``, ``2 stages``).
 
 rich is imported inside the functions that need it, so that commands printing Markdown or
 JSON (and ``pivot --help``) never pay for it.

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from pivot.core.reports.datadiff import SCHEMA_VERSION, DataDiff, ListedRow, ModifiedRow
+from pivot.render.counts import plural
 from pivot.render.tables import md_table, rich_table
 
 if TYPE_CHECKING:
@@ -64,6 +65,10 @@ def _n(value: int) -> str:
     return f"{value:,}"
 
 
+def _rows(count: int) -> str:
+    return plural(count, "row", grouped=True)
+
+
 def _delta(old: int, new: int) -> str:
     diff = new - old
     return f" ({'+' if diff > 0 else ''}{_n(diff)})" if diff else ""
@@ -97,11 +102,11 @@ def status_line(diff: DataDiff) -> str:
     if diff.status == "identical":
         return "no changes"
     if diff.status == "reordered":
-        return f"reordered only: same {_n(diff.new.rows)} rows, {_n(c.moved or 0)} moved"
+        return f"reordered only: same {_rows(diff.new.rows)}, {_n(c.moved or 0)} moved"
     if diff.status == "added":
-        return f"new file: {_n(diff.new.rows)} rows (absent at {diff.old.label})"
+        return f"new file: {_rows(diff.new.rows)} (absent at {diff.old.label})"
     if diff.status == "deleted":
-        return f"deleted: {_n(diff.old.rows)} rows at {diff.old.label}, absent in the workspace"
+        return f"deleted: {_rows(diff.old.rows)} at {diff.old.label}, absent in the workspace"
     parts = [
         f"{_n(c.added)} added",
         f"{_n(c.removed)} removed",

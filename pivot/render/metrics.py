@@ -21,6 +21,7 @@ __all__ = [
     "render_diff_markdown",
     "render_show_json",
     "render_show_markdown",
+    "render_show_yaml",
     "show_rows",
 ]
 
@@ -90,6 +91,14 @@ def render_show_json(files: Sequence[MetricsFile]) -> str:
         indent=2,
         default=str,
     )
+
+
+def render_show_yaml(files: Sequence[MetricsFile]) -> str:
+    """The JSON document of :func:`render_show_json`, as YAML."""
+    import yaml
+
+    data = json.loads(render_show_json(files))
+    return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
 def render_diff_json(diff: MetricsDiff) -> str:

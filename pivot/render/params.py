@@ -9,6 +9,7 @@ value, from which source) comes from :func:`pivot.core.reports.params_diff.stage
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +25,7 @@ __all__ = [
     "render_diff_markdown",
     "render_show_json",
     "render_show_markdown",
+    "render_show_yaml",
     "source_label",
 ]
 
@@ -43,26 +45,38 @@ def source_label(source: Source) -> str:
     return SOURCE_LABELS.get(source, source)
 
 
-def format_param(value: Any) -> str:
-    """A param value as it would be written in params.yaml."""
+def format_param(value: Any, precision: int | None = None) -> str:
+    """A param value as it would be written in params.yaml; with ``precision``, a float is
+    rounded to that many significant digits (``pivot params diff --precision``)."""
     if isinstance(value, str):
         return value
     if isinstance(value, float):
+        if precision is not None and math.isfinite(value):
+            return f"{value:.{precision}g}"
         return repr(value)
     return json.dumps(value, default=str)
 
 
+def _show_data(shown: Sequence[tuple[str, Sequence[ParamValue]]]) -> dict[str, Any]:
+    return {
+        "stages": {
+            stage: {p.name: {"value": p.value, "source": p.source} for p in values}
+            for stage, values in shown
+        }
+    }
+
+
 def render_show_json(shown: Sequence[tuple[str, Sequence[ParamValue]]]) -> str:
-    return json.dumps(
-        {
-            "stages": {
-                stage: {p.name: {"value": p.value, "source": p.source} for p in values}
-                for stage, values in shown
-            }
-        },
-        indent=2,
-        default=str,
-    )
+    return json.dumps(_show_data(shown), indent=2, default=str)
+
+
+def render_show_yaml(shown: Sequence[tuple[str, Sequence[ParamValue]]]) -> str:
+    """The JSON document of :func:`render_show_json`, as YAML."""
+    import yaml
+
+    # Through JSON first, so that values YAML cannot represent are written as JSON writes them.
+    data = json.loads(render_show_json(shown))
+    return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
 def render_show_markdown(shown: Sequence[tuple[str, Sequence[ParamValue]]]) -> str:
@@ -95,15 +109,19 @@ def render_diff_json(rev: str, diffs: Sequence[StageParamsDiff]) -> str:
     )
 
 
-def diff_cells(change: ParamChange) -> tuple[str, str]:
+def diff_cells(change: ParamChange, precision: int | None = None) -> tuple[str, str]:
     """Old and new columns as text (``—`` on the side where the param does not exist)."""
-    old = "—" if change.status == "added" else format_param(change.old)
-    new = "—" if change.status == "removed" else format_param(change.new)
+    old = "—" if change.status == "added" else format_param(change.old, precision)
+    new = "—" if change.status == "removed" else format_param(change.new, precision)
     return old, new
 
 
-def render_diff_markdown(rev: str, diffs: Sequence[StageParamsDiff]) -> str:
-    rows = [(d.stage, c.name, *diff_cells(c), c.status) for d in diffs for c in d.changes]
+def render_diff_markdown(
+    rev: str, diffs: Sequence[StageParamsDiff], precision: int | None = None
+) -> str:
+    rows = [
+        (d.stage, c.name, *diff_cells(c, precision), c.status) for d in diffs for c in d.changes
+    ]
     if not rows:
         return f"No params changed since {rev}.\n"
     return "\n".join(md_table(("Stage", "Param", rev, "workspace", "Status"), rows)) + "\n"

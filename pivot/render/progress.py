@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from pivot.core.remote import Phase, TransferProgress
+from pivot.render.counts import plural
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -66,7 +67,7 @@ class ConsoleProgress:
             description=self.label,
             total=max(snapshot.bytes_total, 1),
             completed=snapshot.bytes_done,
-            files=f"{snapshot.files_done}/{snapshot.files_total} files",
+            files=f"{snapshot.files_done}/{plural(snapshot.files_total, 'file')}",
         )
 
     def __exit__(

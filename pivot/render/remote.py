@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from pivot.render.counts import plural
+
 if TYPE_CHECKING:
     from pivot.core.remote import RemoteStatusRow
 
@@ -24,9 +26,9 @@ def remote_status_lines(
         if row.blobs > 1:
             parts = []
             if row.missing_local:
-                parts.append(f"{row.missing_local}/{row.blobs} files missing locally")
+                parts.append(f"{row.missing_local}/{plural(row.blobs, 'file')} missing locally")
             if row.missing_remote:
-                parts.append(f"{row.missing_remote}/{row.blobs} files not on the remote")
+                parts.append(f"{row.missing_remote}/{plural(row.blobs, 'file')} not on the remote")
             detail = f"  ({', '.join(parts)})" if parts else ""
         lines.append(f"{row.status:<11} {row.stage:<{width}}  {row.path}{detail}")
     return lines

@@ -13,6 +13,7 @@ import math
 from typing import TYPE_CHECKING
 
 from pivot.core.reports.plots import Figure
+from pivot.render.counts import plural
 from pivot.render.metrics import format_number
 from pivot.render.palette import PALETTE, color_indexes
 
@@ -111,7 +112,7 @@ class BrailleChart:
             yield Text(f"note: {note}", style="yellow")
         for image in figure.images:
             yield Text(
-                f"image ({image.label}, {image.mime}, {len(image.data):,} bytes): "
+                f"image ({image.label}, {image.mime}, {plural(len(image.data), 'byte', grouped=True)}): "
                 "see the HTML page",
                 style="dim",
             )

@@ -33,6 +33,17 @@ STYLE = {
     StageStatus.CANCELLED: ("!", "yellow", "cancelled"),
 }
 
+#: What a dry run says of each stage: (style, words), in the listing and in the summary.
+DRY_STYLE = {
+    StageStatus.RAN: ("bold", "would run"),
+    StageStatus.SKIPPED: ("dim", "up to date"),
+    StageStatus.RESTORED: ("dim", "would restore"),
+    StageStatus.FAILED: ("bold red", "cannot run"),
+    StageStatus.BLOCKED: ("yellow", "blocked"),
+    StageStatus.CANCELLED: ("yellow", "cancelled"),
+}
+_DRY_WIDTH = max(len(words) for _, words in DRY_STYLE.values())
+
 
 class ConsoleSink:
     """Rich console output; degrades to plain lines when not attached to a terminal."""
@@ -61,10 +72,7 @@ class ConsoleSink:
             self._start(event)
         elif isinstance(event, StageQueued):
             if self._dry:
-                self.console.print(
-                    f"[bold]would run[/] {event.stage:<{self._width}} [dim]{event.reason}[/]",
-                    highlight=False,
-                )
+                self._dry_line(StageStatus.RAN, event.stage, event.reason)
         elif isinstance(event, StageStarted):
             if self._progress is not None:
                 self._running[event.stage] = self._progress.add_task(
@@ -136,15 +144,11 @@ class ConsoleSink:
             assert self._task is not None
             self._progress.advance(self._task)
         if self._dry:
-            if event.status is not StageStatus.RAN:
-                verb = {
-                    StageStatus.SKIPPED: "up to date",
-                    StageStatus.RESTORED: "would restore",
-                }.get(event.status, str(event.status))
-                self.console.print(
-                    f"[dim]{verb:<9} {event.stage:<{self._width}} {event.reason}[/]",
-                    highlight=False,
-                )
+            # "would run" was said when the stage was queued.
+            if event.status is not StageStatus.RAN and not (
+                self.quiet and event.status is StageStatus.SKIPPED
+            ):
+                self._dry_line(event.status, event.stage, event.reason)
             return
         if self.quiet and event.status in (StageStatus.SKIPPED,):
             return
@@ -175,6 +179,16 @@ class ConsoleSink:
 
             self.console.print(Text(event.error.rstrip(), style="red"))
 
+    def _dry_line(self, status: StageStatus, stage: str, reason: str) -> None:
+        from rich.markup import escape
+
+        style, words = DRY_STYLE[status]
+        why = "" if reason == words else f"  [dim]{escape(reason)}[/]"
+        self.console.print(
+            f"[{style}]{words:<{_DRY_WIDTH}}[/] {escape(stage):<{self._width}}{why}",
+            highlight=False,
+        )
+
     def _stop(self) -> None:
         if self._live is not None:
             self._live.stop()
@@ -183,14 +197,15 @@ class ConsoleSink:
 
     def _summary(self, event: RunFinished) -> None:
         counts = event.counts
-        parts = [
-            f"{counts.get(str(s), 0)} {STYLE[s][2]}" for s in StageStatus if counts.get(str(s), 0)
-        ]
+        words = {s: DRY_STYLE[s][1] if self._dry else STYLE[s][2] for s in StageStatus}
+        parts = [f"{counts[str(s)]} {words[s]}" for s in StageStatus if counts.get(str(s), 0)]
         text = ", ".join(parts) or "nothing to do"
         if event.cancelled:
             style, head = "yellow", f"Cancelled ({event.cancelled})"
+        elif self._dry:
+            style, head = ("bold red" if event.exit_code else "bold green"), "Dry run"
         elif event.exit_code:
             style, head = "bold red", "Failed"
         else:
-            style, head = "bold green", "Dry run" if self._dry else "Done"
+            style, head = "bold green", "Done"
         self.console.print(f"[{style}]{head}:[/] {text} in {event.duration:.2f}s", highlight=False)

@@ -219,6 +219,77 @@ def test_force_and_dry_run(two: TempProject) -> None:
     assert two.status_json()["make"]["status"] == "stale"  # nothing ran
 
 
+DRY = """
+from typing import Annotated
+import pivot
+from pivot import loaders
+from pivot.stage_def import StageParams
+
+class LearnParams(StageParams):
+    rate: float = 0.5
+
+def fine() -> Annotated[str, pivot.Out("fine.txt", loaders.Text())]:
+    return "fine"
+
+def learn(params: LearnParams) -> Annotated[str, pivot.Out("model.txt", loaders.Text())]:
+    return str(params.rate)
+
+def score(m: Annotated[str, pivot.Dep("model.txt", loaders.Text())]) -> Annotated[str, pivot.Out("score.txt", loaders.Text())]:
+    return m
+
+def load(x: Annotated[str, pivot.Dep("nowhere.csv", loaders.Text())]) -> Annotated[str, pivot.Out("loaded.txt", loaders.Text())]:
+    return x
+
+p = pivot.Pipeline("p")
+for f in (fine, learn, score, load):
+    p.register(f)
+"""
+
+
+def test_dry_run_lists_what_could_not_run_and_exits_2(project: TempProject) -> None:
+    project.write("pipeline.py", DRY)
+    project.write("params.yaml", "learn:\n  rate: fast\n")
+    proc = project.pivot("--no-tui", "run", "-n", check=2)
+    *listing, summary = proc.stdout.splitlines()
+    by_stage = {line[14:].split()[0]: line for line in listing}  # after the 13-wide verb
+    assert list(by_stage) == ["fine", "learn", "load", "score"]  # run order
+    assert by_stage["fine"].split() == ["would", "run", "fine", "never", "run"]
+    assert by_stage["learn"].startswith("cannot run    learn ")
+    assert "stage 'learn': invalid params: rate:" in by_stage["learn"]
+    assert by_stage["score"].split() == ["blocked", "score", "upstream", "learn", "cannot", "run"]
+    assert by_stage["load"].startswith("cannot run    load ")
+    assert "depends on 'nowhere.csv', which no stage produces" in by_stage["load"]
+    assert summary.startswith("Dry run: 1 would run, 2 cannot run, 1 blocked in ")
+    assert proc.stderr == ""
+    assert not (project.root / ".pivot" / "stages" / "fine.lock").exists()  # nothing ran
+
+    events = project.run_events("-n", check=2)
+    finished = {e["stage"]: e["status"] for e in events if e["event"] == "stage_finished"}
+    assert finished == {"fine": "ran", "learn": "failed", "score": "blocked", "load": "failed"}
+    assert events[-1]["event"] == "run_finished" and events[-1]["exit_code"] == 2
+
+    # Stages clear of the problems: exit 0, and the counts read right for one stage.
+    proc = project.pivot("--no-tui", "run", "-n", "fine")
+    assert proc.stdout.splitlines()[-1].startswith("Dry run: 1 would run in ")
+    project.pivot("run", "fine")
+    line, summary = project.pivot("--no-tui", "run", "-n", "fine").stdout.splitlines()
+    assert line.split() == ["up", "to", "date", "fine"]
+    assert summary.startswith("Dry run: 1 up to date in ")
+    assert project.pivot("--no-tui", "status", "fine").stdout.splitlines()[-1] == "1 stage, 0 stale"
+
+
+def test_dry_run_forces_only_the_named_stages_and_honours_single(two: TempProject) -> None:
+    two.pivot("run")
+    proc = two.pivot("--no-tui", "run", "-n", "-f", "use")
+    assert [line.split()[:3] for line in proc.stdout.splitlines()[:2]] == [
+        ["up", "to", "date"],
+        ["would", "run", "use"],
+    ]
+    assert "make" in proc.stdout.splitlines()[0]
+    single = two.pivot("--no-tui", "run", "-n", "-f", "--single", "use").stdout.splitlines()
+    assert len(single) == 2 and single[0].split()[:3] == ["would", "run", "use"]
+
+
 FAILING = """
 from typing import Annotated
 import pivot

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -327,3 +328,40 @@ class TestGet:
 def test_help_lists_both_commands(project: TempProject) -> None:
     out = pivot(project, "data", "--help").stdout
     assert "diff" in out and "get" in out
+
+
+class TestPlainGitRepository:
+    """`pivot data` needs git and the files, not `pivot init`."""
+
+    @pytest.fixture
+    def repo(self, tmp_path: Path) -> TempProject:
+        repo = TempProject(tmp_path / "repo")
+        repo.root.mkdir()
+        repo.git("init", "-q")
+        repo.write("data/fruit.csv", OLD_CSV)
+        repo.commit_all("fruit")
+        repo.write("data/fruit.csv", NEW_CSV)
+        return repo
+
+    def test_diff_from_a_sub_folder(self, repo: TempProject) -> None:
+        args = ("-C", "data", "data", "diff", "fruit.csv", "--key", "id", "--json")
+        (entry,) = json.loads(pivot(repo, *args).stdout)["files"]
+        assert entry["path"] == "data/fruit.csv" and entry["old"]["source"] == "git"
+        assert entry["rows"]["modified"] == 2 and entry["rows"]["added"] == 1
+        assert not (repo.root / ".pivot").exists()
+
+    def test_text_and_get(self, repo: TempProject) -> None:
+        out = pivot(repo, "data", "diff", "data/fruit.csv", "--key", "id", "--no-tui").stdout
+        assert "1 added, 1 removed, 2 modified, 1 unchanged" in out
+        got = pivot(repo, "data", "get", "data/fruit.csv", "--rev", "HEAD", "-o", "-").stdout
+        assert got == OLD_CSV
+
+    def test_other_commands_still_need_a_project(self, repo: TempProject) -> None:
+        proc = pivot(repo, "status", check=None)
+        assert_one_line_error(proc, 2, "no Pivot project in", "run `pivot init` first")
+
+    def test_outside_git_is_one_clear_error(self, tmp_path: Path) -> None:
+        loose = TempProject(tmp_path / "loose")
+        loose.write("f.csv", OLD_CSV)
+        proc = pivot(loose, "data", "diff", "f.csv", check=None)
+        assert_one_line_error(proc, 2, "neither a Pivot project nor a git repository", "git init")

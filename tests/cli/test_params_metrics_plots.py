@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.helpers import TempProject, make_project
 
@@ -133,6 +134,39 @@ def test_params_show_marks_values_from_params_yaml(proj: TempProject) -> None:
     assert "| train | learning_rate | 0.1 | params.yaml |" in md
 
 
+def test_params_show_formats(proj: TempProject) -> None:
+    proj.write("params.yaml", "train:\n  learning_rate: 0.1\n")
+    as_json = _json(proj, "params", "show", "--json")
+    assert _json(proj, "params", "show", "--format", "json") == as_json
+    as_yaml = proj.pivot("params", "show", "--format", "yaml").stdout
+    assert yaml.safe_load(as_yaml) == as_json
+    assert "    learning_rate:\n      value: 0.1\n      source: params.yaml\n" in as_yaml
+    md = proj.pivot("params", "show", "--format", "md").stdout
+    assert md == proj.pivot("params", "show", "--md").stdout
+    assert "| train | learning_rate | 0.1 | params.yaml |" in md
+    table = proj.pivot("--no-tui", "params", "show", "--format", "table").stdout
+    assert table == proj.pivot("--no-tui", "params", "show").stdout
+    assert re.search(r"learning_rate\s+0\.1\s+params\.yaml", table)
+
+    proc = proj.pivot("params", "show", "--json", "--format", "md", check=2)
+    assert proc.stderr == "error: output formats json and md cannot be used together; pick one\n"
+    proc = proj.pivot("params", "show", "--format", "xml", check=2)
+    assert "'xml' is not one of 'table', 'json', 'yaml', 'md'" in proc.stderr
+
+
+def test_params_diff_precision_rounds_shown_values(proj: TempProject) -> None:
+    proj.write("params.yaml", "train:\n  learning_rate: 0.123456789\n")
+    exact = proj.pivot("--no-tui", "params", "diff").stdout
+    assert re.search(r"learning_rate\s+0\.5\s+0\.123456789\b", exact)
+    rounded = proj.pivot("--no-tui", "params", "diff", "--precision", "3").stdout
+    assert re.search(r"learning_rate\s+0\.5\s+0\.123\s", rounded)
+    md = proj.pivot("params", "diff", "--md", "--precision", "2").stdout
+    assert "| train | learning_rate | 0.5 | 0.12 | modified |" in md
+    full = _json(proj, "params", "diff", "--json", "--precision", "2")
+    assert full["stages"]["train"]["params"]["learning_rate"]["new"] == 0.123456789
+    assert "--precision" in proj.pivot("params", "diff", "--help").stdout
+
+
 def test_params_edit_reruns_exactly_that_stage_and_diff_shows_old_new(proj: TempProject) -> None:
     assert _json(proj, "params", "diff", "--json")["stages"] == {}
     assert "no params changed since HEAD" in proj.pivot("params", "diff").stdout
@@ -234,6 +268,16 @@ def test_metrics_show_flattens_keys_in_every_format(proj: TempProject) -> None:
     assert extra == {"extra/scores.yaml": {"f1": 0.75, "classes.cat": 0.5}}
     sub = proj.pivot("-C", "extra", "metrics", "show", "scores.yaml", "--json")
     assert json.loads(sub.stdout)["metrics"] == extra
+
+
+def test_metrics_show_format_yaml_and_json(proj: TempProject) -> None:
+    as_json = _json(proj, "metrics", "show", "--format", "json")
+    assert as_json == _json(proj, "metrics", "show", "--json")
+    as_yaml = proj.pivot("metrics", "show", "--format", "yaml").stdout
+    assert yaml.safe_load(as_yaml) == as_json
+    assert as_yaml.startswith("metrics:\n  metrics.json:\n    train.loss: 0.333333\n")
+    md = proj.pivot("metrics", "show", "--format", "md", "--precision", "3").stdout
+    assert "| metrics.json | train.loss | 0.333 |" in md
 
 
 def test_metrics_show_missing_file_exits_1(proj: TempProject) -> None:

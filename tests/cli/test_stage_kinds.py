@@ -117,6 +117,10 @@ def test_incremental_refuses_without_cached_previous_version(project: TempProjec
     shutil.rmtree(project.root / ".pivot" / "cache")
     (project.root / "db.jsonl").unlink()
     project.write("new.txt", "b\n")
+    dry = project.pivot("--no-tui", "run", "grow", "-n", check=2)
+    assert dry.stdout.startswith("cannot run    grow ")
+    assert "'db.jsonl' is not in the cache" in dry.stdout
+    project.pivot("run", "grow", "-n", "--allow-uncached-incremental")
     proc = project.pivot("--no-tui", "run", "grow", check=1)
     assert "not in the cache" in proc.stdout and "--allow-uncached-incremental" in proc.stdout
     project.pivot("run", "grow", "--allow-uncached-incremental")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from pivot.core.reports.datadiff import diff_files
+from pivot.render.counts import plural
 from pivot.render.datadiff import cell_text, mode_text, rows_text, schema_lines, status_line
 from pivot.render.params import SOURCE_LABELS, format_param, source_label
 from pivot.render.sizes import human_size
@@ -26,6 +27,13 @@ def test_sizes() -> None:
     assert human_size(2048) == "2.0 kB"
     assert human_size(3_500_000_000) == "3.5 GB"
     assert human_size(None) == "-"
+
+
+def test_counts_are_pluralised() -> None:
+    assert [plural(n, "stage") for n in (0, 1, 2)] == ["0 stages", "1 stage", "2 stages"]
+    assert plural(1, "entry", "entries") == "1 entry"
+    assert plural(3, "entry", "entries") == "3 entries"
+    assert plural(12_000, "row", grouped=True) == "12,000 rows"
 
 
 def test_param_values_and_sources() -> None:

@@ -46,6 +46,7 @@ from pivot.core.pipeline.graph import StageGraph
 from pivot.core.store.paths import PIPELINE_FILE
 from pivot.exceptions import UsageError
 from pivot.registry import StageSpec
+from pivot.render.counts import plural
 
 __all__ = [
     "HEADER",
@@ -398,7 +399,7 @@ def validate_with_dvc(
             missing, extra = sorted(expected - seen), sorted(seen - expected)
             ok = not missing and not extra
             detail = (
-                f"{len(seen)} stages, as exported"
+                f"{plural(len(seen), 'stage')}, as exported"
                 if ok
                 else f"missing from DVC: {missing or '-'}; unexpected: {extra or '-'}"
             )
@@ -424,7 +425,7 @@ def validate_with_dvc(
             only_dvc = sorted(dvc_edges - pivot_edges)
             ok = not only_pivot and not only_dvc
             detail = (
-                f"{len(dvc_edges)} edges, the same as Pivot's graph"
+                f"{plural(len(dvc_edges), 'edge')}, the same as Pivot's graph"
                 if ok
                 else "edges only in Pivot: "
                 + (", ".join(f"{a} -> {b}" for a, b in only_pivot) or "-")
@@ -461,6 +462,6 @@ def validate_with_dvc(
                 )
             elif dvc_name not in changed and name in stale:
                 notes.append(f"{name}: stale for Pivot, up to date for DVC")
-    detail = f"{len(changed)} of {len(expected)} stages changed for DVC"
+    detail = f"{len(changed)} of {plural(len(expected), 'stage')} changed for DVC"
     checks.append(DvcCheck("dvc status", True, detail, tuple(notes)))
     return checks

@@ -130,11 +130,13 @@ def build_graph(pipeline: PipelineDefinition) -> StageGraph:
     )
 
 
-def check_sources_exist(
+def missing_sources(
     pipeline: PipelineDefinition, graph: StageGraph, stages: Iterable[str]
-) -> None:
-    """Every dep that no stage produces must exist in the workspace (tracked data too: it is
-    restored by checkout or pull, never behind the user's back)."""
+) -> dict[str, str]:
+    """Per stage, why it cannot run for want of a source: its first dep that no stage
+    produces and that does not exist in the workspace (tracked data too: it is restored by
+    checkout or pull, never behind the user's back)."""
+    missing: dict[str, str] = {}
     for name in stages:
         for dep in pipeline[name].dep_paths:
             if (
@@ -144,12 +146,23 @@ def check_sources_exist(
             ):
                 tracked = tracking(pipeline.root, dep)
                 if tracked is not None:
-                    raise GraphError(
+                    missing[name] = (
                         f"stage '{name}' depends on '{dep}', tracked by {tracked.manifest} but "
                         f"not in the workspace; `pivot checkout {tracked.path}` restores it from "
                         "the cache, `pivot pull` from the remote"
                     )
-                raise GraphError(
+                    break
+                missing[name] = (
                     f"stage '{name}' depends on '{dep}', which no stage produces and which does "
                     "not exist; create it or fix the path"
                 )
+                break
+    return missing
+
+
+def check_sources_exist(
+    pipeline: PipelineDefinition, graph: StageGraph, stages: Iterable[str]
+) -> None:
+    """Every dep that no stage produces must exist in the workspace."""
+    for message in missing_sources(pipeline, graph, stages).values():
+        raise GraphError(message)

@@ -29,7 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from pivot.core.pipeline.discovery import PipelineDefinition, is_project_module_file, load_pipeline
-from pivot.core.pipeline.graph import StageGraph, build_graph, check_sources_exist
+from pivot.core.pipeline.graph import (
+    StageGraph,
+    build_graph,
+    check_sources_exist,
+    missing_sources,
+)
 from pivot.core.project import Project
 from pivot.core.run import history
 from pivot.core.run.checkout import restore_record
@@ -83,6 +88,13 @@ def _unshare(target: Path) -> None:
     files = [p for p in target.rglob("*") if p.is_file()] if target.is_dir() else [target]
     for path in files:
         unshare(path)
+
+
+def uncached_incremental_message(path: str) -> str:
+    return (
+        f"the previous version of incremental output '{path}' is not in the cache; "
+        "`pivot pull` it, or pass --allow-uncached-incremental to start over"
+    )
 
 
 def new_run_id() -> str:
@@ -184,11 +196,11 @@ class Engine:
         self._cancel_reason = None
         self._cancel_event.clear()
         selected = self.select(request.targets, no_deps=request.no_deps)
-        pipeline, graph = self.load()
-        check_sources_exist(pipeline, graph, selected)
         run_id = new_run_id()
         if request.dry_run:
             return self._dry_run(run_id, selected, request, emit)
+        pipeline, graph = self.load()
+        check_sources_exist(pipeline, graph, selected)
         lock = ProjectRunLock(self.project.paths.run_lock)
         if not lock.acquire(wait=False):
             if not request.wait:
@@ -206,40 +218,105 @@ class Engine:
     def _dry_run(
         self, run_id: str, selected: list[str], request: RunRequest, emit: EventSink
     ) -> RunSummary:
+        """Report what a run would do, without running or restoring anything.
+
+        A stage that could not run (a source that does not exist, params its model rejects,
+        an incremental output whose last version is gone) is reported FAILED with the reason,
+        the stages downstream of it BLOCKED, and the exit code is 2.
+        """
         started = time.time()
         emit(RunStarted(run_id=run_id, stages=tuple(selected), jobs=0, dry_run=True))
-        decisions = self.plan(selected, force=request.force) if selected else []
-        statuses: dict[str, StageStatus] = {}
-        reasons: dict[str, str] = {}
-        for decision in decisions:
-            status = {
-                Action.RUN: StageStatus.RAN,
-                Action.RESTORE: StageStatus.RESTORED,
-                Action.SKIP: StageStatus.SKIPPED,
-                Action.ERROR: StageStatus.FAILED,
-            }[decision.action]
-            statuses[decision.stage], reasons[decision.stage] = status, decision.reason
-            if decision.action is Action.RUN:
-                emit(
-                    StageQueued(
-                        run_id=run_id,
-                        stage=decision.stage,
-                        reason=decision.reason,
-                        changes=change_records(decision),
+        pipeline, graph = self.load()
+        problems = missing_sources(pipeline, graph, selected)
+        # `-f` forces the named stages (all when none are named), as a real run does.
+        force: bool | frozenset[str] = request.force
+        if request.force and request.targets:
+            force = frozenset(request.targets)
+        planner = self.planner()
+        try:
+            decisions = planner.predict(selected, force=force)
+            statuses: dict[str, StageStatus] = {}
+            reasons: dict[str, str] = {}
+            for decision in decisions:
+                name = decision.stage
+                status, reason = self._dry_outcome(planner, decision, problems, statuses, request)
+                statuses[name], reasons[name] = status, reason
+                if status is StageStatus.RAN:
+                    emit(
+                        StageQueued(
+                            run_id=run_id,
+                            stage=name,
+                            reason=reason,
+                            changes=change_records(decision),
+                        )
                     )
-                )
-            emit(
-                StageFinished(
-                    run_id=run_id, stage=decision.stage, status=status, reason=decision.reason
-                )
-            )
-        summary = RunSummary(run_id, statuses, reasons, time.time() - started, 0)
+                emit(StageFinished(run_id=run_id, stage=name, status=status, reason=reason))
+        finally:
+            planner.flush()
+        exit_code = 2 if StageStatus.FAILED in statuses.values() else 0
+        summary = RunSummary(run_id, statuses, reasons, time.time() - started, exit_code)
         emit(
             RunFinished(
-                run_id=run_id, counts=summary.counts, duration=summary.duration, exit_code=0
+                run_id=run_id,
+                counts=summary.counts,
+                duration=summary.duration,
+                exit_code=exit_code,
             )
         )
         return summary
+
+    def _dry_outcome(
+        self,
+        planner: Planner,
+        decision: Decision,
+        problems: dict[str, str],
+        statuses: dict[str, StageStatus],
+        request: RunRequest,
+    ) -> tuple[StageStatus, str]:
+        """What a run would do with one stage, given what it would do with those upstream."""
+        name = decision.stage
+        problem = problems.get(name)
+        if problem is None and decision.action is Action.ERROR:
+            problem = decision.reason
+        if problem is None and decision.action is Action.RUN:
+            problem = self._incremental_problem(planner, name, request)
+        if problem is not None:
+            return StageStatus.FAILED, problem
+        blocked = sorted(
+            up
+            for up in planner.graph.upstream[name]
+            if statuses.get(up) in (StageStatus.FAILED, StageStatus.BLOCKED)
+        )
+        if blocked:
+            return StageStatus.BLOCKED, f"upstream {blocked[0]} cannot run"
+        status = {
+            Action.RUN: StageStatus.RAN,
+            Action.RESTORE: StageStatus.RESTORED,
+            Action.SKIP: StageStatus.SKIPPED,
+        }[decision.action]
+        return status, decision.reason
+
+    def _incremental_problem(self, planner: Planner, name: str, request: RunRequest) -> str | None:
+        """Why ``name`` could not start: an incremental output's last version is neither in
+        the workspace nor in the cache (what :meth:`_Run._prepare_incremental` would refuse)."""
+        if request.allow_uncached_incremental:
+            return None
+        spec = planner.pipeline[name]
+        incremental = [out for out in spec.outs if out.incremental]
+        if not incremental:
+            return None
+        lock = self.project.locks.read(name)
+        recorded = lock.out_records() if lock is not None else {}
+        for out in incremental:
+            record = recorded.get(out.path)
+            if record is None:
+                continue
+            current = planner.hasher.hash_path(out.path)
+            if current is not None and current.hash == record.hash:
+                continue
+            if not all(self.project.cache.has(h) for h in record.blob_hashes()):
+                return uncached_incremental_message(out.path)
+        return None
 
     def close(self) -> None:
         self.executor.close()
@@ -436,10 +513,7 @@ class _Run:
             elif self.request.allow_uncached_incremental:
                 remove_path(target)
             else:
-                raise IncrementalStateError(
-                    f"the previous version of incremental output '{out.path}' is not in the "
-                    "cache; `pivot pull` it, or pass --allow-uncached-incremental to start over"
-                )
+                raise IncrementalStateError(uncached_incremental_message(out.path))
 
     def _restore_record(self, record: OutRecord) -> None:
         target = self.project.abspath(record.path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from typing import Any
 
 from pivot.core.pipeline.code import CodeIndex
@@ -235,13 +235,17 @@ class Planner:
             )
         return Decision(name, Action.SKIP, "up to date", inputs=inputs)
 
-    def predict(self, names: Iterable[str], *, force: bool = False) -> list[Decision]:
+    def predict(
+        self, names: Iterable[str], *, force: bool | Container[str] = False
+    ) -> list[Decision]:
         """Decisions for ``names`` in run order, assuming upstream stages that will run change
-        their outputs (what `status` and `--dry-run` show)."""
+        their outputs (what `status` and `--dry-run` show). ``force`` is all stages or none,
+        or the stages to force (`run -f train` forces train, not its upstream)."""
         decisions: dict[str, Decision] = {}
         restored: dict[str, str] = {}
         for name in self.graph.ordered(names):
-            decision = self.decide(name, force=force, restored=restored)
+            forced = force if isinstance(force, bool) else name in force
+            decision = self.decide(name, force=forced, restored=restored)
             if decision.action is Action.RESTORE:
                 restored.update((record.path, record.hash) for record in decision.restore)
             if decision.action in (Action.SKIP, Action.RESTORE):

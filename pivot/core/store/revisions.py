@@ -10,7 +10,8 @@ A file's old content lives in one of two places:
 
 The project root may be a sub-folder of the git work tree: paths given here are always
 relative to the project root (posix), and are translated to repository paths with the
-prefix git reports for the root.
+prefix git reports for the root. Outside a Pivot project, the root is the top of the git
+work tree (:func:`find_revision_root`): committed files need nothing else.
 
 Everything here shells out to ``git`` with argument lists (never a shell) and asks for
 object ids and types with ``cat-file --batch-check`` so that odd characters in paths are
@@ -31,7 +32,13 @@ from pivot.core.store.atomic import atomic_path
 from pivot.core.store.cache import Cache
 from pivot.core.store.hashing import copy_hashing, hash_bytes
 from pivot.core.store.lock import parse_lock
-from pivot.core.store.paths import LOCK_SUFFIX, STAGES_DIR, PivotPaths, relative_posix_path
+from pivot.core.store.paths import (
+    LOCK_SUFFIX,
+    STAGES_DIR,
+    PivotPaths,
+    find_project_root,
+    relative_posix_path,
+)
 from pivot.exceptions import CacheError, ProjectError, UsageError
 
 __all__ = [
@@ -39,6 +46,7 @@ __all__ = [
     "RevisionFile",
     "RevisionReader",
     "find_file_at_revision",
+    "find_revision_root",
     "list_files_at_revision",
     "read_at_revision",
 ]
@@ -310,6 +318,26 @@ class RevisionReader:
                 else:
                     files[out.path] = _FileOutput(out.path, lock.stage, out.hash, out.size)
         return files, dirs
+
+
+def find_revision_root(start: Path | None = None) -> Path:
+    """The folder that revision paths are relative to, found from ``start`` (default: cwd).
+
+    That is the Pivot project around ``start`` when there is one (its lock files name cached
+    outputs), else the top of the git work tree: reading committed files needs only git.
+    """
+    try:
+        return find_project_root(start)
+    except ProjectError:
+        pass
+    here = (start or Path.cwd()).resolve()
+    proc = _git(here, ["rev-parse", "--show-toplevel"])
+    if proc.returncode != 0:
+        raise ProjectError(
+            f"{here} is in neither a Pivot project nor a git repository; old versions of "
+            f"files are read from git (run `git init` and commit first)"
+        )
+    return Path(proc.stdout.decode("utf-8", "surrogateescape").strip()).resolve()
 
 
 def find_file_at_revision(root: Path, path: str, rev: str) -> RevisionFile | None:
