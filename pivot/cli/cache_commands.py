@@ -86,8 +86,8 @@ def track(cli: CliContext, paths: tuple[str, ...]) -> None:
       git add data/raw.csv.pvt data/.gitignore
     """
     from pivot.core.run.track import track as do_track
-    from pivot.render.counts import plural
     from pivot.core.store.paths import normalize_path
+    from pivot.render.counts import plural
     from pivot.render.sizes import human_size
 
     project = cli.project()
