@@ -402,6 +402,12 @@ def import_dvc(dvc_yaml: str, output: str | None, force: bool) -> None:
         f"wrote {output}: {plural(len(result.stages), 'stage')}, "
         f"{plural(result.todos, 'TODO note')}"
     )
+    if result.dvc_tracked:
+        click.echo(
+            f"DVC tracks {plural(len(result.dvc_tracked), 'path')} with `dvc add`; once the data "
+            f"is in the workspace (`dvc pull`), version it with Pivot:\n"
+            f"  pivot track {' '.join(result.dvc_tracked)}"
+        )
     click.echo("Next: `pivot list` to check it loads, then `pivot run`.")
 
 

@@ -465,6 +465,17 @@ def test_imported_skeleton_runs_with_pivot(dvc_project: TempProject) -> None:
     assert set(dvc_project.statuses().values()) == {"skipped"}
 
 
+def test_import_dvc_names_the_data_dvc_add_tracks(dvc_project: TempProject) -> None:
+    dvc_project.write(
+        "data/raw.txt.dvc", "outs:\n- md5: 0123456789abcdef0123456789abcdef\n  path: raw.txt\n"
+    )
+    dvc_project.write("models/base.dvc", "outs:\n- md5: abc.dir\n  path: base\n")
+    proc = dvc_project.pivot("import-dvc", "-o", "pipeline.py")
+    assert "DVC tracks 2 paths with `dvc add`" in proc.stdout
+    assert "  pivot track data/raw.txt models/base\n" in proc.stdout
+    assert "tracked   data/raw.txt" in dvc_project.pivot("track", "data/raw.txt").stdout
+
+
 def test_import_dvc_never_overwrites_without_force(dvc_project: TempProject) -> None:
     dvc_project.write("pipeline.py", "# mine\n")
     proc = dvc_project.pivot("import-dvc", "-o", "pipeline.py", check=2)

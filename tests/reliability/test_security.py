@@ -213,7 +213,7 @@ def test_config_has_no_path_valued_keys(project: TempProject, tmp_path: Path) ->
     _one_error_line(proc.stderr, "unknown config key 'cache.dir'")
     project.write(".pivot/config.yaml", f"cache:\n  dir: {tmp_path / 'elsewhere'}\n")
     proc = project.pivot("config", "list", check=2)
-    _one_error_line(proc.stderr, "unknown config key 'cache'")
+    _one_error_line(proc.stderr, "unknown config key 'cache.dir'")
     assert not (tmp_path / "elsewhere").exists()
 
 

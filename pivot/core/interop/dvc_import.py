@@ -53,6 +53,9 @@ class ImportResult:
     source: str
     stages: tuple[str, ...]
     todos: int
+    #: Data ``dvc add`` tracks (``X.dvc`` files beside dvc.yaml or below), as paths relative
+    #: to dvc.yaml's folder: ``pivot track`` them once the data is in the workspace.
+    dvc_tracked: tuple[str, ...] = ()
 
 
 def _identifier(text: str, taken: set[str], fallback: str = "x") -> str:
@@ -739,4 +742,25 @@ def import_dvc(dvc_yaml: Path, target_dir: Path) -> ImportResult:
     generator = _Generator(dvc_yaml, target_dir)
     data = generator.load()
     source = generator.render(data)
-    return ImportResult(source, tuple(generator.stage_names), generator.todos)
+    tracked = tuple(dvc_added_paths(dvc_yaml.resolve().parent))
+    return ImportResult(source, tuple(generator.stage_names), generator.todos, tracked)
+
+
+def dvc_added_paths(root: Path) -> list[str]:
+    """The data paths the ``.dvc`` files under ``root`` track (``dvc add``), sorted."""
+    found: list[str] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in (".dvc", ".git", ".pivot", ".venv"))
+        for name in sorted(files):
+            if not name.endswith(".dvc"):
+                continue
+            try:
+                data = load_yaml((Path(folder) / name).read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
+                continue
+            outs = data.get("outs") if isinstance(data, dict) else None
+            for out in outs if isinstance(outs, list) else []:
+                if isinstance(out, dict) and isinstance(out.get("path"), str):
+                    rel = Path(folder).relative_to(root) / out["path"]
+                    found.append(rel.as_posix())
+    return sorted(found)
