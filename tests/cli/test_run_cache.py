@@ -4,10 +4,11 @@ bounds what is kept."""
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from pathlib import Path
 
-from tests.helpers import TempProject
+from tests.helpers import TempProject, pivot_env
 
 PIPELINE = """
 from typing import Annotated
@@ -165,3 +166,40 @@ def _blobs(cache_root: Path) -> list[Path]:
     if not files.is_dir():
         files = cache_root / "files"
     return [p for p in files.rglob("*") if p.is_file()]
+
+
+def test_a_fresh_clone_restores_an_earlier_run_pushed_to_the_remote(
+    project: TempProject, tmp_path: Path
+) -> None:
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    project.pivot("config", "set", "remotes.origin", str(remote))
+    project.write("pipeline.py", PIPELINE)
+    project.statuses()
+    project.pivot("push")
+    _set_lr(project, 0.2)
+    project.statuses()
+    project.pivot("push")
+    project.commit_all("lr 0.2")
+    assert len(list((remote / "runs").rglob("*"))) > 0
+
+    clone = TempProject(tmp_path / "clone")
+    subprocess.run(
+        ["git", "clone", "-q", str(project.root), str(clone.root)], check=True, env=pivot_env()
+    )
+    clone.pivot("pull")
+    _set_lr(clone, None)  # back to lr 0.1: only the first machine ever ran it
+    finished = _finished(clone)
+    assert finished["train"] == ("restored", "restored from an earlier run (params changed: lr)")
+    assert finished["evaluate"][0] == "restored"
+    assert json.loads(clone.read("metrics.json")) == {"score": 0.2}
+    assert clone.pivot("status", "--json").returncode == 0
+
+    # A remote that is gone: the stage runs, and the run says once why nothing was looked up.
+    clone.pivot("config", "set", "remotes.origin", str(tmp_path / "gone"))
+    _set_lr(clone, 0.3)
+    events = clone.run_events()
+    statuses = {e["stage"]: e["status"] for e in events if e["event"] == "stage_finished"}
+    assert statuses == {"train": "ran", "evaluate": "ran"}
+    warnings = [e["text"] for e in events if e["event"] == "message"]
+    assert len(warnings) == 1 and "earlier runs on the remote were not looked up" in warnings[0]

@@ -37,6 +37,7 @@ from pivot.core.remote._progress import (
     ProgressCallback,
     TransferProgress,
 )
+from pivot.core.remote._runs import RemoteRuns
 from pivot.core.remote._store import BlobStore, ByteCallback, open_store
 from pivot.core.remote._transfer import (
     DEFAULT_JOBS,
@@ -70,6 +71,7 @@ __all__ = [
     "PullResult",
     "RemoteGcResult",
     "RemoteLocation",
+    "RemoteRuns",
     "RemoteStatusRow",
     "RemoteUnavailableError",
     "TransferProgress",

@@ -28,6 +28,7 @@ from typing import BinaryIO
 
 from pivot.core.remote._location import RemoteLocation
 from pivot.core.remote._store import ByteCallback
+from pivot.core.store.atomic import write_bytes_atomic
 from pivot.core.store.cache import Cache
 from pivot.core.store.hashing import copy_hashing, is_digest
 from pivot.exceptions import (
@@ -153,6 +154,22 @@ class FolderBlobStore:
                 f"remote object {blob} on {self.describe()} is corrupt (its bytes hash to "
                 f"{actual}, not {digest}); it was not stored locally"
             )
+
+    def put_run(self, key: str, data: bytes) -> None:
+        target = self.folder / self.location.run_key(key)
+        try:
+            write_bytes_atomic(target, data)
+        except OSError as exc:
+            raise self._error(exc, f"cannot write {target}") from None
+
+    def get_run(self, key: str) -> bytes | None:
+        source = self.folder / self.location.run_key(key)
+        try:
+            return source.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise self._error(exc, f"cannot read {source}") from None
 
     def delete(self, digests: Sequence[str]) -> None:
         for digest in digests:

@@ -93,6 +93,11 @@ class RemoteLocation:
     def files_prefix(self) -> str:
         return f"{self.prefix}/files/" if self.prefix else "files/"
 
+    def run_key(self, key: str) -> str:
+        """Where run-cache entry ``key`` lives (``runs/ab/cdef…`` beside ``files/``)."""
+        runs = f"{self.prefix}/runs/" if self.prefix else "runs/"
+        return f"{runs}{key[:2]}/{key[2:]}"
+
     def key(self, digest: str) -> str:
         """The S3 key of blob ``digest`` (for a folder: its path below :attr:`folder`)."""
         return f"{self.files_prefix}{digest[:2]}/{digest[2:]}"

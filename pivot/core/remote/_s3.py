@@ -249,6 +249,25 @@ class S3BlobStore:
                 raise
             raise translate(exc, self.location) from None
 
+    def put_run(self, key: str, data: bytes) -> None:
+        with self._errors():
+            self.client.put_object(
+                Bucket=self.location.bucket, Key=self.location.run_key(key), Body=data
+            )
+
+    def get_run(self, key: str) -> bytes | None:
+        with self._errors():
+            try:
+                answer = self.client.get_object(
+                    Bucket=self.location.bucket, Key=self.location.run_key(key)
+                )
+            except Exception as exc:
+                if _error_code(exc) in _MISSING_CODES:
+                    return None
+                raise
+            data: bytes = answer["Body"].read()
+            return data
+
     def delete(self, digests: Sequence[str]) -> None:
         bucket = self.location.bucket
         for start in range(0, len(digests), _DELETE_BATCH):

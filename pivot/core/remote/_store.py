@@ -89,6 +89,14 @@ class BlobStore(Protocol):
         """
         ...
 
+    def put_run(self, key: str, data: bytes) -> None:
+        """Store run-cache entry ``key`` (a small JSON document; replaced if present)."""
+        ...
+
+    def get_run(self, key: str) -> bytes | None:
+        """Run-cache entry ``key``, or None if the remote has none."""
+        ...
+
     def delete(self, digests: Sequence[str]) -> None:
         """Remove these blobs (``pivot gc``); one that is already gone is not an error. The
         store batches requests as it likes."""

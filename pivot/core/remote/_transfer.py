@@ -48,6 +48,7 @@ from pivot.core.store.artifacts import ArtifactHasher
 from pivot.core.store.hashing import copy_hashing, walk_files
 from pivot.core.store.lock import OutRecord, StageLock
 from pivot.core.store.paths import confined_path, normalize_path
+from pivot.core.store.run_cache import entry_bytes, lock_key
 from pivot.core.store.run_lock import ProjectRunLock
 from pivot.core.store.tracked import all_tracked, select_tracked
 from pivot.exceptions import (
@@ -429,9 +430,12 @@ def push(
     """Upload the blobs the locks of ``stages`` (all if empty) reference and the remote lacks.
 
     A blob comes from the local cache, or, when the cache lacks it (outputs kept out of the
-    cache, such as metrics), from the workspace file if that still has the locked hash.
+    cache, such as metrics), from the workspace file if that still has the locked hash. The
+    run-cache entry of each stage whose blobs are all on the remote goes too, so another
+    clone can restore these results instead of running (see :class:`RemoteRuns`).
     """
-    refs = lock_blobs(select_locks(project, stages))
+    locks = select_locks(project, stages)
+    refs = lock_blobs(locks)
     tracker = ProgressTracker(Direction.PUSH, progress)
     with _Session(project, remote, jobs) as session:
         result = TransferResult(
@@ -499,8 +503,26 @@ def push(
             _parallel(upload, todo, jobs, record)
         finally:
             session.index.add(uploaded)
+        _push_runs(session, locks)
         tracker.finish()
         return result
+
+
+def _push_runs(session: _Session, locks: Sequence[StageLock]) -> None:
+    """Upload the run-cache entry of each stage lock whose blobs the remote now holds (an
+    entry whose outputs cannot be fetched would only send another clone to a dead end)."""
+    index = RemoteIndex(session.project.state, session.location.identity + " runs")
+    entries = {
+        lock_key(lock): lock
+        for lock in locks
+        if lock.code and lock.outs  # stage locks; tracked data has no run to share
+    }
+    for key in sorted(set(entries) - index.known(entries)):
+        lock = entries[key]
+        blobs = [digest for out in lock.outs for digest in out.blob_hashes()]
+        if len(session.index.known(blobs)) == len(set(blobs)):
+            session.store.put_run(key, entry_bytes(lock))
+            index.add([key])
 
 
 class _NoSource(Exception):

@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pivot.core.pipeline.discovery import PipelineDefinition, is_project_module_file, load_pipeline
 from pivot.core.pipeline.graph import (
@@ -61,6 +61,9 @@ from pivot.core.store.lock import DepRecord, OutRecord, StageLock
 from pivot.core.store.run_lock import ProjectRunLock
 from pivot.exceptions import CacheError, IncrementalStateError, PivotError, UsageError
 
+if TYPE_CHECKING:
+    from pivot.core.remote import RemoteRuns
+
 _POLL_SECONDS = 0.05
 
 
@@ -81,6 +84,21 @@ class RunRequest:
 
 #: Uncached outputs up to this size are cached anyway, for the run cache (metrics, plot data).
 _SMALL_OUTPUT = 1 << 20
+
+
+def _remote_runs(project: Project) -> RemoteRuns | None:
+    """Earlier runs on the default remote, when the project has one (None otherwise)."""
+    from pivot.core.config import load_config
+
+    try:
+        config = load_config(project.root)
+    except PivotError:
+        return None
+    if not config.remotes:
+        return None
+    from pivot.core.remote import RemoteRuns
+
+    return RemoteRuns(project)
 
 
 def _unshare(target: Path) -> None:
@@ -336,6 +354,8 @@ class _Run:
         self.emit = emit
         self.pipeline, self.graph = engine.load()
         self.planner = engine.planner()
+        self.remote_runs = _remote_runs(self.project)
+        self.planner.elsewhere = self.remote_runs
         self.log_dir = self.project.logs_dir / run_id
         self.statuses: dict[str, StageStatus] = {}
         self.reasons: dict[str, str] = {}
@@ -387,6 +407,16 @@ class _Run:
                     self._collect(future)
         finally:
             self.planner.flush()
+            if self.remote_runs is not None:
+                self.remote_runs.close()
+        if self.remote_runs is not None and self.remote_runs.problem is not None:
+            self.emit(
+                Message(
+                    run_id=self.run_id,
+                    level="warning",
+                    text=f"earlier runs on the remote were not looked up: {self.remote_runs.problem}",
+                )
+            )
         duration = time.time() - started
         cancelled = self.engine._cancel_reason if self.engine._cancel_event.is_set() else None
         exit_code = _exit_code(self.statuses, cancelled)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Container, Iterable
-from typing import Any
+from collections.abc import Container, Iterable, Sequence
+from typing import Any, Protocol
 
 from pivot.core.pipeline.code import CodeIndex
 from pivot.core.pipeline.discovery import PipelineDefinition
@@ -19,6 +19,14 @@ from pivot.exceptions import StageDefinitionError
 
 #: How a decision (and the run's record of it) says the outputs came from the run cache.
 EARLIER_RUN = "restored from an earlier run"
+
+
+class EarlierRuns(Protocol):
+    """Earlier runs kept elsewhere (a remote), asked when the local run cache has no answer."""
+
+    def entry(self, key: str) -> tuple[OutRecord, ...] | None: ...
+
+    def fetch(self, stage: str, records: Sequence[OutRecord]) -> bool: ...
 
 
 class Action(enum.StrEnum):
@@ -105,6 +113,9 @@ class Planner:
         self.code = CodeIndex(project)
         #: params.yaml and the files ParamsDep name, read once per plan.
         self.params_files = ParamsFiles.workspace(project.root)
+        #: Asked for earlier runs the local run cache lacks (a real run sets it; planning for
+        #: `status` never waits on the network).
+        self.elsewhere: EarlierRuns | None = None
 
     def inputs(self, name: str) -> StageInputs:
         spec = self.pipeline[name]
@@ -160,12 +171,16 @@ class Planner:
             return None
         key = run_key(name, inputs.code, inputs.params, deps, spec.out_paths)
         records = self.project.run_cache.lookup(key)
+        if records is None and self.elsewhere is not None:
+            records = self.elsewhere.entry(key)
         if records is None or {r.path for r in records} != set(spec.out_paths):
             return None
         cache = self.project.cache
-        if not all(cache.has(digest) for r in records for digest in r.blob_hashes()):
-            return None
-        return records
+        if all(cache.has(digest) for r in records for digest in r.blob_hashes()):
+            return records
+        if self.elsewhere is not None and self.elsewhere.fetch(name, records):
+            return records
+        return None
 
     def compare(
         self, name: str, lock: StageLock | None, inputs: StageInputs, *, force: bool = False

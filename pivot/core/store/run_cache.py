@@ -18,11 +18,11 @@ from typing import Any
 
 import xxhash
 
-from pivot.core.store.atomic import is_temp_path, write_text_atomic
+from pivot.core.store.atomic import is_temp_path, write_bytes_atomic
 from pivot.core.store.hashing import is_digest
 from pivot.core.store.lock import OutRecord, StageLock
 
-__all__ = ["RunCache", "run_key"]
+__all__ = ["RunCache", "entry_bytes", "lock_key", "parse_entry", "run_key"]
 
 _SCHEMA = 1
 
@@ -62,6 +62,23 @@ def lock_key(lock: StageLock) -> str:
     )
 
 
+def entry_bytes(lock: StageLock) -> bytes:
+    """The entry for the run ``lock`` records: its stage and output records, as JSON."""
+    return json.dumps(
+        {"stage": lock.stage, "outs": [out.to_dict() for out in lock.outs]}, sort_keys=True
+    ).encode("utf-8")
+
+
+def parse_entry(data: bytes) -> tuple[OutRecord, ...] | None:
+    """The output records of an entry; None for bytes that are not one (paths and hashes are
+    checked as a lock's are, since entries may come from a remote)."""
+    try:
+        parsed = json.loads(data)
+        return tuple(OutRecord.from_dict(out) for out in parsed["outs"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 class RunCache:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -72,26 +89,25 @@ class RunCache:
     def record(self, lock: StageLock) -> str:
         """Remember the outputs of the run ``lock`` records; returns the entry's key."""
         key = lock_key(lock)
-        path = self.path_for(key)
-        text = json.dumps(
-            {"stage": lock.stage, "outs": [out.to_dict() for out in lock.outs]},
-            sort_keys=True,
-        )
-        try:
-            if path.read_text(encoding="utf-8") == text:
-                return key
-        except (FileNotFoundError, UnicodeDecodeError):
-            pass
-        write_text_atomic(path, text)
+        self.store(key, entry_bytes(lock))
         return key
+
+    def store(self, key: str, data: bytes) -> None:
+        """Write entry ``key`` (unless it already holds exactly ``data``)."""
+        path = self.path_for(key)
+        try:
+            if path.read_bytes() == data:
+                return
+        except FileNotFoundError:
+            pass
+        write_bytes_atomic(path, data)
 
     def lookup(self, key: str) -> tuple[OutRecord, ...] | None:
         """The outputs of an earlier run with this key; None if there is none (or its entry
         cannot be read: an entry is only a shortcut, so a broken one is simply ignored)."""
         try:
-            data = json.loads(self.path_for(key).read_text(encoding="utf-8"))
-            return tuple(OutRecord.from_dict(out) for out in data["outs"])
-        except (OSError, ValueError, KeyError, TypeError):
+            return parse_entry(self.path_for(key).read_bytes())
+        except OSError:
             return None
 
     def entries(self) -> Iterator[tuple[str, Path]]:
