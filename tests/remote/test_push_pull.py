@@ -24,6 +24,15 @@ def _remote_keys(server: S3Server, url: str) -> set[str]:
     return keys
 
 
+def _blob_keys(server: S3Server, url: str) -> set[str]:
+    return {key for key in _remote_keys(server, url) if key.startswith("files/")}
+
+
+def _run_entries(server: S3Server, url: str) -> int:
+    """How many run-cache entries the remote holds (one per pushed stage run)."""
+    return sum(key.startswith("runs/") for key in _remote_keys(server, url))
+
+
 def _blob_key(data: bytes) -> str:
     digest = hash_bytes(data)
     return f"files/{digest[:2]}/{digest[2:]}"
@@ -47,11 +56,12 @@ def test_push_uploads_every_blob_in_the_cache_layout(
     proc = shared.pivot("push")
 
     assert "3 files" in proc.stdout and "pushed" in proc.stdout
-    assert _remote_keys(s3, remote_url) == {
+    assert _blob_keys(s3, remote_url) == {
         _blob_key(b"a,b\n1,2\n"),
         _blob_key(b"zero"),
         _blob_key(b"one"),
     }
+    assert _run_entries(s3, remote_url) == 2  # one run-cache entry per stage
     body = s3.client().get_object(
         Bucket=BUCKET, Key=remote_url.removeprefix(f"s3://{BUCKET}/") + "/" + _blob_key(b"zero")
     )
@@ -74,7 +84,8 @@ def test_push_of_named_stages_only(shared: TempProject, s3: S3Server, remote_url
 
     shared.pivot("push", "a")
 
-    assert _remote_keys(s3, remote_url) == {_blob_key(b"from a")}
+    assert _blob_keys(s3, remote_url) == {_blob_key(b"from a")}
+    assert _run_entries(s3, remote_url) == 1  # a's run, shareable; b's stays local
 
 
 def test_push_dry_run_uploads_nothing(shared: TempProject, s3: S3Server, remote_url: str) -> None:
@@ -95,7 +106,8 @@ def test_push_takes_uncached_outputs_from_the_workspace(
 
     shared.pivot("push")
 
-    assert _remote_keys(s3, remote_url) == {_blob_key(b'{"mse": 0.5}')}
+    assert _blob_keys(s3, remote_url) == {_blob_key(b'{"mse": 0.5}')}
+    assert _run_entries(s3, remote_url) == 1
     shared.pivot("verify", "--remote")
 
 

@@ -142,7 +142,11 @@ def test_fetch_progress_and_index(
     assert sorted(ref.path for ref in result.transferred) == ["out/a.txt", "out/b.txt"]
     assert (snapshots[-1].files_done, snapshots[-1].bytes_done) == (2, 1500)
     # what we downloaded is known to be on the remote: pushing from the clone asks nothing
-    counter = CallCounter(monkeypatch, "__init__", "exists", "list_shard", "upload")
+    # about blobs; it only shares the run-cache entry of the lock git brought (once)
+    counter = CallCounter(monkeypatch, "__init__", "exists", "list_shard", "upload", "put_run")
+    assert remote.push(other).present == 2
+    assert counter.calls == {"__init__": 1, "put_run": 1}
+    counter.calls.clear()
     assert remote.push(other).present == 2
     assert sum(counter.calls.values()) == 0
 

@@ -90,7 +90,9 @@ def keep_set(project: Project, keep_commits: int) -> KeepSet:
     expired: list[Path] = []
     kept_runs = 0
     for key, entry in project.run_cache.entries():
-        if cutoff is not None and entry.stat().st_mtime < cutoff:
+        # Commit times have whole seconds: a run in the commit's own second counts as before
+        # it (at worst one run-cache entry of a kept commit goes; its blobs stay via the commit).
+        if cutoff is not None and int(entry.stat().st_mtime) <= cutoff:
             expired.append(entry)
             continue
         outs = project.run_cache.lookup(key)
