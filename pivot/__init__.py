@@ -7,13 +7,33 @@ Write stages as typed functions, declare what they read and write with :class:`D
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from pivot import loaders, outputs
-from pivot.outputs import Dep, DirectoryOut, IncrementalOut, Metric, Out, ParamsDep, Plot
-from pivot.registry import REGISTRY, Pipeline
+if TYPE_CHECKING:
+    from pivot import loaders, outputs
+    from pivot.outputs import Dep, DirectoryOut, IncrementalOut, Metric, Out, ParamsDep, Plot
+    from pivot.registry import REGISTRY, Pipeline
+    from pivot.stage_def import StageParams
 
 __version__ = "0.1.0"
+
+#: Where each public name lives. They are imported on first use, so commands that never touch
+#: a pipeline (a no-op answered from stats, `--help`) do not pay for them; pydantic alone
+#: (StageParams) costs ~100 ms.
+_EXPORTS = {
+    "Dep": "pivot.outputs",
+    "DirectoryOut": "pivot.outputs",
+    "IncrementalOut": "pivot.outputs",
+    "Metric": "pivot.outputs",
+    "Out": "pivot.outputs",
+    "ParamsDep": "pivot.outputs",
+    "Plot": "pivot.outputs",
+    "REGISTRY": "pivot.registry",
+    "Pipeline": "pivot.registry",
+    "StageParams": "pivot.stage_def",
+}
+_SUBMODULES = frozenset({"loaders", "outputs"})
 
 __all__ = [
     "REGISTRY",
@@ -33,9 +53,15 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # pydantic costs ~100 ms to import: only pay for it when params are used.
-    if name == "StageParams":
-        from pivot import stage_def
+    if name in _SUBMODULES:
+        return importlib.import_module(f"pivot.{name}")
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pivot' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
-        return getattr(stage_def, name)
-    raise AttributeError(f"module 'pivot' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

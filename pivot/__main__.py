@@ -1,4 +1,4 @@
-from pivot.cli import main
+from pivot._launch import main
 
 if __name__ == "__main__":
     main()

@@ -41,12 +41,17 @@ class TempProject:
         return (self.root / rel).read_text()
 
     def pivot(
-        self, *args: str, check: int | None = 0, timeout: float = 120, **kwargs: Any
+        self,
+        *args: str,
+        check: int | None = 0,
+        timeout: float = 120,
+        extra_env: dict[str, str] | None = None,
+        **kwargs: Any,
     ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             [sys.executable, "-m", "pivot", *args],
             cwd=self.root,
-            env=pivot_env(),
+            env={**pivot_env(), **(extra_env or {})},
             capture_output=True,
             text=True,
             timeout=timeout,

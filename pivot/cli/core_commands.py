@@ -164,13 +164,29 @@ def run(
       pivot run -n              # dry run: what would run and why
       pivot --no-tui run --json # JSON lines for scripts
     """
-    from pivot.core.run.engine import Engine, RunRequest
-    from pivot.core.run.executors import make_executor
+    from pivot.core.run import fast_path
     from pivot.sinks.console import ConsoleSink
     from pivot.sinks.jsonl import JsonLinesSink
 
     project = cli.project()
+    sink = (
+        JsonLinesSink()
+        if as_json
+        else ConsoleSink(cli.console(), show_output=show_output, quiet=cli.quiet)
+    )
+    answerable = not (force or watch or explain_first or scheduler)
+    if answerable:
+        no_op = fast_path.NoOpRun(stages, dry_run, jobs, no_deps, executor)
+        summary = fast_path.run_no_op(project, no_op, sink)
+        if summary is not None:
+            sys.exit(summary.exit_code)
+
+    from pivot.core.run.engine import Engine, RunRequest
+    from pivot.core.run.executors import make_executor
+
     engine = Engine(project, make_executor(project.root, executor, scheduler, jobs))
+    if not watch and executor in (None, "local"):
+        engine.recorder = fast_path.Recorder(project, fast_path.configured_executor(project.root))
     request = RunRequest(
         targets=stages,
         force=force,
@@ -180,11 +196,6 @@ def run(
         no_deps=no_deps,
         wait=wait,
         allow_uncached_incremental=allow_uncached_incremental,
-    )
-    sink = (
-        JsonLinesSink()
-        if as_json
-        else ConsoleSink(cli.console(), show_output=show_output, quiet=cli.quiet)
     )
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -202,7 +213,8 @@ def run(
         )
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        summary = engine.run(request, sink)
+        with fast_path.observing(engine.recorder.read if engine.recorder else None):
+            summary = engine.run(request, sink)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -282,31 +294,15 @@ def status(
       pivot status train --json
       pivot status --remote         # and what is missing locally / on the remote
     """
-    from pivot.core.run.engine import Engine
-    from pivot.core.run.planner import Action
+    from pivot.core.run import fast_path
 
     project = cli.project()
-    engine = Engine(project)
-    decisions = engine.plan(stages)
-    explanations = {}
-    if explain:
-        from pivot.core.run.explain import explain as explain_stages
-
-        explanations = {e.stage: e for e in explain_stages(engine, stages)}
-    rows = []
-    for decision in decisions:
-        state = {
-            Action.SKIP: "cached",
-            Action.RESTORE: "cached",
-            Action.RUN: "stale",
-            Action.ERROR: "error",
-        }[decision.action]
-        row = decision.to_dict()
-        row["status"] = state
-        row["warnings"] = list(decision.inputs.warnings) if decision.inputs is not None else []
-        if decision.stage in explanations:
-            row["explain"] = explanations[decision.stage].to_dict()
-        rows.append(row)
+    rows = None
+    explanations: list[Any] = []
+    if not explain and remote_name is None:
+        rows = fast_path.status_rows(project, stages)
+    if rows is None:
+        rows, explanations = _evaluated_status_rows(project, stages, explain=explain)
     tracked: list[Any] = []
     if not stages:
         from pivot.core.run.track import tracked_status
@@ -348,7 +344,7 @@ def status(
         from pivot.render.explain import render_explanations
 
         console.print()
-        render_explanations(console, list(explanations.values()), changed_only=True)
+        render_explanations(console, explanations, changed_only=True)
     if remote_name is not None:
         from pivot.render.remote import remote_status_lines
 
@@ -452,3 +448,38 @@ def show(cli: CliContext, run_id: str | None, as_json: bool) -> None:
 
 
 COMMANDS: list[click.Command] = [init, run, repro, status, explain, history, show]
+
+
+def _evaluated_status_rows(
+    project: Any, stages: tuple[str, ...], *, explain: bool
+) -> tuple[list[Any], list[Any]]:
+    """`status` rows and explanations (with ``explain``) from a full evaluation, which
+    leaves the fast path's record behind."""
+    from pivot.core.run import fast_path
+    from pivot.core.run.engine import Engine
+    from pivot.core.run.planner import Action
+
+    engine = Engine(project)
+    engine.recorder = fast_path.Recorder(project, fast_path.configured_executor(project.root))
+    with fast_path.observing(engine.recorder.read):
+        decisions = engine.plan(stages)
+    explanations = {}
+    if explain:
+        from pivot.core.run.explain import explain as explain_stages
+
+        explanations = {e.stage: e for e in explain_stages(engine, stages)}
+    rows = []
+    for decision in decisions:
+        state = {
+            Action.SKIP: "cached",
+            Action.RESTORE: "cached",
+            Action.RUN: "stale",
+            Action.ERROR: "error",
+        }[decision.action]
+        row = decision.to_dict()
+        row["status"] = state
+        row["warnings"] = list(decision.inputs.warnings) if decision.inputs is not None else []
+        if decision.stage in explanations:
+            row["explain"] = explanations[decision.stage].to_dict()
+        rows.append(row)
+    return rows, list(explanations.values())

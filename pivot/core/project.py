@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pivot.core.store.cache import Cache
-from pivot.core.store.links import LinkMode
-from pivot.core.store.lock import LockStore
 from pivot.core.store.paths import PARAMS_FILE, PIPELINE_FILE, PivotPaths, find_project_root
-from pivot.core.store.run_cache import RunCache
 from pivot.core.store.state import StateDB
+
+if TYPE_CHECKING:  # imported when first used: a no-op `run` needs none of them
+    from pivot.core.store.cache import Cache
+    from pivot.core.store.links import LinkMode
+    from pivot.core.store.lock import LockStore
+    from pivot.core.store.run_cache import RunCache
 
 
 class Project:
@@ -35,10 +38,14 @@ class Project:
 
     @functools.cached_property
     def locks(self) -> LockStore:
+        from pivot.core.store.lock import LockStore
+
         return LockStore(self.paths.stages, self.state)
 
     @functools.cached_property
     def cache(self) -> Cache:
+        from pivot.core.store.cache import Cache
+
         return Cache(self.paths.cache, link=self.link_mode)
 
     @functools.cached_property
@@ -50,6 +57,8 @@ class Project:
 
     @functools.cached_property
     def run_cache(self) -> RunCache:
+        from pivot.core.store.run_cache import RunCache
+
         return RunCache(self.paths.run_cache)
 
     def abspath(self, rel: str) -> Path:

@@ -3,7 +3,8 @@ panel of running stages with a progress bar for the whole run."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import sys
+from typing import IO, TYPE_CHECKING
 
 from pivot.core.run.events import (
     Event,
@@ -46,26 +47,44 @@ _DRY_WIDTH = max(len(words) for _, words in DRY_STYLE.values())
 
 
 class ConsoleSink:
-    """Rich console output; degrades to plain lines when not attached to a terminal."""
+    """Rich console output; degrades to plain lines when not attached to a terminal.
+
+    Without a ``console`` it writes plain lines to ``stream`` (default stdout) and imports
+    rich only if an event needs it (a failure's error text, stage output, a watch rule): a
+    no-op run for a script never pays for rich.
+    """
 
     def __init__(
         self,
-        console: Console,
+        console: Console | None = None,
         *,
+        stream: IO[str] | None = None,
         show_output: bool = False,
         quiet: bool = False,
         live: bool | None = None,
     ) -> None:
-        self.console = console
+        self._console = console
+        self.stream: IO[str] = console.file if console is not None else (stream or sys.stdout)
+        self.terminal = console.is_terminal if console is not None else False
         self.show_output = show_output
         self.quiet = quiet
-        self.live_enabled = console.is_terminal if live is None else live
+        self.live_enabled = self.terminal if live is None else live
         self._live: Live | None = None
         self._progress: Progress | None = None
         self._task: TaskID | None = None
         self._running: dict[str, TaskID] = {}
         self._width = 12
         self._dry = False
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(
+                file=self.stream, highlight=False, soft_wrap=True, no_color=True
+            )
+        return self._console
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunStarted):
@@ -158,13 +177,13 @@ class ConsoleSink:
             if event.status in (StageStatus.RAN, StageStatus.FAILED)
             else "       "
         )
-        if self.console.is_terminal:
+        if self.terminal:
             line = f"[{style}]{symbol} {word:<9}[/] {event.stage:<{self._width}} {seconds}  [dim]{event.reason}[/]"
             self.console.print(line, highlight=False)
         else:
             # Piped (CI, logs): plain text straight to the stream; rich's renderer costs ~1 ms
             # a line, which is most of a no-op run over hundreds of stages.
-            stream = self.console.file
+            stream = self.stream
             stream.write(
                 f"{symbol} {word:<9} {event.stage:<{self._width}} {seconds}  {event.reason}\n"
             )
@@ -208,4 +227,10 @@ class ConsoleSink:
             style, head = "bold red", "Failed"
         else:
             style, head = "bold green", "Done"
-        self.console.print(f"[{style}]{head}:[/] {text} in {event.duration:.2f}s", highlight=False)
+        if self.terminal:
+            self.console.print(
+                f"[{style}]{head}:[/] {text} in {event.duration:.2f}s", highlight=False
+            )
+        else:
+            self.stream.write(f"{head}: {text} in {event.duration:.2f}s\n")
+            self.stream.flush()

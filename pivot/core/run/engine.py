@@ -17,10 +17,8 @@ import collections
 import concurrent.futures
 import contextlib
 import dataclasses
-import datetime
 import json
 import os
-import secrets
 import threading
 import time
 from collections.abc import Iterable
@@ -52,6 +50,7 @@ from pivot.core.run.events import (
     StageStatus,
 )
 from pivot.core.run.executors import Executor, LocalExecutor, WorkerLost
+from pivot.core.run.history import new_run_id
 from pivot.core.run.logs import LogTail
 from pivot.core.run.planner import Action, Decision, Planner, StageInputs
 from pivot.core.run.worker import StageOutcome, StageTask
@@ -63,6 +62,7 @@ from pivot.exceptions import CacheError, IncrementalStateError, PivotError, Usag
 
 if TYPE_CHECKING:
     from pivot.core.remote import RemoteRuns
+    from pivot.core.run.fast_path import Recorder
 
 _POLL_SECONDS = 0.05
 
@@ -115,30 +115,28 @@ def uncached_incremental_message(path: str) -> str:
     )
 
 
-def new_run_id() -> str:
-    """A sortable id: UTC time to the millisecond, so runs in one second keep their order."""
-    now = datetime.datetime.now(datetime.UTC)
-    return now.strftime("%Y%m%d-%H%M%S-") + f"{now.microsecond // 1000:03d}-" + secrets.token_hex(2)
-
-
 def change_records(decision: Decision) -> tuple[dict[str, Any], ...]:
     """A decision's changes as plain data for events."""
     return tuple(dataclasses.asdict(change) for change in decision.changes)
 
 
-def code_token(root: Path) -> str:
-    """Identifies the project code loaded in this process: workers reload when it differs."""
+def project_module_files(root: Path) -> list[str]:
+    """The files of the project's modules imported in this process, sorted."""
     import sys
 
-    import xxhash
-
-    digest = xxhash.xxh64()
-    files = sorted(
+    return sorted(
         str(getattr(m, "__file__", ""))
         for m in list(sys.modules.values())
         if is_project_module_file(getattr(m, "__file__", None), root)
     )
-    for file in files:
+
+
+def code_token(root: Path) -> str:
+    """Identifies the project code loaded in this process: workers reload when it differs."""
+    import xxhash
+
+    digest = xxhash.xxh64()
+    for file in project_module_files(root):
         with contextlib.suppress(OSError):
             st = os.stat(file)
             digest.update(f"{file}:{st.st_mtime_ns}:{st.st_size};".encode())
@@ -156,6 +154,9 @@ class Engine:
         self._pipeline: PipelineDefinition | None = None
         self._graph: StageGraph | None = None
         self._token = ""
+        #: Set by the command line: writes (or removes) the record a later no-op `run` or
+        #: `status` answers from without importing the pipeline (run.fast_path).
+        self.recorder: Recorder | None = None
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -166,6 +167,8 @@ class Engine:
             graph = build_graph(pipeline)
             self._pipeline, self._graph = pipeline, graph
             self._token = code_token(self.project.root)
+            if self.recorder is not None:
+                self.recorder.note_code(project_module_files(self.project.root))
         assert self._pipeline is not None and self._graph is not None
         return self._pipeline, self._graph
 
@@ -197,9 +200,16 @@ class Engine:
         check_sources_exist(pipeline, graph, selected)
         planner = self.planner()
         try:
-            return planner.predict(selected, force=force)
+            decisions = planner.predict(selected, force=force)
         finally:
             planner.flush()
+        if self.recorder is not None and len(selected) == len(graph.order):
+            if not force and all(d.action is Action.SKIP for d in decisions):
+                warnings = {d.stage: d.inputs.warnings for d in decisions if d.inputs}
+                self.recorder.record(pipeline, graph, warnings)
+            else:
+                self.recorder.forget()
+        return decisions
 
     # -- cancellation --------------------------------------------------------------------------
 
@@ -360,6 +370,7 @@ class _Run:
         self.statuses: dict[str, StageStatus] = {}
         self.reasons: dict[str, str] = {}
         self.durations: dict[str, float] = {}
+        self.warnings: dict[str, tuple[str, ...]] = {}  # code-analysis warnings per stage
         self.running: dict[Future[StageOutcome], _Running] = {}
         self.waiting: list[tuple[str, Decision]] = []
         self.suspects: set[str] = set()  # stages in flight when a worker died
@@ -425,6 +436,7 @@ class _Run:
         )
         with contextlib.suppress(PivotError, OSError):
             history.record_run(self.project, summary, started, self.durations)
+        self._leave_record(summary)
         self.emit(
             RunFinished(
                 run_id=self.run_id,
@@ -435,6 +447,20 @@ class _Run:
             )
         )
         return summary
+
+    def _leave_record(self, summary: RunSummary) -> None:
+        """After a run of the whole pipeline, record it up to date when it is (or forget)."""
+        recorder = self.engine.recorder
+        if recorder is None:
+            return
+        done = {StageStatus.SKIPPED, StageStatus.RAN, StageStatus.RESTORED}
+        whole = len(self.selected) == len(self.graph.order)
+        if whole and summary.cancelled is None and set(summary.statuses.values()) <= done:
+            with contextlib.suppress(PivotError, OSError):
+                recorder.record(self.pipeline, self.graph, self.warnings)
+                return
+        with contextlib.suppress(PivotError, OSError):
+            recorder.forget()
 
     def _decide_ready(self) -> None:
         """Decide every stage whose upstream stages have all finished.
@@ -459,6 +485,8 @@ class _Run:
                 )
                 continue
             decision = self.planner.decide(name, force=self.request.force and self._forced(name))
+            if decision.inputs is not None:
+                self.warnings[name] = decision.inputs.warnings
             if decision.action is Action.ERROR:
                 self._fail(name, decision.reason, decision.reason)
             elif decision.action is Action.SKIP:

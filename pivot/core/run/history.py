@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import secrets
 from typing import TYPE_CHECKING, Any
 
 from pivot.core.store.state import DB_RUNS
@@ -12,6 +14,12 @@ if TYPE_CHECKING:
     from pivot.core.run.events import RunSummary
 
 MAX_RUNS = 200
+
+
+def new_run_id() -> str:
+    """A sortable id: UTC time to the millisecond, so runs in one second keep their order."""
+    now = datetime.datetime.now(datetime.UTC)
+    return now.strftime("%Y%m%d-%H%M%S-") + f"{now.microsecond // 1000:03d}-" + secrets.token_hex(2)
 
 
 def record_run(

@@ -12,6 +12,7 @@ from pivot.core.pipeline.discovery import PipelineDefinition
 from pivot.core.pipeline.graph import StageGraph
 from pivot.core.pipeline.params import ParamsFiles, stage_values
 from pivot.core.project import Project
+from pivot.core.run.fast_path import UP_TO_DATE
 from pivot.core.store.artifacts import ArtifactHasher
 from pivot.core.store.lock import OutRecord, StageLock
 from pivot.core.store.run_cache import run_key
@@ -248,7 +249,7 @@ class Planner:
                 restore=tuple(restore),
                 inputs=inputs,
             )
-        return Decision(name, Action.SKIP, "up to date", inputs=inputs)
+        return Decision(name, Action.SKIP, UP_TO_DATE, inputs=inputs)
 
     def predict(
         self, names: Iterable[str], *, force: bool | Container[str] = False

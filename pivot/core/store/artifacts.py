@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from pivot.core.store.hashing import FileEntry, hash_file, manifest_hash, walk_files
@@ -15,11 +16,19 @@ class ArtifactHasher:
     """Hashes paths relative to a root; a file is re-hashed only when its stat changed.
 
     New hashes are buffered and written to LMDB in one transaction by :meth:`flush`.
+    ``observe`` is told every path it stats (files, folders, and paths found missing, with
+    None), for the fast path's record of what a no-op rests on.
     """
 
-    def __init__(self, root: Path, state: StateDB | None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        state: StateDB | None,
+        observe: Callable[[str, os.stat_result | None], None] | None = None,
+    ) -> None:
         self.root = root
         self.state = state
+        self.observe = observe
         self._pending: list[tuple[str, os.stat_result, str]] = []
         self._memo: dict[str, tuple[os.stat_result, str]] = {}
 
@@ -45,7 +54,11 @@ class ArtifactHasher:
             try:
                 st = full.stat()
             except (FileNotFoundError, NotADirectoryError):
+                if self.observe is not None:
+                    self.observe(str(full), None)
                 return None
+            if self.observe is not None:
+                self.observe(str(full), st)
             return self._hash_existing(rel, full, st)
         except OSError as exc:
             where = exc.filename or full
@@ -56,12 +69,18 @@ class ArtifactHasher:
     def _hash_existing(self, rel: str, full: Path, st: os.stat_result) -> OutRecord:
         if full.is_dir():
             entries = []
-            for name in walk_files(full):
+            folders: list[str] | None = [] if self.observe is not None else None
+            for name in walk_files(full, folders):
                 child = full / name
                 child_stat = child.stat()
+                if self.observe is not None:
+                    self.observe(str(child), child_stat)
                 entries.append(
                     FileEntry(name, self._file_hash(child, child_stat), child_stat.st_size)
                 )
+            if self.observe is not None and folders is not None:
+                for folder in folders[1:]:
+                    self.observe(folder, os.stat(folder))
             return OutRecord(
                 rel, manifest_hash(entries), sum(e.size for e in entries), tuple(entries)
             )

@@ -86,11 +86,14 @@ def manifest_hash(entries: list[FileEntry]) -> str:
     return hash_bytes(canonical.encode())
 
 
-def walk_files(folder: Path) -> list[str]:
-    """Relative posix paths of every regular file under ``folder``, sorted."""
+def walk_files(folder: Path, folders: list[str] | None = None) -> list[str]:
+    """Relative posix paths of every regular file under ``folder``, sorted; each folder
+    walked (``folder`` included) is appended to ``folders`` when given."""
     found: list[str] = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames.sort()
+        if folders is not None:
+            folders.append(dirpath)
         base = Path(dirpath).relative_to(folder)
         for name in filenames:
             full = Path(dirpath) / name

@@ -1,4 +1,5 @@
-"""Local state in LMDB: file-hash cache, fingerprint cache, run history, remote index.
+"""Local state in LMDB: file-hash cache, fingerprint cache, run history, remote index, and
+the record that lets a no-op answer from stats (run.fast_path).
 
 Nothing here is needed for correctness: deleting ``.pivot/state.lmdb`` only costs re-hashing.
 Writes are batched into one transaction each, because every LMDB commit syncs the disk.
@@ -26,6 +27,7 @@ DB_FINGERPRINTS = b"fingerprints"
 DB_RUNS = b"runs"
 DB_REMOTE = b"remote"
 DB_LOCKS = b"locks"
+DB_FAST_PATH = b"fast-path"
 
 _ENVS: dict[Path, lmdb.Environment] = {}
 _ENVS_LOCK = threading.Lock()
@@ -73,7 +75,7 @@ class StateDB:
         self.env = _open_env(path)
         self._dbs = {
             name: self.env.open_db(name)
-            for name in (DB_HASHES, DB_FINGERPRINTS, DB_RUNS, DB_REMOTE, DB_LOCKS)
+            for name in (DB_HASHES, DB_FINGERPRINTS, DB_RUNS, DB_REMOTE, DB_LOCKS, DB_FAST_PATH)
         }
 
     # -- file hashes -------------------------------------------------------------------------

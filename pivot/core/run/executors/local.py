@@ -9,18 +9,13 @@ from concurrent.futures import Future
 from typing import Any
 
 from pivot.core.run.executors.base import Executor
+from pivot.core.run.jobs import default_jobs
 from pivot.core.run.worker import StageOutcome, StageTask, execute_stage
 
 #: Keep idle workers warm this long (seconds) so a TUI or watch session reuses them.
 IDLE_TIMEOUT = 600
 #: How often a worker checks that the pivot process that started it is still alive.
 PARENT_POLL_SECONDS = 0.1
-
-
-def default_jobs() -> int:
-    return max(
-        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    )
 
 
 def exit_with_parent(parent: int) -> None:
