@@ -44,7 +44,11 @@ class CodeIndex:
             return memo
         key = self._cache_key(spec)
         blob = self.project.state.get(DB_FINGERPRINTS, key)
-        fingerprint = load_cached_fingerprint(blob) if blob is not None else None
+        cached = load_cached_fingerprint(blob, str(self.project.root)) if blob else None
+        fingerprint = cached.fingerprint if cached is not None else None
+        if cached is not None and cached.refreshed:
+            # a file it read changed elsewhere: keep the entry, with the new stats
+            self._pending.append((key, fingerprint_cache_entry(cached.fingerprint)))
         if fingerprint is None:
             extra: list[object] = list(spec.loaders())
             if spec.params_model is not None:

@@ -84,7 +84,7 @@ class FreshSourceLoader(importlib.machinery.SourceFileLoader):
         source_hash = importlib.util.source_hash(source)
         code = _read_hash_pyc(cache, source_hash)
         if code is None:
-            code = self.source_to_code(source, path)
+            code = _compile_once(source, path) or self.source_to_code(source, path)
             if not sys.dont_write_bytecode:
                 _write_hash_pyc(cache, source_hash, code)
         return code
@@ -102,6 +102,23 @@ class FreshSourceLoader(importlib.machinery.SourceFileLoader):
             return None
         opt = f".opt-{sys.flags.optimize}" if sys.flags.optimize else ""
         return paths.bytecode / f"{rel.as_posix()}.{tag}{opt}.pyc"
+
+
+def _compile_once(source: bytes, path: str) -> types.CodeType | None:
+    """Code compiled from the syntax tree the code fingerprint parses anyway, so an edited
+    ``pipeline.py`` of thousands of stages is parsed once, not twice (~0.3 s at 2,000
+    stages); None when that parse is not of these very bytes."""
+    import xxhash
+
+    from pivot.core.pipeline.fingerprint._parse import load_file
+
+    try:
+        parsed = load_file(path)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    if parsed.stat.digest != xxhash.xxh64(source).hexdigest():
+        return None
+    return compile(parsed.tree, path, "exec", dont_inherit=True)
 
 
 _CHECKED_HASH_PYC = (0b11).to_bytes(4, "little")  # PEP 552 flags: hash-based, checked

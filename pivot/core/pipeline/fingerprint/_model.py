@@ -40,6 +40,16 @@ class FileStat:
 
 
 @dataclasses.dataclass(frozen=True)
+class NameDep:
+    """A fingerprint read ``path`` only through ``names``: while the statements behind them
+    hash to ``digest``, other edits of the file leave the fingerprint valid."""
+
+    path: str
+    names: tuple[str, ...]
+    digest: str
+
+
+@dataclasses.dataclass(frozen=True)
 class CodeFingerprint:
     """The code manifest of one stage: every piece of code and constant it reaches, hashed."""
 
@@ -50,6 +60,8 @@ class CodeFingerprint:
     #: Stat of every file in ``files`` (and of Pivot's own loader sources) at the moment it was
     #: read; used by :func:`fingerprint_cache_entry`. Not part of equality.
     file_stats: tuple[FileStat, ...] = dataclasses.field(default=(), compare=False, repr=False)
+    #: Files read only through some of their names (see ``_deps``). Not part of equality.
+    name_deps: tuple[NameDep, ...] = dataclasses.field(default=(), compare=False, repr=False)
 
 
 def digest(key: str, payload: str) -> str:

@@ -22,6 +22,7 @@ not; class bodies are invisible to the functions inside them).
 from __future__ import annotations
 
 import ast
+import bisect
 import os
 import time
 import warnings
@@ -493,6 +494,8 @@ class ParsedFile:
         self._infos: dict[tuple[int, str], NodeInfo] = {}
         self._class_names: dict[int, frozenset[str]] = {}
         self._keyed: dict[tuple[str, str, tuple[int, ...]], tuple[str, SourceRecord]] = {}
+        self._joined: str | None = None
+        self._line_starts: list[int] = []
 
     # -- indexes
 
@@ -505,6 +508,12 @@ class ParsedFile:
         ]
         while work:
             node, prefix, top = work.pop()
+            if top is None and isinstance(node, _FUNCTION_DEFS) and not self._may_nest(node):
+                # a module-level def with nothing defined inside it (most stages): its own
+                # entry is all there is to index, without walking its body
+                functions.setdefault((node.name, first_line(node)), []).append(node)
+                self._qualnames[id(node)] = node.name
+                continue
             child_prefix = prefix
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 qualname = prefix + node.name
@@ -534,6 +543,12 @@ class ParsedFile:
         self._index_bindings(self.tree.body)
         self._functions = functions
         return functions
+
+    def _may_nest(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        """False for a def whose text holds no other def, lambda or class."""
+        start, end = first_line(node), node.end_lineno or node.lineno
+        text = "\n".join(self.lines[start - 1 : end])
+        return text.count("def ") > 1 or "lambda" in text or "class " in text
 
     def _index_bindings(self, body: list[ast.stmt]) -> None:
         for stmt in body:
@@ -579,6 +594,27 @@ class ParsedFile:
         return self._bindings.get(name)
 
     # -- text
+
+    def line_of(self, text: str, near: int = 1) -> int | None:
+        """The first line at which ``text`` (whole lines, as :meth:`segment` returns them)
+        appears, searching from about line ``near`` first; None if it does not appear."""
+        if self._joined is None:
+            self._joined = "\n".join(self.lines) + "\n"
+            self._line_starts = [0]
+            for line in self.lines:
+                self._line_starts.append(self._line_starts[-1] + len(line) + 1)
+        starts = self._line_starts
+        hint = starts[max(0, min(near - 1, len(starts) - 1))]
+        found = self._joined.find(text, max(0, hint - 20_000))
+        while found != -1 and found > 0 and self._joined[found - 1] != "\n":
+            found = self._joined.find(text, found + 1)
+        if found == -1:
+            found = self._joined.find(text)
+            while found > 0 and self._joined[found - 1] != "\n":
+                found = self._joined.find(text, found + 1)
+        if found == -1:
+            return None
+        return bisect.bisect_right(starts, found)
 
     def segment(self, node: ast.AST) -> tuple[int, int, str]:
         start = first_line(node)

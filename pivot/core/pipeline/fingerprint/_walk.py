@@ -62,7 +62,14 @@ from pivot.core.pipeline.fingerprint._classify import (
     is_stdlib,
     module_path,
 )
-from pivot.core.pipeline.fingerprint._model import CodeFingerprint, FileStat, SourceRecord, digest
+from pivot.core.pipeline.fingerprint._deps import statement_index, statement_names
+from pivot.core.pipeline.fingerprint._model import (
+    CodeFingerprint,
+    FileStat,
+    NameDep,
+    SourceRecord,
+    digest,
+)
 from pivot.core.pipeline.fingerprint._parse import (
     DynamicCall,
     FuncNode,
@@ -218,6 +225,10 @@ class Walker:
         self._loader_configs: dict[str, set[str]] = {}
         self._pivot_classes: set[int] = set()
         self._nesting = 0
+        #: Module-level names read in each file (absolute path), and files read as a whole:
+        #: what a cached entry re-checks when the file changes (see ``_deps``).
+        self._reads: dict[str, set[str]] = {}
+        self._whole: set[str] = set()
 
     # ---------------------------------------------------------------------------------------
     # bookkeeping
@@ -239,6 +250,25 @@ class Walker:
                 return key
             number += 1
             key = f"{base}#{number}"
+
+    def _read(self, path: str, name: str) -> None:
+        self._reads.setdefault(os.path.abspath(path), set()).add(name)
+
+    def _keyed(
+        self, parsed: ParsedFile, key: str, rel: str, nodes: Sequence[ast.AST], payload: str
+    ) -> tuple[str, SourceRecord]:
+        """``parsed.keyed``, noting which module-level names the hashed nodes belong to."""
+        for node in nodes:
+            if isinstance(node, ast.Module):
+                self._whole.add(parsed.path)
+                continue
+            top = parsed.top_of(node)
+            names = statement_names(top if top is not None else node)
+            if not names:
+                self._whole.add(parsed.path)
+            for name in names:
+                self._read(parsed.path, name)
+        return parsed.keyed(key, rel, nodes, payload)
 
     def _set(self, key: str, value: str, record: SourceRecord | None) -> None:
         self.manifest[key] = value
@@ -297,7 +327,21 @@ class Walker:
             warnings=tuple(self.warnings),
             files=files,
             file_stats=stats,
+            name_deps=self._name_deps(),
         )
+
+    def _name_deps(self) -> tuple[NameDep, ...]:
+        """For each project file read only through names, those names and the digest of the
+        statements behind them; a file read as a whole (or unparsed) gets none."""
+        deps = []
+        for path in sorted(self._project_files):
+            names = self._reads.get(path)
+            parsed = self._parsed.get(path)
+            if not names or parsed is None or path in self._whole:
+                continue
+            ordered = tuple(sorted(names))
+            deps.append(NameDep(path, ordered, statement_index(parsed).digest(ordered)))
+        return tuple(deps)
 
     # ---------------------------------------------------------------------------------------
     # entry points
@@ -479,7 +523,9 @@ class Walker:
             info = parsed.statement_info(stmt)
             key = self._claim(f"{hint.prefix}:{hint.label}", (parsed.path, id(stmt)))
             if key not in self.manifest:
-                self._set(key, *parsed.keyed(key, hint.rel, [stmt], "statement:" + info.digest))
+                self._set(
+                    key, *self._keyed(parsed, key, hint.rel, [stmt], "statement:" + info.digest)
+                )
                 context = _Context(
                     parsed,
                     hint.rel,
@@ -595,6 +641,7 @@ class Walker:
     ) -> None:
         """A nested definition's source lives in its module-level definition: fingerprint that."""
         if isinstance(top, ast.ClassDef):
+            self._read(parsed.path, top.name)
             live = namespace.get(top.name)
             if isinstance(live, type):
                 self._visit_class(live)
@@ -621,7 +668,7 @@ class Walker:
     ) -> None:
         def task() -> None:
             info = parsed.function_info(node)
-            self._set(key, *parsed.keyed(key, rel, [node], info.digest))
+            self._set(key, *self._keyed(parsed, key, rel, [node], info.digest))
             context = _Context(
                 parsed,
                 rel,
@@ -773,7 +820,7 @@ class Walker:
         pkg_only: bool,
     ) -> None:
         info = parsed.class_info(node)
-        self._set(key, *parsed.keyed(key, rel, [node], info.digest))
+        self._set(key, *self._keyed(parsed, key, rel, [node], info.digest))
         package = _package_of(namespace)
         modpath = module_path(rel)
         context = _Context(
@@ -797,7 +844,7 @@ class Walker:
             mkey = self._claim(method_key(name), (parsed.path, id(methods[0])))
             infos = [parsed.function_info(method, outer) for method in methods]
             payload = "|".join(item.digest for item in infos)
-            self._set(mkey, *parsed.keyed(mkey, rel, methods, payload))
+            self._set(mkey, *self._keyed(parsed, mkey, rel, methods, payload))
             for method, item in zip(methods, infos, strict=True):
                 self._node_keys.setdefault((parsed.path, id(method)), mkey)
                 method_context = _Context(
@@ -841,7 +888,7 @@ class Walker:
 
         def task() -> None:
             info = parsed.module_info()
-            self._set(key, *parsed.keyed(key, rel, [parsed.tree], info.digest))
+            self._set(key, *self._keyed(parsed, key, rel, [parsed.tree], info.digest))
             context = _Context(
                 parsed,
                 rel,
@@ -906,6 +953,7 @@ class Walker:
     ) -> _Hint:
         """Where a module-level name is defined, following ``from m import name`` re-exports."""
         for _ in range(8):
+            self._read(parsed.path, name)
             stmt = parsed.binding(name)
             if not isinstance(stmt, ast.ImportFrom):
                 break
@@ -935,6 +983,7 @@ class Walker:
 
     def _resolve_ref(self, context: _Context, ref: Ref) -> None:
         root = ref.root
+        self._read(context.parsed.path, root)
         value: object
         imported = context.imports.get(root)
         if imported is not None:
@@ -972,13 +1021,15 @@ class Walker:
             kind, rel = self.files.module_kind(value)
             if kind is not Kind.PROJECT:
                 break
+            filename = getattr(value, "__file__", None)
+            if isinstance(filename, str):
+                self._read(filename, attr)
             try:
                 nxt = getattr(value, attr, _MISSING)
             except Exception:
                 nxt = _MISSING
             if nxt is _MISSING:
                 return  # would raise AttributeError at run time
-            filename = getattr(value, "__file__", None)
             parsed = self._parse(filename, rel, kind) if isinstance(filename, str) else None
             if parsed is not None:
                 namespace = vars(value)
@@ -1019,6 +1070,9 @@ class Walker:
                 top = sys.modules.get(base.partition(".")[0], _MISSING)
                 return top, _Hint()
             return module, _Hint()
+        module_file = getattr(module, "__file__", None)
+        if isinstance(module_file, str):
+            self._read(module_file, imported.attr)
         value = getattr(module, imported.attr, _MISSING)
         if value is _MISSING:
             try:
@@ -1050,8 +1104,10 @@ class Walker:
         elif root in context.closure:
             value = context.closure[root]
         elif root in context.namespace:
+            self._read(context.parsed.path, root)
             value = context.namespace[root]
         else:
+            self._read(context.parsed.path, root)
             value = getattr(builtins, root, _MISSING)
         for attr in ref.attrs:
             if value is _MISSING:

@@ -38,9 +38,11 @@ def _fingerprint(fp_project: FpProject, *, aged: bool = True) -> CodeFingerprint
 
 def test_round_trip(fp_project: FpProject) -> None:
     fp = _fingerprint(fp_project)
-    loaded = load_cached_fingerprint(fingerprint_cache_entry(fp))
+    cached = load_cached_fingerprint(fingerprint_cache_entry(fp))
+    assert cached is not None and not cached.refreshed
+    loaded = cached.fingerprint
     assert loaded == fp
-    assert loaded is not None and loaded.file_stats == fp.file_stats
+    assert loaded.file_stats == fp.file_stats
     assert "pkg:polars" in loaded.manifest
 
 
@@ -54,16 +56,42 @@ def test_loading_does_no_parsing(fp_project: FpProject, monkeypatch: pytest.Monk
     assert load_cached_fingerprint(blob) is not None
 
 
-def test_touching_a_file_invalidates(fp_project: FpProject) -> None:
-    blob = fingerprint_cache_entry(_fingerprint(fp_project))
+def test_touching_a_file_keeps_the_entry_with_the_new_stat(fp_project: FpProject) -> None:
+    fp = _fingerprint(fp_project)
+    blob = fingerprint_cache_entry(fp)
     os.utime(fp_project.root / "helpers.py")  # new mtime, same content
-    assert load_cached_fingerprint(blob) is None
+    cached = load_cached_fingerprint(blob, str(fp_project.root))
+    assert cached is not None and cached.refreshed
+    assert cached.fingerprint == fp
+    stat = next(s for s in cached.fingerprint.file_stats if s.path.endswith("helpers.py"))
+    assert stat.mtime_ns == (fp_project.root / "helpers.py").stat().st_mtime_ns
 
 
-def test_editing_a_file_invalidates(fp_project: FpProject) -> None:
+def test_editing_another_definition_keeps_the_entry(fp_project: FpProject) -> None:
+    """Only the statements behind the names a fingerprint read matter: a new function above
+    the one it uses moves that one's source lines, nothing else."""
+    fp = _fingerprint(fp_project)
+    blob = fingerprint_cache_entry(fp)
+    fp_project.edit("helpers.py", "def scale", "def unused():\n    return 1\n\n\ndef scale")
+    cached = load_cached_fingerprint(blob, str(fp_project.root))
+    assert cached is not None and cached.refreshed
+    assert cached.fingerprint.manifest == fp.manifest
+    fresh = fp_project.fingerprint()
+    assert cached.fingerprint.sources == fresh.sources  # lines moved with the text
+    assert fresh.sources["func:helpers.scale"].line == fp.sources["func:helpers.scale"].line + 4
+
+
+def test_a_comment_inside_a_read_definition_recomputes(fp_project: FpProject) -> None:
+    # The hash would not change, but the text `explain` shows would be stale.
+    blob = fingerprint_cache_entry(_fingerprint(fp_project))
+    fp_project.edit("helpers.py", "* 2", "* 2  # doubled")
+    assert load_cached_fingerprint(blob, str(fp_project.root)) is None
+
+
+def test_editing_a_read_definition_invalidates(fp_project: FpProject) -> None:
     blob = fingerprint_cache_entry(_fingerprint(fp_project))
     fp_project.edit("helpers.py", "* 2", "* 3")
-    assert load_cached_fingerprint(blob) is None
+    assert load_cached_fingerprint(blob, str(fp_project.root)) is None
 
 
 def test_deleting_a_file_invalidates(fp_project: FpProject) -> None:
@@ -72,7 +100,7 @@ def test_deleting_a_file_invalidates(fp_project: FpProject) -> None:
     assert load_cached_fingerprint(blob) is None
 
 
-def test_replacing_a_file_invalidates(fp_project: FpProject) -> None:
+def test_replacing_a_file_is_checked_by_content(fp_project: FpProject) -> None:
     blob = fingerprint_cache_entry(_fingerprint(fp_project))
     helpers = fp_project.root / "helpers.py"
     st = helpers.stat()
@@ -80,7 +108,9 @@ def test_replacing_a_file_invalidates(fp_project: FpProject) -> None:
     replacement.write_bytes(helpers.read_bytes())
     os.utime(replacement, ns=(st.st_atime_ns, st.st_mtime_ns))
     os.replace(replacement, helpers)  # same bytes, size and mtime; another inode
-    assert load_cached_fingerprint(blob) is None
+    assert load_cached_fingerprint(blob) is None  # without the project root: recomputed
+    cached = load_cached_fingerprint(blob, str(fp_project.root))
+    assert cached is not None and cached.refreshed
 
 
 def test_same_size_edit_within_the_same_tick_is_caught(fp_project: FpProject) -> None:
@@ -94,12 +124,13 @@ def test_same_size_edit_within_the_same_tick_is_caught(fp_project: FpProject) ->
     helpers.write_text(HELPERS.replace("* 2", "* 3"), encoding="utf-8")
     os.utime(helpers, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert helpers.stat().st_size == st.st_size
-    assert load_cached_fingerprint(blob) is None
+    assert load_cached_fingerprint(blob, str(fp_project.root)) is None
 
 
 def test_racy_entries_stay_valid_while_the_bytes_are_the_same(fp_project: FpProject) -> None:
     fp = _fingerprint(fp_project, aged=False)
-    assert load_cached_fingerprint(fingerprint_cache_entry(fp)) == fp
+    cached = load_cached_fingerprint(fingerprint_cache_entry(fp))
+    assert cached is not None and cached.fingerprint == fp
 
 
 def test_package_version_change_invalidates(fp_project: FpProject) -> None:
@@ -127,6 +158,7 @@ def test_handmade_fingerprints_are_validated_by_content(tmp_path: Path) -> None:
     source.write_text("X = 1\n", encoding="utf-8")
     fp = CodeFingerprint({"const:m.X": "0123456789abcdef"}, {}, (), (str(source),))
     blob = fingerprint_cache_entry(fp)
-    assert load_cached_fingerprint(blob) == fp
+    cached = load_cached_fingerprint(blob)
+    assert cached is not None and cached.fingerprint == fp
     source.write_text("X = 2\n", encoding="utf-8")
     assert load_cached_fingerprint(blob) is None
