@@ -33,7 +33,7 @@ def open_tui(cli_ctx: CliContext, *, jobs: int | None = None) -> None:
     from pivot.core.run.executors import LocalExecutor
 
     project = cli_ctx.project()
-    executor = LocalExecutor(jobs)
+    executor = LocalExecutor(jobs, project.root)
     engine = Engine(project, executor)
     _, graph = engine.load()
     executor.warm_up()

@@ -67,7 +67,7 @@ def _run_options(func: Any) -> Any:
             "-j",
             "--jobs",
             type=click.IntRange(min=1),
-            help="Stages to run at once (default: CPU count).",
+            help="Stages to run at once (default: one per CPU, fewer when the memory its workers took last time would not fit).",
         ),
         click.option(
             "--single",

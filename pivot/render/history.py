@@ -65,7 +65,11 @@ def run_line(record: Mapping[str, Any]) -> str:
 def run_header(record: Mapping[str, Any]) -> str:
     """The first line of ``pivot show RUN``."""
     cells = run_cells(record)
-    return f"run {cells.run_id}  started {cells.when}  {cells.duration}  {cells.exit}"
+    line = f"run {cells.run_id}  started {cells.when}  {cells.duration}  {cells.exit}"
+    peak = record.get("worker_peak_rss")
+    if isinstance(peak, int) and peak > 0:
+        line += f"  workers peaked at {peak / 1e6:.0f} MB"
+    return line
 
 
 def stage_cells(stage: Mapping[str, Any]) -> StageCells:

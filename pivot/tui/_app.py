@@ -121,7 +121,7 @@ class PivotApp(App[int]):
     ) -> None:
         super().__init__()
         self.root = Path(root)
-        self.engine = engine or Engine(Project(self.root), LocalExecutor(jobs))
+        self.engine = engine or Engine(Project(self.root), LocalExecutor(jobs, self.root))
         self._owns_engine = engine is None
         prepare_process_start(self.engine)
         self.clock = clock

@@ -371,6 +371,7 @@ class _Run:
         self.reasons: dict[str, str] = {}
         self.durations: dict[str, float] = {}
         self.warnings: dict[str, tuple[str, ...]] = {}  # code-analysis warnings per stage
+        self.worker_peak_rss = 0
         self.running: dict[Future[StageOutcome], _Running] = {}
         self.waiting: list[tuple[str, Decision]] = []
         self.suspects: set[str] = set()  # stages in flight when a worker died
@@ -393,6 +394,9 @@ class _Run:
     def execute(self) -> RunSummary:
         started = time.time()
         self.emit(RunStarted(run_id=self.run_id, stages=tuple(self.selected), jobs=self.capacity))
+        note = self.engine.executor.jobs_note
+        if note is not None and not self.request.jobs:
+            self.emit(Message(run_id=self.run_id, level="info", text=note))
         pending = self.pending
         try:
             while pending or self.running or self.waiting:
@@ -432,7 +436,13 @@ class _Run:
         cancelled = self.engine._cancel_reason if self.engine._cancel_event.is_set() else None
         exit_code = _exit_code(self.statuses, cancelled)
         summary = RunSummary(
-            self.run_id, dict(self.statuses), dict(self.reasons), duration, exit_code, cancelled
+            self.run_id,
+            dict(self.statuses),
+            dict(self.reasons),
+            duration,
+            exit_code,
+            cancelled,
+            self.worker_peak_rss,
         )
         with contextlib.suppress(PivotError, OSError):
             history.record_run(self.project, summary, started, self.durations)
@@ -608,6 +618,7 @@ class _Run:
             self._fail(job.name, f"could not run: {type(exc).__name__}: {exc}", str(exc), job)
             return
         self.suspects.discard(job.name)
+        self.worker_peak_rss = max(self.worker_peak_rss, outcome.peak_rss)
         if not outcome.ok:
             first = (outcome.error or "").strip().splitlines()
             self._fail(job.name, first[-1] if first else "failed", outcome.error, job)

@@ -34,6 +34,8 @@ class RunSummary:
     duration: float
     exit_code: int
     cancelled: str | None = None
+    #: The largest peak resident memory of a worker that ran a stage (bytes; 0: none ran).
+    worker_peak_rss: int = 0
 
     @property
     def counts(self) -> dict[str, int]:

@@ -468,7 +468,7 @@ def _replay(project: Project, selected: list[str], request: NoOpRun, emit: Event
 
     run_id = history.new_run_id()
     started = time.time()
-    jobs = 0 if request.dry_run else max(1, request.jobs or default_jobs())
+    jobs = 0 if request.dry_run else max(1, request.jobs or default_jobs(project.root).jobs)
     emit(RunStarted(run_id=run_id, stages=tuple(selected), jobs=jobs, dry_run=request.dry_run))
     for name in selected:
         emit(

@@ -33,6 +33,7 @@ def record_run(
         "exit_code": summary.exit_code,
         "cancelled": summary.cancelled,
         "counts": summary.counts,
+        "worker_peak_rss": summary.worker_peak_rss,
         "stages": [
             {
                 "stage": name,

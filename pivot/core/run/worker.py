@@ -22,6 +22,7 @@ from typing import Any
 import pivot
 from pivot.core.pipeline.discovery import PipelineDefinition, load_pipeline, unload_project
 from pivot.core.run.capture import captured_output
+from pivot.core.run.jobs import peak_rss
 from pivot.core.store.atomic import atomic_path, remove_path
 from pivot.core.store.cache import Cache
 from pivot.core.store.hashing import FileEntry, hash_file, manifest_hash, walk_files
@@ -77,6 +78,8 @@ class StageOutcome:
     duration: float
     error: str | None
     pid: int
+    #: Peak resident memory of the worker process so far (bytes; 0 when unknown).
+    peak_rss: int = 0
 
 
 _loaded: tuple[tuple[str, str], PipelineDefinition] | None = None
@@ -115,9 +118,17 @@ def execute_stage(task: StageTask, where: Workspace | None = None) -> StageOutco
             error = _format_error(exc)
             sys.stderr.write(error)
             return StageOutcome(
-                task.stage, False, (), time.perf_counter() - started, error, os.getpid()
+                task.stage,
+                False,
+                (),
+                time.perf_counter() - started,
+                error,
+                os.getpid(),
+                peak_rss(),
             )
-    return StageOutcome(task.stage, True, outs, time.perf_counter() - started, None, os.getpid())
+    return StageOutcome(
+        task.stage, True, outs, time.perf_counter() - started, None, os.getpid(), peak_rss()
+    )
 
 
 def _check_code(spec: StageSpec, root: Path, expected: dict[str, str]) -> None:

@@ -36,4 +36,4 @@ def make_executor(
         from pivot.core.run.executors.dask import DaskExecutor
 
         return DaskExecutor(scheduler, jobs, remote=remote)
-    return LocalExecutor(jobs)
+    return LocalExecutor(jobs, root)

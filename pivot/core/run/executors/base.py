@@ -28,6 +28,9 @@ class Executor(abc.ABC):
     #: so the executor can ship them.
     ships_data: bool = False
 
+    #: Why ``capacity`` is lower than the CPU count (memory), said at the start of a run.
+    jobs_note: str | None = None
+
     @property
     @abc.abstractmethod
     def capacity(self) -> int:

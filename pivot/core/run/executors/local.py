@@ -6,10 +6,11 @@ import os
 import threading
 import time
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 from pivot.core.run.executors.base import Executor
-from pivot.core.run.jobs import default_jobs
+from pivot.core.run.jobs import JobsChoice, default_jobs
 from pivot.core.run.worker import StageOutcome, StageTask, execute_stage
 
 #: Keep idle workers warm this long (seconds) so a TUI or watch session reuses them.
@@ -35,8 +36,12 @@ def exit_with_parent(parent: int) -> None:
 class LocalExecutor(Executor):
     """Stages run in a loky reusable pool; heavy imports stay loaded between stages."""
 
-    def __init__(self, jobs: int | None = None) -> None:
-        self._jobs = max(1, jobs or default_jobs())
+    def __init__(self, jobs: int | None = None, root: Path | None = None) -> None:
+        """``jobs`` workers, or as many as the CPUs and memory allow (see run.jobs); ``root``
+        is the project whose run history says how much memory its workers take."""
+        choice = JobsChoice(jobs) if jobs else default_jobs(root)
+        self._jobs = max(1, choice.jobs)
+        self.jobs_note = choice.reason
         self._pool: Any = None
 
     @property
