@@ -1163,7 +1163,12 @@ class Walker:
     # canonical representations
 
     def _relativize(self, text: str) -> str:
-        return text.replace(self.root, "<project>") if self.root in text else text
+        """``text`` with each path inside the project written from ``<project>``: only where
+        the root is a whole path prefix (``/srv/proj-data`` is not inside ``/srv/proj``), so
+        two clones at different places hash the same values."""
+        if self.root not in text:
+            return text
+        return _root_pattern(self.root).sub("<project>", text)
 
     def _type_label(self, cls: type) -> str:
         return self.visit_value(cls, _Hint())
@@ -1291,6 +1296,16 @@ class Walker:
             if isinstance(state, dict) and not getattr(cls, "__slots__", ()):
                 return fields(sorted(k for k in state if isinstance(k, str)))
         raise _NotCanonical
+
+
+#: Characters that continue a file or folder name: the root followed or preceded by one of
+#: them is part of another name, not a path inside the project.
+_NAME_CHARS = r"\w.\-~+@%"
+
+
+@functools.cache
+def _root_pattern(root: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![{_NAME_CHARS}/]){re.escape(root)}(?![{_NAME_CHARS}])")
 
 
 def _class_home(cls: type) -> tuple[str | None, Mapping[str, object] | None]:
