@@ -44,6 +44,8 @@ DefNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda
 #: Calls whose effect on what code runs cannot be seen statically unless their argument is a
 #: constant.
 DYNAMIC_CALLS = frozenset({"getattr", "eval", "exec", "import_module", "__import__"})
+#: Namespace lookups: ``globals()[key]``, ``vars(module)[key]`` (and their ``.get(key)``).
+NAMESPACE_CALLS = frozenset({"globals", "vars"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +76,8 @@ class LocalImport:
 
 @dataclass(frozen=True, slots=True)
 class DynamicCall:
-    """A call to getattr/eval/exec/import_module/__import__ found in a definition."""
+    """A call to getattr/eval/exec/import_module/__import__ found in a definition, or a
+    ``globals()``/``vars(x)`` lookup with a key (kinds ``globals`` and ``vars``)."""
 
     kind: str
     callee: Ref
@@ -317,6 +320,10 @@ class _Collector:
     def _visit_call(self, node: ast.Call, stack: list[_Scope]) -> None:
         base, attrs = _chain(node.func)
         handed_over: ast.expr | None = None
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "get":
+            lookup = self._namespace_call(node.func.value, stack)
+            if lookup is not None:  # globals().get(key), vars(module).get(key)
+                self._record_lookup(lookup, node.args[0] if node.args else None, node.lineno, stack)
         if isinstance(base, ast.Name):
             last = attrs[-1] if attrs else base.id
             if last in DYNAMIC_CALLS and not self._is_local(base.id, stack):
@@ -328,6 +335,43 @@ class _Collector:
         for child in ast.iter_child_nodes(node):
             if child is not handed_over:
                 self.visit(child, stack)
+
+    def _namespace_call(self, node: ast.expr, stack: list[_Scope]) -> ast.Call | None:
+        """``node`` if it is a call of the builtin-looking ``globals()`` or ``vars(x)``."""
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in NAMESPACE_CALLS
+            and not self._is_local(node.func.id, stack)
+        ):
+            return node
+        return None
+
+    def _record_lookup(
+        self, call: ast.Call, key: ast.expr | None, line: int, stack: list[_Scope]
+    ) -> None:
+        """``globals()[key]`` reads the global ``key``; ``vars(x)[key]`` reads ``x.key``; a
+        computed key cannot be followed, which the walker reports."""
+        kind = call.func.id  # type: ignore[attr-defined]
+        target = self._ref_of(call.args[0], stack) if kind == "vars" and call.args else None
+        constant = (
+            key.value if isinstance(key, ast.Constant) and isinstance(key.value, str) else None
+        )
+        if constant is not None and kind == "globals":
+            self._add(constant, (), line)
+            return
+        if constant is not None and target is not None:
+            self._add(target.root, (*target.attrs, constant), line)
+            return
+        callee = Ref(kind, (), line)
+        self.dynamic.append(DynamicCall(kind, callee, constant, target, line))
+
+    def _visit_subscript(self, node: ast.Subscript, stack: list[_Scope]) -> None:
+        call = self._namespace_call(node.value, stack)
+        if call is not None:
+            self._record_lookup(call, node.slice, node.lineno, stack)
+        for child in ast.iter_child_nodes(node):
+            self.visit(child, stack)
 
     def _record_dynamic(
         self, node: ast.Call, kind: str, callee: Ref, stack: list[_Scope]
@@ -444,6 +488,7 @@ _HANDLERS: dict[type[ast.AST], Callable[[_Collector, Any, list[_Scope]], None]] 
     ast.Name: _Collector._visit_name,
     ast.Attribute: _Collector._visit_attribute,
     ast.Call: _Collector._visit_call,
+    ast.Subscript: _Collector._visit_subscript,
     ast.FunctionDef: _Collector._visit_function,
     ast.AsyncFunctionDef: _Collector._visit_function,
     ast.Lambda: _Collector._visit_lambda,

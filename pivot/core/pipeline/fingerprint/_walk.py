@@ -91,6 +91,8 @@ _BUILTIN_DYNAMIC: dict[str, object] = {
     "exec": builtins.exec,
     "__import__": builtins.__import__,
     "import_module": importlib.import_module,
+    "globals": builtins.globals,
+    "vars": builtins.vars,
 }
 _DYNAMIC_TEXT = {
     "getattr": "getattr with computed name",
@@ -98,6 +100,8 @@ _DYNAMIC_TEXT = {
     "exec": "exec of dynamic code",
     "import_module": "importlib.import_module with computed name",
     "__import__": "__import__ with computed name",
+    "globals": "globals() lookup with computed key",
+    "vars": "vars() lookup with computed key",
 }
 _CALLABLE_TYPES = (
     types.BuiltinFunctionType,
@@ -1140,6 +1144,15 @@ class Walker:
                 target = self._peek(context, call.target)
                 if isinstance(target, types.ModuleType):
                     self.visit_value(target, _Hint())  # best effort: the whole module
+            return
+        if call.kind in ("globals", "vars"):
+            self.warn(text, context.rel, call.line)
+            if call.kind == "globals":
+                target = sys.modules.get(str(context.namespace.get("__name__", "")), _MISSING)
+            else:
+                target = self._peek(context, call.target) if call.target is not None else None
+            if isinstance(target, types.ModuleType):
+                self.visit_value(target, _Hint())  # best effort: the whole module
             return
         if call.kind in ("import_module", "__import__") and call.constant is not None:
             name = call.constant

@@ -44,6 +44,50 @@ def test_dynamic_constructs_are_warned_with_location(
     assert fp.warnings == (warning,)
 
 
+@pytest.mark.parametrize(
+    ("body", "warning"),
+    [
+        ("return globals()[name](1)", "train: globals() lookup with computed key at pipeline.py:6"),
+        (
+            "return globals().get(name)",
+            "train: globals() lookup with computed key at pipeline.py:6",
+        ),
+        (
+            "return vars(helpers)[name](1)",
+            "train: vars() lookup with computed key at pipeline.py:6",
+        ),
+    ],
+    ids=["globals", "globals-get", "vars"],
+)
+def test_namespace_lookups_with_computed_keys_are_warned(
+    fp_project: FpProject, body: str, warning: str
+) -> None:
+    fp_project.write("helpers.py", HELPERS)
+    fp_project.write(
+        "pipeline.py",
+        f"import helpers\n\ndef scale(x):\n    return x\ndef train(name):\n    {body}\n",
+    )
+    fp = fp_project.fingerprint()
+    assert fp.warnings == (warning,)
+    # what it may reach is hashed as a whole: an edit anywhere in that module re-runs
+    assert ("mod:pipeline" if "globals" in body else "mod:helpers") in fp.manifest
+
+
+def test_namespace_lookups_with_constant_keys_follow_the_name(fp_project: FpProject) -> None:
+    fp_project.write("helpers.py", HELPERS)
+    fp_project.write(
+        "pipeline.py",
+        "import helpers\n\ndef local(x):\n    return x\n\n"
+        "def train(x):\n    return globals()['local'](x) + vars(helpers)['scale'](x)\n",
+    )
+    fp = fp_project.fingerprint()
+    assert fp.warnings == ()
+    assert {"func:pipeline.local", "func:helpers.scale"} <= set(fp.manifest)
+    before = fp.manifest["func:helpers.scale"]
+    fp_project.edit("helpers.py", "x * 2", "x * 3")
+    assert fp_project.fingerprint().manifest["func:helpers.scale"] != before
+
+
 def test_computed_getattr_on_a_project_module_hashes_the_whole_module(
     fp_project: FpProject,
 ) -> None:
