@@ -19,6 +19,7 @@ project root in dotted form, ``pkg/sub.py`` → ``pkg.sub``, never the name it w
                                             canonical repr (dispatch tables and partials included),
                                             named after the module that *defines* it
 ``closure:<mod>.<qualname-or-name>.<var>``  a value captured in a closure cell
+``default:<mod>.<qualname-or-name>.<arg>``  a non-literal default value bound at creation
 ``mod:<mod>``                               a whole project module used as an object (``run(helpers)``,
                                             ``import_module("helpers")``)
 ``loader:<Class>`` / ``loader:<Class>:<m>`` code of one of Pivot's own loader classes and methods
@@ -400,6 +401,7 @@ class Walker:
         if top is not None:
             self._visit_enclosing(parsed, rel, top, target.__globals__, modpath)
         self._visit_closure(closure, closure_label)
+        self._visit_defaults(target, node, closure_label)
         if func is not target:
             self.visit_value(func, _Hint())
 
@@ -629,11 +631,32 @@ class Walker:
             label = f"func:{modpath}.{code.co_qualname}"
         self._labels[id(fn)] = label
         self._visit_closure(closure, closure_label)
+        self._visit_defaults(fn, node, closure_label)
         return label
 
     def _visit_closure(self, closure: Mapping[str, object], label: str) -> None:
         for name, value in closure.items():
             self.visit_value(value, _Hint(f"{label}.{name}", prefix="closure"))
+
+    def _visit_defaults(self, fn: types.FunctionType, node: FuncNode, label: str) -> None:
+        """Default values bound when the function was created (``lambda v, k=k: ...``): the
+        source says ``k``, the value lives in ``__defaults__``/``__kwdefaults__``. Literal
+        defaults are already in the hashed source and are not repeated."""
+        args = node.args
+        positional = [*args.posonlyargs, *args.args]
+        values = fn.__defaults__ or ()
+        pairs: list[tuple[str, ast.expr, object]] = []
+        for arg, expr, value in zip(
+            positional[len(positional) - len(args.defaults) :], args.defaults, values, strict=False
+        ):
+            pairs.append((arg.arg, expr, value))
+        keyword_values = fn.__kwdefaults__ or {}
+        for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=False):
+            if default is not None and arg.arg in keyword_values:
+                pairs.append((arg.arg, default, keyword_values[arg.arg]))
+        for name, expr, value in pairs:
+            if not is_literal(expr):
+                self.visit_value(value, _Hint(f"{label}.{name}", prefix="default"))
 
     def _visit_enclosing(
         self,

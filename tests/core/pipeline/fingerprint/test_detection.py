@@ -354,7 +354,26 @@ DETECTED: dict[str, Case] = {
             "pipeline.py": "LIMIT = 3\n\ndef train(x, limit=LIMIT):\n    return min(x, limit)\n",
         },
         [("pipeline.py", "LIMIT = 3", "LIMIT = 4")],
-        {"const:pipeline.LIMIT"},
+        # the name in the source, and the value bound when train was created
+        {"const:pipeline.LIMIT", "default:pipeline.train.limit"},
+    ),
+    "lambda-default-bound-in-a-loop": case(
+        {
+            "pipeline.py": (
+                "SCALES = [lambda v, k=k: v * k for k in (1, 2, 3)]\n\n"
+                "def train(x):\n    return SCALES[2](x)\n"
+            ),
+        },
+        [("pipeline.py", "(1, 2, 3)", "(1, 2, 4)")],
+        {"default:pipeline.SCALES[2].k"},
+    ),
+    "keyword-only-default": case(
+        {
+            "helpers.py": "BASE = 10\n\ndef shift(x, *, by=BASE + 1):\n    return x + by\n",
+            "pipeline.py": "from helpers import shift\n\ndef train(x):\n    return shift(x)\n",
+        },
+        [("helpers.py", "BASE = 10", "BASE = 20")],
+        {"const:helpers.BASE", "default:helpers.shift.by"},
     ),
     "constant-in-closure-factory": case(
         {
