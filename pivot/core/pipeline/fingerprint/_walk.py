@@ -473,8 +473,17 @@ class Walker:
             return self._visit_module(value)
         if isinstance(value, types.MethodType):
             owner = value.__self__
-            self._visit_class(owner if isinstance(owner, type) else type(owner))
-            return self.visit_value(value.__func__, hint)
+            if isinstance(owner, type):
+                self._visit_class(owner)
+                return self.visit_value(value.__func__, hint)
+            # a method bound to an instance (``scale = Scaler(3).apply``): the instance's
+            # state is part of what the method does
+            self._visit_class(type(owner))
+            method = self.visit_value(value.__func__, hint)
+            bound = (
+                dataclasses.replace(hint, label=f"{hint.label}.__self__") if hint.label else _Hint()
+            )
+            return f"{method} of {self.visit_value(owner, bound)}"
         if isinstance(value, (staticmethod, classmethod)):
             return self.visit_value(value.__func__, hint)
         if isinstance(value, property):

@@ -357,6 +357,17 @@ DETECTED: dict[str, Case] = {
         # the name in the source, and the value bound when train was created
         {"const:pipeline.LIMIT", "default:pipeline.train.limit"},
     ),
+    "bound-method-of-an-instance": case(
+        {
+            "pipeline.py": (
+                "class Scaler:\n    def __init__(self, k):\n        self.k = k\n\n"
+                "    def apply(self, x):\n        return x * self.k\n\n\n"
+                "scale = Scaler(3).apply\n\n\ndef train(x):\n    return scale(x)\n"
+            ),
+        },
+        [("pipeline.py", "Scaler(3)", "Scaler(4)")],
+        {"const:pipeline.scale.__self__"},
+    ),
     "lambda-default-bound-in-a-loop": case(
         {
             "pipeline.py": (
