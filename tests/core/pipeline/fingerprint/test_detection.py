@@ -368,6 +368,28 @@ DETECTED: dict[str, Case] = {
         [("pipeline.py", "Scaler(3)", "Scaler(4)")],
         {"const:pipeline.scale.__self__"},
     ),
+    "method-attached-after-the-class": case(
+        {
+            "pipeline.py": (
+                "class Model:\n    def fit(self, x):\n        return self.extra(x)\n\n\n"
+                "def _extra(self, x):\n    return x + 1\n\n\nModel.extra = _extra\n\n\n"
+                "def train(x):\n    return Model().fit(x)\n"
+            ),
+        },
+        [("pipeline.py", "return x + 1", "return x + 2")],
+        {"func:pipeline._extra"},
+    ),
+    "singledispatch-implementation": case(
+        {
+            "pipeline.py": (
+                "import functools\n\n\n@functools.singledispatch\ndef describe(x):\n"
+                "    return 'thing'\n\n\n@describe.register\ndef _(x: int):\n"
+                "    return 'int'\n\n\ndef train(x):\n    return describe(x)\n"
+            ),
+        },
+        [("pipeline.py", "return 'int'", "return 'integer'")],
+        {"func:pipeline._"},
+    ),
     "lambda-default-bound-in-a-loop": case(
         {
             "pipeline.py": (
