@@ -522,6 +522,40 @@ class Walker:
             name = hint.label.rpartition(".")[2] or hint.label
             record = SourceRecord(key, "", 0, f"{name} = {text}\n")
         self._set(key, digest(key, text), record)
+        self._value_sources(hint, stmt)
+
+    def _value_sources(self, hint: _Hint, stmt: ast.stmt | None) -> None:
+        """The project modules a module-level value was computed from (``LIMIT = consts.N *
+        10``, or a name from ``from consts import *``): the value is hashed, but a cached
+        fingerprint must also be recomputed when those files change."""
+        if hint.parsed is None or hint.namespace is None or not hint.name:
+            return
+        if stmt is not None:
+            for ref in hint.parsed.statement_info(stmt).refs:
+                self._depend_on_module_of(hint.namespace.get(ref.root))
+            return
+        for node in hint.parsed.tree.body:  # not bound in the file: maybe by a star import
+            if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+                try:
+                    name = importlib.util.resolve_name(
+                        "." * node.level + (node.module or ""), hint.package or ""
+                    )
+                except (ImportError, ValueError):
+                    continue
+                self._depend_on_module_of(sys.modules.get(name))
+
+    def _depend_on_module_of(self, value: object) -> None:
+        module = value if isinstance(value, types.ModuleType) else None
+        if module is None and isinstance(value, (types.FunctionType, type)):
+            module = sys.modules.get(value.__module__)
+        if module is None:
+            return
+        kind, rel = self.files.module_kind(module)
+        filename = getattr(module, "__file__", None)
+        if kind is Kind.PROJECT and isinstance(filename, str):
+            parsed = self._parse(filename, rel, kind)
+            if parsed is not None:
+                self._whole.add(parsed.path)
 
     def _opaque(self, value: object, hint: _Hint) -> str:
         """A value without a canonical repr: hash the statement that created it, if any."""

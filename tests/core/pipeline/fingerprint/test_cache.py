@@ -162,3 +162,23 @@ def test_handmade_fingerprints_are_validated_by_content(tmp_path: Path) -> None:
     assert cached is not None and cached.fingerprint == fp
     source.write_text("X = 2\n", encoding="utf-8")
     assert load_cached_fingerprint(blob) is None
+
+
+@pytest.mark.parametrize(
+    "pipeline",
+    [
+        "import consts\n\nLIMIT = consts.N * 10\n\n\ndef train(x):\n    return min(x, LIMIT)\n",
+        "from consts import *\n\n\ndef train(x):\n    return min(x, N)\n",
+    ],
+    ids=["computed-from-a-module", "star-import"],
+)
+def test_the_module_a_constant_came_from_invalidates(fp_project: FpProject, pipeline: str) -> None:
+    """The walk reads the value, not consts.py's source; the entry must still depend on it."""
+    fp_project.write_all({"consts.py": "N = 3\n", "pipeline.py": pipeline})
+    _age([fp_project.root / "consts.py", fp_project.root / "pipeline.py"])
+    fp = fp_project.fingerprint()
+    assert any(path.endswith("consts.py") for path in fp.files)
+    blob = fingerprint_cache_entry(fp)
+    fp_project.edit("consts.py", "N = 3", "N = 4")
+    assert load_cached_fingerprint(blob, str(fp_project.root)) is None
+    assert fp_project.fingerprint().manifest != fp.manifest
