@@ -250,10 +250,12 @@ def _chain(node: ast.expr) -> tuple[ast.expr, tuple[str, ...]]:
 class _Collector:
     """Walks a definition and records what it reads from outside, imports and dynamic calls."""
 
-    def __init__(self) -> None:
+    def __init__(self, annotations: bool = True) -> None:
         self.refs: dict[tuple[str, tuple[str, ...]], Ref] = {}
         self.imports: list[LocalImport] = []
         self.dynamic: list[DynamicCall] = []
+        #: Follow the names annotations use (off for helpers: see ``function_info``).
+        self.annotations = annotations
 
     # -- helpers
 
@@ -292,7 +294,7 @@ class _Collector:
             self.visit(node, stack)
 
     def visit_annotation(self, node: ast.expr | None, stack: list[_Scope]) -> None:
-        if node is None:
+        if node is None or not self.annotations:
             return
         self.visit(node, stack)
         # string annotations ("Model", list["Model"]) still name the classes they mean
@@ -686,12 +688,19 @@ class ParsedFile:
 
     # -- analyses (memoized per node)
 
-    def function_info(self, node: FuncNode, outer: frozenset[str] = frozenset()) -> NodeInfo:
-        """Analysis of a function or lambda; ``outer`` are class-body names its header sees."""
-        memo_key = (id(node), "method" if outer else "function")
+    def function_info(
+        self, node: FuncNode, outer: frozenset[str] = frozenset(), *, annotations: bool = False
+    ) -> NodeInfo:
+        """Analysis of a function or lambda; ``outer`` are class-body names its header sees.
+
+        Names used only in annotations are not followed unless ``annotations`` (the stage
+        itself, whose annotations choose its loaders): annotations do not change what a
+        helper computes, so editing a type alias re-runs nothing. The annotation text is
+        still part of the function's own hash."""
+        memo_key = (id(node), ("method" if outer else "function") + ("+ann" if annotations else ""))
         info = self._infos.get(memo_key)
         if info is None:
-            collector = _Collector()
+            collector = _Collector(annotations=annotations)
             outer_stack = [_Scope(set(outer), is_class=True)] if outer else []
             if isinstance(node, ast.Lambda):
                 collector.visit(node, outer_stack)

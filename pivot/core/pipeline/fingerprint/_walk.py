@@ -743,7 +743,7 @@ class Walker:
         closure_label: str,
     ) -> None:
         def task() -> None:
-            info = parsed.function_info(node)
+            info = parsed.function_info(node, annotations=key.startswith("self:"))
             self._set(key, *self._keyed(parsed, key, rel, [node], info.digest))
             context = _Context(
                 parsed,

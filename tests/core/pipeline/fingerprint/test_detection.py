@@ -889,6 +889,17 @@ for _name, (_old, _new) in {
 
 
 NOT_DETECTED: dict[str, Case] = {
+    "type-alias-only-in-helper-annotations": case(
+        {
+            "helpers.py": (
+                "Vector = list[float]\n\n\ndef total(values: Vector) -> float:\n"
+                "    return sum(values)\n"
+            ),
+            "pipeline.py": "from helpers import total\n\ndef train(x):\n    return total(x)\n",
+        },
+        [("helpers.py", "Vector = list[float]", "Vector = list[int]")],
+        set(),
+    ),
     "comment-in-stage": case(
         {"pipeline.py": "def train(x):\n    return x + 1\n"},
         [("pipeline.py", "return x + 1", "# add one\n    return x + 1  # really")],
