@@ -83,6 +83,8 @@ from pivot.core.pipeline.fingerprint._parse import (
 )
 
 _MISSING: Any = object()
+#: Folders that hold installed packages (versioned by their distribution's metadata).
+_INSTALLED_DIRS = frozenset({"site-packages", "dist-packages"})
 _MAX_DEPTH = 40
 _MAX_VALUE_NESTING = 200
 
@@ -304,8 +306,27 @@ class Walker:
         if top in self._pkg_modules:
             return
         self._pkg_modules.add(top)
-        for dist, version in distributions_of(top):
+        found = distributions_of(top)
+        for dist, version in found:
             self.manifest[f"pkg:{dist}"] = version
+        if not found:
+            self._warn_if_unversioned(top)
+
+    def _warn_if_unversioned(self, top: str) -> None:
+        """Code reached through ``sys.path`` from outside the project that no installed
+        distribution provides: neither hashed nor versioned, so say so."""
+        if top == "pivot" or is_stdlib(top) or top in sys.builtin_module_names:
+            return
+        module = sys.modules.get(top)
+        filename = getattr(module, "__file__", None)
+        if not isinstance(filename, str) or _INSTALLED_DIRS & set(PurePath(filename).parts):
+            return
+        if module is not None and self.files.module_kind(module)[0] is not Kind.OTHER:
+            return  # project code (reached through a wrapper that kept its __module__)
+        self.warn(
+            f"module {top} ({filename}) is outside the project and not an installed package: "
+            "edits to it are not detected (move it into the project, or pip install -e it)"
+        )
 
     def run(self) -> None:
         while self._queue:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -305,3 +306,20 @@ def test_several_lambdas_on_one_line_are_told_apart(fp_project: FpProject) -> No
 def test_recursive_stage_terminates(fp_project: FpProject) -> None:
     fp_project.write("pipeline.py", "def train(n):\n    return train(n - 1) if n else 0\n")
     assert set(fp_project.fingerprint().manifest) == {"self:train"}
+
+
+def test_code_outside_the_project_on_sys_path_is_warned(
+    fp_project: FpProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outside = tmp_path / "shared"
+    outside.mkdir()
+    (outside / "extlib.py").write_text("def shout(x):\n    return x.upper()\n")
+    monkeypatch.syspath_prepend(str(outside))
+    monkeypatch.delitem(sys.modules, "extlib", raising=False)
+    fp_project.write("pipeline.py", "import extlib\n\ndef train(x):\n    return extlib.shout(x)\n")
+    fp = fp_project.fingerprint()
+    assert fp.warnings == (
+        f"train: module extlib ({outside / 'extlib.py'}) is outside the project and not an "
+        "installed package: edits to it are not detected (move it into the project, or "
+        "pip install -e it)",
+    )
