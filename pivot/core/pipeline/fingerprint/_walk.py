@@ -830,7 +830,14 @@ class Walker:
         modpath = module_path(rel)
         node = self._find_class(parsed, cls)
         if node is None:
-            self.warn(f"source of class {modpath}.{cls.__qualname__} not found")
+            made = self._factory_statement(parsed, cls, namespace)
+            if made is None:
+                self.warn(f"source of class {modpath}.{cls.__qualname__} not found")
+                return label
+            label = self._hash_factory_class(parsed, rel, made, cls, namespace, modpath)
+            self._labels[id(cls)] = label
+            for base in cls.__bases__:
+                self.visit_value(base, _Hint())
             return label
         label = self._enqueue_class_node(parsed, rel, node, cls, namespace, modpath)
         self._labels[id(cls)] = label
@@ -841,6 +848,49 @@ class Walker:
             self.visit_value(base, _Hint())
         self._visit_attached(cls, parsed.class_body_names(node), f"{modpath}.{cls.__qualname__}")
         return label
+
+    @staticmethod
+    def _factory_statement(
+        parsed: ParsedFile, cls: type, namespace: Mapping[str, object]
+    ) -> ast.stmt | None:
+        """The module-level statement that made a class without a ``class`` block
+        (``namedtuple(...)``, ``Enum("Color", ...)``, ``type("X", ...)``, ``make_dataclass``):
+        the binding of its name, or of whichever global holds it."""
+        names = [cls.__qualname__]
+        names += sorted(name for name, value in namespace.items() if value is cls)
+        for name in names:
+            stmt = parsed.binding(name)
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
+                return stmt
+        return None
+
+    def _hash_factory_class(
+        self,
+        parsed: ParsedFile,
+        rel: str,
+        stmt: ast.stmt,
+        cls: type,
+        namespace: Mapping[str, object],
+        modpath: str,
+    ) -> str:
+        """Hash the statement that made ``cls`` and follow the names it uses."""
+        key = self._claim(f"class:{modpath}.{cls.__qualname__}", (parsed.path, id(stmt)))
+        if key in self.manifest:
+            return key
+        info = parsed.statement_info(stmt)
+        self._set(key, *self._keyed(parsed, key, rel, [stmt], "statement:" + info.digest))
+        context = _Context(
+            parsed,
+            rel,
+            modpath,
+            namespace,
+            {},
+            "",
+            {imp.name: imp for imp in info.imports},
+            _package_of(namespace),
+        )
+        self._resolve_info(context, info)
+        return key
 
     def _visit_attached(self, cls: type, body_names: frozenset[str], label: str) -> None:
         """Functions set on a class after its definition (``Model.extra = _extra``): they are

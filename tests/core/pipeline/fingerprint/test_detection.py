@@ -390,6 +390,35 @@ DETECTED: dict[str, Case] = {
         [("pipeline.py", "return 'int'", "return 'integer'")],
         {"func:pipeline._"},
     ),
+    "namedtuple-defaults": case(
+        {
+            "pipeline.py": (
+                "import collections\n\nPoint = collections.namedtuple('Point', ['x', 'y'], "
+                "defaults=[5])\n\n\ndef train(x):\n    return Point(x).y\n"
+            ),
+        },
+        [("pipeline.py", "defaults=[5]", "defaults=[6]")],
+        {"class:pipeline.Point"},
+    ),
+    "functional-enum": case(
+        {
+            "pipeline.py": (
+                "import enum\n\nColor = enum.Enum('Color', {'RED': 1, 'BLUE': 2})\n\n\n"
+                "def train(x):\n    return Color(x).name\n"
+            ),
+        },
+        [("pipeline.py", "'BLUE': 2", "'BLUE': 3")],
+        {"class:pipeline.Color"},
+    ),
+    "class-made-by-type": case(
+        {
+            "pipeline.py": (
+                "Box = type('Box', (), {'size': 3})\n\n\ndef train(x):\n    return Box.size * x\n"
+            ),
+        },
+        [("pipeline.py", "'size': 3", "'size': 4")],
+        {"class:pipeline.Box"},
+    ),
     "lambda-default-bound-in-a-loop": case(
         {
             "pipeline.py": (
