@@ -55,6 +55,8 @@ class Ref:
     root: str
     attrs: tuple[str, ...]
     line: int
+    #: Only read in annotations (of a helper): followed only if it names a class.
+    annotation: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,8 +256,9 @@ class _Collector:
         self.refs: dict[tuple[str, tuple[str, ...]], Ref] = {}
         self.imports: list[LocalImport] = []
         self.dynamic: list[DynamicCall] = []
-        #: Follow the names annotations use (off for helpers: see ``function_info``).
+        #: Annotations are code to follow (the stage's); else their names are marked.
         self.annotations = annotations
+        self._in_annotation = False
 
     # -- helpers
 
@@ -271,7 +274,9 @@ class _Collector:
         return False
 
     def _add(self, root: str, attrs: tuple[str, ...], line: int) -> None:
-        self.refs.setdefault((root, attrs), Ref(root, attrs, line))
+        known = self.refs.get((root, attrs))
+        if known is None or (known.annotation and not self._in_annotation):
+            self.refs[(root, attrs)] = Ref(root, attrs, line, self._in_annotation)
 
     def _ref_of(self, node: ast.expr, stack: list[_Scope]) -> Ref | None:
         base, attrs = _chain(node)
@@ -294,8 +299,16 @@ class _Collector:
             self.visit(node, stack)
 
     def visit_annotation(self, node: ast.expr | None, stack: list[_Scope]) -> None:
-        if node is None or not self.annotations:
+        if node is None:
             return
+        outer = self._in_annotation
+        self._in_annotation = outer or not self.annotations
+        try:
+            self._visit_annotation(node, stack)
+        finally:
+            self._in_annotation = outer
+
+    def _visit_annotation(self, node: ast.expr, stack: list[_Scope]) -> None:
         self.visit(node, stack)
         # string annotations ("Model", list["Model"]) still name the classes they mean
         for sub in _forward_references(node):
@@ -693,10 +706,11 @@ class ParsedFile:
     ) -> NodeInfo:
         """Analysis of a function or lambda; ``outer`` are class-body names its header sees.
 
-        Names used only in annotations are not followed unless ``annotations`` (the stage
-        itself, whose annotations choose its loaders): annotations do not change what a
-        helper computes, so editing a type alias re-runs nothing. The annotation text is
-        still part of the function's own hash."""
+        Unless ``annotations`` (the stage itself, whose annotations choose its loaders),
+        names used only in annotations are marked: the walk follows them only when they
+        name a class (whose methods the annotated value may run), not a type alias, since an
+        alias does not change what a helper computes. The annotation text is still part of
+        the function's own hash."""
         memo_key = (id(node), ("method" if outer else "function") + ("+ann" if annotations else ""))
         info = self._infos.get(memo_key)
         if info is None:

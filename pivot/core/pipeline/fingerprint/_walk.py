@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import collections
 import dataclasses
 import enum
 import functools
@@ -83,6 +84,13 @@ from pivot.core.pipeline.fingerprint._parse import (
 )
 
 _MISSING: Any = object()
+#: Containers of ``collections`` hashed by content, like dict and list.
+_REGISTRY_TYPES = (
+    collections.defaultdict,
+    collections.OrderedDict,
+    collections.Counter,
+    collections.deque,
+)
 #: Folders that hold installed packages (versioned by their distribution's metadata).
 _INSTALLED_DIRS = frozenset({"site-packages", "dist-packages"})
 _MAX_DEPTH = 40
@@ -847,7 +855,36 @@ class Walker:
         for base in cls.__bases__:
             self.visit_value(base, _Hint())
         self._visit_attached(cls, parsed.class_body_names(node), f"{modpath}.{cls.__qualname__}")
+        self._visit_filled_containers(cls, node, f"{modpath}.{cls.__qualname__}")
         return label
+
+    def _visit_filled_containers(self, cls: type, node: ast.ClassDef, label: str) -> None:
+        """Class-level containers that hold more than the class body wrote (a registry
+        filled by a decorator, subclasses collected by ``__init_subclass__``): their contents
+        are hashed, under ``const:<mod>.<Class>.<name>``."""
+        written: dict[str, ast.expr] = {}
+        for stmt in node.body:
+            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+                target, value = stmt.targets[0], stmt.value
+            elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+                target, value = stmt.target, stmt.value
+            else:
+                continue
+            if isinstance(target, ast.Name):
+                written[target.id] = value
+        for name, value in vars(cls).items():
+            if name.startswith("__") and name.endswith("__"):
+                continue  # what Python and frameworks keep on classes (pydantic's schema)
+            if not isinstance(value, (dict, list, set, *_REGISTRY_TYPES)) or not value:
+                continue
+            source = written.get(name)
+            if source is not None and is_literal(source):
+                try:
+                    if ast.literal_eval(source) == value:
+                        continue  # exactly what the (already hashed) class body says
+                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                    pass
+            self.visit_value(value, _Hint(f"{label}.{name}"))
 
     @staticmethod
     def _factory_statement(
@@ -1166,6 +1203,12 @@ class Walker:
         if context.pkg_only:
             self._record_pkg_of(value)
             return
+        if (
+            ref.annotation
+            and not isinstance(value, type)
+            and not isinstance(value, types.ModuleType)
+        ):
+            return  # a type alias (list[float], Optional[X]) in a helper's annotation
         self._follow(value, ref.attrs, hint)
 
     def _record_pkg_of(self, value: object) -> None:
@@ -1385,6 +1428,14 @@ class Walker:
                 return self._canon_container(value, hint, depth, active)
             finally:
                 active.discard(id(value))
+        if cls in _REGISTRY_TYPES:
+            if id(value) in active:
+                raise _NotCanonical
+            active.add(id(value))
+            try:
+                return self._canon_registry(value, hint, depth, active)
+            finally:
+                active.discard(id(value))
         if isinstance(value, enum.Enum):
             return f"{self._type_label(cls)}.{value.name}"
         if isinstance(value, PurePath):
@@ -1438,6 +1489,27 @@ class Walker:
         items = sorted(sub(item, "{}") for item in value)
         name = "set" if isinstance(value, set) else "frozenset"
         return f"{name}({{" + ", ".join(items) + "})"
+
+    def _canon_registry(self, value: Any, hint: _Hint, depth: int, active: set[int]) -> str:
+        """The containers of ``collections`` that registries are built from: what was put in
+        them at import time is part of the value (issue 20)."""
+        name = type(value).__name__
+        if isinstance(value, collections.deque):
+            items = self._canon_container(list(value), hint, depth, active)
+            return f"deque({items}, maxlen={value.maxlen!r})"
+        if isinstance(value, collections.OrderedDict):  # the order is part of its meaning
+            entries = [
+                f"({self._canon(key, _Hint(), depth + 1, active)}, "
+                f"{self._canon(item, _Hint(), depth + 1, active)})"
+                for key, item in value.items()
+            ]
+            return f"OrderedDict([{', '.join(entries)}])"
+        items = self._canon_container(dict(value), hint, depth, active)
+        if isinstance(value, collections.defaultdict):
+            factory = value.default_factory
+            made = "None" if factory is None else self._canon(factory, _Hint(), depth + 1, active)
+            return f"defaultdict({made}, {items})"
+        return f"{name}({items})"
 
     def _canon_object(self, value: object, hint: _Hint, depth: int, active: set[int]) -> str:
         cls = type(value)

@@ -419,6 +419,40 @@ DETECTED: dict[str, Case] = {
         [("pipeline.py", "'size': 3", "'size': 4")],
         {"class:pipeline.Box"},
     ),
+    "registry-in-a-defaultdict": case(
+        {
+            "pipeline.py": (
+                "import collections\n\nSTEPS = collections.defaultdict(list)\n\n\n"
+                "def step(fn):\n    STEPS['main'].append(fn)\n    return fn\n\n\n"
+                "@step\ndef first(x):\n    return x + 1\n\n\n"
+                "def train(x):\n    for fn in STEPS['main']:\n        x = fn(x)\n    return x\n"
+            ),
+        },
+        [("pipeline.py", "return x + 1", "return x + 2")],
+        {"func:pipeline.first"},
+    ),
+    "registry-in-an-ordered-dict": case(
+        {
+            "pipeline.py": (
+                "import collections\n\nOPS = collections.OrderedDict()\nOPS['inc'] = lambda x: x + 1\n\n\n"
+                "def train(x):\n    return OPS['inc'](x)\n"
+            ),
+        },
+        [("pipeline.py", "lambda x: x + 1", "lambda x: x + 2")],
+        {"func:pipeline.<lambda>"},
+    ),
+    "subclasses-collected-by-init-subclass": case(
+        {
+            "pipeline.py": (
+                "class Plugin:\n    found = []\n\n    def __init_subclass__(cls):\n"
+                "        Plugin.found.append(cls)\n\n\n"
+                "class Upper(Plugin):\n    def run(self, x):\n        return x.upper()\n\n\n"
+                "def train(x):\n    return [p().run(x) for p in Plugin.found]\n"
+            ),
+        },
+        [("pipeline.py", "return x.upper()", "return x.lower()")],
+        {"func:pipeline.Upper.run"},
+    ),
     "lambda-default-bound-in-a-loop": case(
         {
             "pipeline.py": (
