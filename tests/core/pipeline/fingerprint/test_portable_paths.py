@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pivot.core.pipeline.fingerprint._walk import _root_pattern
+from pivot.core.pipeline.fingerprint._walk_util import _root_pattern
 
 
 @pytest.mark.parametrize(
