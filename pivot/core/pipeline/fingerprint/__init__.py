@@ -9,7 +9,10 @@ dynamic code it cannot follow (``getattr`` with a computed name, ``eval``/``exec
 ``import_module``/``__import__`` of a computed name).
 
 Hashes come from normalized syntax trees, so comments, docstrings and formatting never re-run a
-stage; renaming a local variable does. Key naming is described in ``_walk``;
+stage; renaming a local variable does. The walk is one ``Walker`` made of parts, each a module:
+``_walk`` (entry points, and the key naming), ``_walk_core`` (state, keys, the queue),
+``_walk_values``, ``_walk_functions``, ``_walk_classes``, ``_walk_names`` (globals, imports,
+dynamic lookups) and ``_walk_canon`` (canonical reprs). Key naming is described in ``_walk``;
 ``docs/change-detection.md`` lists every case that is (and is not) detected.
 
 :class:`SourceStore` and :func:`code_diff` let ``pivot explain`` show the old and new source of a
