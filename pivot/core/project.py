@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +18,10 @@ if TYPE_CHECKING:  # imported when first used: a no-op `run` needs none of them
     from pivot.core.store.run_cache import RunCache
 
 
+def warn_on_stderr(text: str) -> None:
+    print(f"warning: {text}", file=sys.stderr, flush=True)
+
+
 class Project:
     """Paths and stores of one Pivot project; stores open lazily."""
 
@@ -27,6 +33,9 @@ class Project:
         self.pipeline_file = root / PIPELINE_FILE
         self.params_file = root / PARAMS_FILE
         self.code_store_dir = self.paths.code_sources
+        #: Told about each unreadable lock file (its stage re-runs); the TUI shows a
+        #: notification instead of the warning line.
+        self.on_lock_problem: Callable[[str], None] = warn_on_stderr
 
     @classmethod
     def discover(cls, start: Path | None = None) -> Project:
@@ -40,7 +49,7 @@ class Project:
     def locks(self) -> LockStore:
         from pivot.core.store.lock import LockStore
 
-        return LockStore(self.paths.stages, self.state)
+        return LockStore(self.paths.stages, self.state, lambda text: self.on_lock_problem(text))
 
     @functools.cached_property
     def cache(self) -> Cache:

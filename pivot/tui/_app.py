@@ -13,6 +13,7 @@ bar, the footer's keys and the Explain tab all read it.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -124,6 +125,7 @@ class PivotApp(App[int]):
         self.engine = engine or Engine(Project(self.root), LocalExecutor(jobs, self.root))
         self._owns_engine = engine is None
         prepare_process_start(self.engine)
+        self.engine.project.on_lock_problem = self._lock_problem
         self.clock = clock
         self.gate = EngineGate()
         self.work = EngineWork(self, self.engine, self.gate)
@@ -481,6 +483,13 @@ class PivotApp(App[int]):
             self.state = self.state.cancel_requested()
             self.work.cancel("request")
             self.notify("Cancelling the run…", severity="warning")
+
+    def _lock_problem(self, text: str) -> None:
+        """An unreadable lock (its stage re-runs): a notification, from any thread."""
+        if threading.get_ident() == self._thread_id:
+            self.notify(text, severity="warning", timeout=10)
+        else:
+            self.call_from_thread(self.notify, text, severity="warning", timeout=10)
 
     async def action_interrupt(self) -> None:
         """Ctrl+C: cancel a run in progress; otherwise quit."""

@@ -64,7 +64,7 @@ def keep_set(project: Project, keep_commits: int) -> KeepSet:
     the run-cache entries recorded since the commit before the oldest of them."""
     records: list[OutRecord] = []
     for stage in project.locks.stages():
-        lock = project.locks.read(stage)  # a broken lock in the workspace stops gc
+        lock = project.locks.read_strict(stage)  # a broken lock in the workspace stops gc
         if lock is not None:
             records.extend(lock.outs)
     records.extend(tracked.record for tracked in all_tracked(project.root))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +180,19 @@ def _not_utf8(lock: StageLock) -> str:
     return f"stage '{lock.stage}': its lock holds text that is not valid UTF-8"
 
 
+#: Lines git writes into a file it could not merge.
+_CONFLICT = re.compile(r"^(<{7}|>{7}) ", re.MULTILINE)
+#: The advice an error about an unreadable lock ends with, replaced in its warning.
+_ADVICE = re.compile(r"(;|, or) (restore it from git or )?delete it to re-run the stage$")
+
+
+def _as_warning(message: str) -> str:
+    """An unreadable-lock error as a warning: the stage re-runs by itself, no advice needed."""
+    if message.endswith("the stage will re-run"):
+        return message
+    return _ADVICE.sub("", message) + "; the stage will re-run"
+
+
 def parse_lock(text: str, source: str = "lock") -> StageLock:
     try:
         data = load_yaml(text)
@@ -201,14 +216,45 @@ class LockStore:
     YAML costs ~1 ms per lock, which adds up across hundreds of stages on every `status`.
     """
 
-    def __init__(self, folder: Path, state: StateDB | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        state: StateDB | None = None,
+        on_problem: Callable[[str], None] | None = None,
+    ) -> None:
         self.folder = folder
         self.state = state
+        #: Told once per unreadable lock (a warning line; the TUI shows a notification).
+        self.on_problem = on_problem
+        #: Stage -> why its lock could not be read, for everything read so far.
+        self.problems: dict[str, str] = {}
 
     def path_for(self, stage: str) -> Path:
         return self.folder / f"{stage}{LOCK_SUFFIX}"
 
     def read(self, stage: str) -> StageLock | None:
+        """The stage's lock; None when it has none, or when it cannot be read.
+
+        A lock is only a record of the last run, so one that cannot be read (a git merge
+        conflict, a truncated write, garbage) is a warning, and the stage is treated as never
+        run: it re-runs, or comes back from the run cache. A lock the OS refuses to read (no
+        permission) still stops the command. Only ``gc`` needs :meth:`read_strict`, since it
+        must not delete what an unreadable lock may refer to.
+        """
+        try:
+            return self.read_strict(stage)
+        except LockFileError as exc:
+            if isinstance(exc.__cause__, OSError):
+                raise  # no permission, a folder in its place: the machine's problem, not the record's
+            message = _as_warning(str(exc))
+            if self.problems.get(stage) != message:
+                self.problems[stage] = message
+                if self.on_problem is not None:
+                    self.on_problem(message)
+            return None
+
+    def read_strict(self, stage: str) -> StageLock | None:
+        """The stage's lock, None when it has none; LockFileError when it cannot be read."""
         path = self.path_for(stage)
         try:
             st = path.stat()
@@ -232,6 +278,8 @@ class LockStore:
                 f"cannot read lock file {path} ({exc.strerror}); fix its permissions, or "
                 "delete it to re-run the stage"
             ) from exc
+        if _CONFLICT.search(text):
+            raise LockFileError(f"merge conflict in {path}: the stage will re-run")
         lock = parse_lock(text, str(path))
         if lock.stage != stage:
             raise LockFileError(

@@ -235,7 +235,7 @@ def test_a_lock_nested_900_deep_is_refused_in_one_line_not_a_crash(
     store.folder.mkdir()
     store.path_for("s").write_text(text)
     with pytest.raises(LockFileError, match="nests too deeply") as exc:
-        store.read("s")
+        store.read_strict("s")
     assert "\n" not in str(exc.value)
 
 
@@ -293,7 +293,7 @@ def test_a_lock_named_for_another_stage_is_refused(store: LockStore) -> None:
     store.folder.mkdir(parents=True)
     store.path_for("other").write_text(dump_lock(FILE_LOCK))
     with pytest.raises(LockFileError) as exc:
-        store.read("other")
+        store.read_strict("other")
     assert_one_line(exc, "other.lock belongs to stage 'train'")
 
 
@@ -301,14 +301,14 @@ def test_a_lock_that_is_not_utf8_text_is_refused(store: LockStore) -> None:
     store.folder.mkdir(parents=True)
     store.path_for("train").write_bytes(b"schema: 1\nstage: \xff\xfe\n")
     with pytest.raises(LockFileError) as exc:
-        store.read("train")
+        store.read_strict("train")
     assert_one_line(exc, "train.lock is not text", "delete it")
 
 
 def test_a_folder_in_place_of_a_lock_is_refused(store: LockStore) -> None:
     store.path_for("train").mkdir(parents=True)
     with pytest.raises(LockFileError) as exc:
-        store.read("train")
+        store.read_strict("train")
     assert_one_line(exc, "cannot read lock file", "train.lock")
 
 
@@ -324,3 +324,26 @@ def test_a_lock_edited_in_place_is_parsed_again(store: LockStore) -> None:
         FILE_LOCK.deps,
         FILE_LOCK.outs,
     )
+
+
+def test_an_unreadable_lock_reads_as_none_with_a_warning(tmp_path: Path) -> None:
+    """A lock is only a record: one that cannot be read makes its stage "never run" (it
+    re-runs), with one warning naming the file; a merge conflict says so."""
+    told: list[str] = []
+    store = LockStore(tmp_path, on_problem=told.append)
+    (tmp_path / "train.lock").write_text("<<<<<<< HEAD\nstage: train\n=======\n>>>>>>> b\n")
+    (tmp_path / "eval.lock").write_text("schema: 1\nstage: [\n")
+
+    assert store.read("train") is None and store.read("eval") is None
+    assert store.read("train") is None  # told once per problem, not once per read
+
+    assert told == [
+        f"merge conflict in {tmp_path / 'train.lock'}: the stage will re-run",
+        store.problems["eval"],
+    ]
+    assert store.problems["eval"].startswith(
+        f"lock file {tmp_path / 'eval.lock'} is not valid YAML"
+    )
+    assert store.problems["eval"].endswith("; the stage will re-run")
+    with pytest.raises(LockFileError, match="merge conflict"):
+        store.read_strict("train")
