@@ -10,6 +10,7 @@ import os
 import pickle
 import shutil
 import stat
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,17 @@ def _one_error_line(stderr: str, *needles: str) -> None:
         assert needle in lines[0], stderr
 
 
+def _lock_warning(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
+    """A lock that fails the checks is one warning (its stage re-runs), never a traceback;
+    the command may still stop for another reason (push and pull without a remote)."""
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1, proc.stderr
+    assert warnings[0].endswith("the stage will re-run"), proc.stderr
+    for needle in needles:
+        assert needle in warnings[0], proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
 # -- paths from lock files ---------------------------------------------------------------------
 
 
@@ -82,9 +94,9 @@ def test_lock_output_path_that_escapes_is_refused_by_every_writer(
     _edit_lock(ran, "make", point_elsewhere)
     (ran.root / "data" / "out.txt").unlink()
 
-    for command in (("checkout", "--force"), ("pull",), ("--no-tui", "run"), ("push",)):
-        proc = ran.pivot(*command, check=2)
-        _one_error_line(proc.stderr, "make.lock", bad)
+    for command in (("checkout", "--force"), ("pull",), ("push",), ("--no-tui", "run")):
+        _lock_warning(ran.pivot(*command, check=None), "make.lock", bad)
+    assert ran.read("data/out.txt") == "HELLO\n"  # the run wrote it where the pipeline says
     assert not outside.exists()
     assert not (ran.root.parent / "outside.txt").exists()
     assert not (ran.root / ".git" / "hooks" / "post-checkout").exists()
@@ -106,11 +118,9 @@ def test_folder_manifest_entry_that_escapes_is_refused(
     shutil.rmtree(ran.root / "parts")
 
     for command in (("checkout", "--force"), ("pull",), ("--no-tui", "run")):
-        proc = ran.pivot(*command, check=2)
-        _one_error_line(proc.stderr, "split.lock", bad)
+        _lock_warning(ran.pivot(*command, check=None), "split.lock", bad)
     assert not escape.exists()
     assert not (ran.root.parent / "escape.txt").exists()
-    assert not (ran.root / "parts").exists()
 
 
 def test_lock_hash_that_is_a_path_never_touches_that_path(ran: TempProject, tmp_path: Path) -> None:
@@ -126,10 +136,8 @@ def test_lock_hash_that_is_a_path_never_touches_that_path(ran: TempProject, tmp_
     (ran.root / "data" / "out.txt").unlink()
 
     for command in (("checkout",), ("pull",), ("push",), ("--no-tui", "run")):
-        proc = ran.pivot(*command, check=2)
-        _one_error_line(proc.stderr, "make.lock", "not 16 hex digits")
+        _lock_warning(ran.pivot(*command, check=None), "make.lock", "not 16 hex digits")
     assert victim.read_text() == "precious"
-    assert not (ran.root / "data" / "out.txt").exists()
 
 
 def test_restore_refuses_to_write_through_a_symlink_out_of_the_project(
