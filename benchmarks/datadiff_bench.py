@@ -13,17 +13,25 @@ Measurements:
 - ``pivot-cli``: ``python -m pivot data diff data.csv --key id`` in a temp git repo where
   the old file is committed and the new one is in the workspace (so the old side comes
   from ``git cat-file``); text output to a pipe. Skipped with ``--no-cli``.
+- ``polars-join``: the baseline for ``pivot-cli``: what a user would write by hand with
+  polars, in the same temp git repo. The old side is the bytes of ``git show HEAD:data.csv``
+  read with ``polars.read_csv``, the new side is read from disk; an inner join on ``id``
+  counts modified rows (any non-key column differs, null-aware) and two anti-joins count
+  removed and added rows. Skipped with ``--no-cli``.
 - ``datacompy``: ``datacompy.PolarsCompare(old, new, join_columns="id")`` plus its
   ``report()``, reading both files with ``polars.read_csv``. datacompy pins an older polars,
   so it runs in its own interpreter: pass ``--datacompy-python`` (see docs/data-diff.md).
 
 Each tool first runs once untimed (warm page cache, compiled ``.pyc`` files); the median of
-the next ``--repeat`` runs is reported. Runs of the tools are interleaved.
+the next ``--repeat`` runs is reported: wall time of the whole process, its CPU time (user +
+sys, children included) and its peak RSS. Runs of the tools are interleaved. The last lines
+give ``pivot-cli / polars-join`` (and ``pivot-engine / polars-join``) ratios of the medians.
 
 Usage::
 
     uv run python benchmarks/datadiff_bench.py [--rows 1000000] [--repeat 3]
         [--datacompy-python /tmp/dcvenv/bin/python] [--workdir DIR] [--no-cli]
+        [--tools pivot-cli,polars-join]
 """
 
 from __future__ import annotations
@@ -129,6 +137,28 @@ def child_datacompy(old: str, new: str) -> dict[str, Any]:
     }
 
 
+def child_polars_join(old: str, new: str) -> dict[str, Any]:
+    """By hand: ``git show`` for the old side, the file on disk for the new, joins on ``id``.
+
+    Runs in the temp git repo (``old`` is the ``REV:path`` to show, ``new`` the file).
+    """
+    start = time.perf_counter()
+    import polars as pl
+
+    before = pl.read_csv(
+        subprocess.run(["git", "show", old], capture_output=True, check=True).stdout
+    )
+    after = pl.read_csv(new)
+    values = [c for c in after.columns if c != "id"]
+    both = before.join(after, on="id", how="inner", suffix="_new")
+    changed = pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"{c}_new")) for c in values)
+    modified = both.select(changed.sum()).item()
+    removed = before.join(after, on="id", how="anti").height
+    added = after.join(before, on="id", how="anti").height
+    elapsed = time.perf_counter() - start
+    return {"seconds": elapsed, "added": added, "removed": removed, "modified": int(modified)}
+
+
 def measure(cmd: list[str], cwd: Path | None = None) -> tuple[str, float, float, float]:
     """Run ``cmd``; return its stdout, wall seconds, its own peak RSS in MiB, CPU seconds."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
@@ -148,13 +178,53 @@ def measure(cmd: list[str], cwd: Path | None = None) -> tuple[str, float, float,
         return out.read().decode(), elapsed, usage.ru_maxrss / 1024, cpu
 
 
-def run_child(python: str, kind: str, old: Path, new: Path) -> dict[str, Any]:
+def run_child(
+    python: str, kind: str, old: Path | str, new: Path | str, cwd: Path | None = None
+) -> dict[str, Any]:
     """One measurement in a fresh interpreter (the child times itself, from imports on)."""
-    stdout, _, rss, cpu = measure([python, __file__, "--child", kind, str(old), str(new)])
+    stdout, wall, rss, cpu = measure(
+        [python, str(Path(__file__).resolve()), "--child", kind, str(old), str(new)], cwd=cwd
+    )
     result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
+    result["inner_seconds"] = result["seconds"]
+    result["seconds"] = wall
     result["max_rss_mib"] = rss
     result["cpu_seconds"] = cpu
     return result
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians over the timed runs (the first run is a warm-up: page cache, .pyc files)."""
+    timed = runs[1:]
+    return {
+        "wall": statistics.median(r["seconds"] for r in timed),
+        "wall_min": min(r["seconds"] for r in timed),
+        "wall_max": max(r["seconds"] for r in timed),
+        "cpu": statistics.median(r["cpu_seconds"] for r in timed),
+        "rss": statistics.median(r["max_rss_mib"] for r in timed),
+        "rss_max": max(r["max_rss_mib"] for r in timed),
+        "counts": {k: timed[0][k] for k in ("modified", "removed", "added") if k in timed[0]},
+        "extra": {k: timed[0][k] for k in ("version", "polars") if k in timed[0]},
+    }
+
+
+def format_summary(name: str, s: dict[str, Any]) -> str:
+    line = (
+        f"{name:14s} wall {s['wall']:6.2f} s (min {s['wall_min']:.2f}, max {s['wall_max']:.2f})  "
+        f"CPU {s['cpu']:.2f} s  peak RSS {s['rss']:,.0f} MiB (max {s['rss_max']:,.0f})"
+    )
+    for key in ("counts", "extra"):
+        if s[key]:
+            line += f"  {s[key]}"
+    return line
+
+
+def format_ratio(name: str, tool: dict[str, Any], base: dict[str, Any]) -> str:
+    """``tool / baseline`` for wall time, CPU time and peak RSS (medians)."""
+    return (
+        f"{name} / polars-join: wall {tool['wall'] / base['wall']:.2f}x  "
+        f"CPU {tool['cpu'] / base['cpu']:.2f}x  peak RSS {tool['rss'] / base['rss']:.2f}x"
+    )
 
 
 def make_repo(work: Path, old: Path, new: Path) -> Path:
@@ -194,12 +264,17 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--datacompy-python", default=None)
     parser.add_argument("--no-cli", action="store_true")
+    parser.add_argument("--tools", default=None, help="comma-separated subset of the tools to run")
     parser.add_argument("--child", nargs=3, metavar=("KIND", "OLD", "NEW"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
         kind, old, new = args.child
-        func = {"pivot-engine": child_pivot_engine, "datacompy": child_datacompy}[kind]
+        func = {
+            "pivot-engine": child_pivot_engine,
+            "polars-join": child_polars_join,
+            "datacompy": child_datacompy,
+        }[kind]
         print(json.dumps(func(old, new)))
         return
 
@@ -215,40 +290,38 @@ def main() -> None:
         f"{truth['added']:,} added"
     )
 
-    def report(name: str, runs: list[dict[str, Any]]) -> None:
-        runs = runs[1:]  # the first run is a warm-up (page cache, .pyc files)
-        secs = [r["seconds"] for r in runs]
-        cpu = [r["cpu_seconds"] for r in runs]
-        rss = [r["max_rss_mib"] for r in runs if r.get("max_rss_mib")]
-        counts = {k: runs[0][k] for k in ("modified", "removed", "added") if k in runs[0]}
-        extra = {k: runs[0][k] for k in ("version", "polars") if k in runs[0]}
-        print(
-            f"{name:14s} median {statistics.median(secs):6.2f} s  "
-            f"(min {min(secs):.2f}, max {max(secs):.2f})  "
-            f"CPU {statistics.median(cpu):.2f} s  "
-            + (f"peak RSS {max(rss):,.0f} MiB  " if rss else "")
-            + (f"counts {counts}  " if counts else "")
-            + (f"{extra}" if extra else "")
-        )
-
     tools: dict[str, Callable[[], dict[str, Any]]] = {
         "pivot-engine": lambda: run_child(sys.executable, "pivot-engine", old, new),
     }
     if not args.no_cli:
         repo = make_repo(work, old, new)
-        summary = f"{truth['added']:,} added, {truth['removed']:,} removed, {truth['modified']:,} modified"
-        tools["pivot-cli"] = lambda: run_cli(repo, summary)
+        expected = (
+            f"{truth['added']:,} added, {truth['removed']:,} removed, "
+            f"{truth['modified']:,} modified"
+        )
+        tools["pivot-cli"] = lambda: run_cli(repo, expected)
+        tools["polars-join"] = lambda: run_child(
+            sys.executable, "polars-join", "HEAD:data.csv", "data.csv", cwd=repo
+        )
     if args.datacompy_python:
         python = args.datacompy_python
         tools["datacompy"] = lambda: run_child(python, "datacompy", old, new)
+    if args.tools:
+        wanted = set(args.tools.split(","))
+        tools = {name: run for name, run in tools.items() if name in wanted}
+    print(f"load average before the run: {os.getloadavg()[0]:.2f} (1 min)")
     # Interleave the tools, so that a busy moment on the machine hurts them all alike.
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in tools}
     for _ in range(args.repeat + 1):
         for name, run in tools.items():
             runs[name].append(run())
-    for name, results in runs.items():
-        report(name, results)
-    print(f"load average during the run: {os.getloadavg()[0]:.2f} (1 min)")
+    summaries = {name: summarise(results) for name, results in runs.items()}
+    for name, summary in summaries.items():
+        print(format_summary(name, summary))
+    for name in ("pivot-cli", "pivot-engine"):
+        if name in summaries and "polars-join" in summaries:
+            print(format_ratio(name, summaries[name], summaries["polars-join"]))
+    print(f"load average after the run: {os.getloadavg()[0]:.2f} (1 min)")
     if args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)
 

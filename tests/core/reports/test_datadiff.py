@@ -12,7 +12,7 @@ import pytest
 import xxhash
 import yaml
 
-from pivot.core.reports.datadiff import DataDiff, compute_data_diff, diff_files
+from pivot.core.reports.datadiff import DataDiff, compute_data_diff, diff_files, diff_frames
 from pivot.core.store.revisions import (
     RevisionReader,
     find_file_at_revision,
@@ -201,6 +201,23 @@ class TestByKey:
         (row,) = diff.modified_rows
         assert row.key == ("x", 2)
         assert (row.old_row, row.new_row) == (2, 2)
+
+    def test_listings_follow_row_order_on_each_side_when_rows_move(self) -> None:
+        """Modified and added rows come in new-file order, removed ones in old-file order;
+        the cap keeps the first ones. A null key matches a null key."""
+        old = pl.DataFrame({"id": [None, 1, 2, 3, 4, 5, 6], "v": [0, 1, 2, 3, 4, 5, 6]})
+        new = pl.DataFrame({"id": [9, 5, 3, 8, 1, None, 7], "v": [9, 50, 30, 8, 10, 0, 7]})
+        diff = diff_frames(old, new, keys=["id"], max_rows=2)
+
+        counts = diff.counts
+        assert (counts.added, counts.removed, counts.modified, counts.unchanged) == (3, 3, 3, 1)
+        assert [(r.key, r.old_row, r.new_row) for r in diff.modified_rows] == [
+            ((5,), 6, 2),
+            ((3,), 4, 3),
+        ]
+        assert [r.values for r in diff.added_rows] == [(9, 9), (8, 8)]
+        assert [(r.row, r.values) for r in diff.removed_rows] == [(3, (2, 2)), (5, (4, 4))]
+        assert diff.truncated
 
     def test_reorder_only_by_key(self, repo: Repo) -> None:
         diff = diff_text(repo, "r.csv", OLD_CSV, _reverse_rows(OLD_CSV), keys=["id"])

