@@ -92,7 +92,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
             nxt = pending.pop()
             if state.get(nxt) == 1:
                 path = [n for n, _ in stack]
-                return path[path.index(nxt) :] + [nxt]
+                return [*path[path.index(nxt) :], nxt]
             if not state.get(nxt):
                 state[nxt] = 1
                 stack.append((nxt, sorted(graph[nxt])))
