@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from tests.helpers import TempProject
 
 #: Two independent stages that each need one gpu and write when they started and ended. With
@@ -299,3 +301,15 @@ def test_pivot_yaml_stages_may_declare_resources(project: TempProject) -> None:
         "train@a": {"gpu": 1},
         "train@b": {"gpu": 1},
     }
+
+
+def test_dask_runs_are_admitted_by_the_same_accounting(project: TempProject) -> None:
+    pytest.importorskip("distributed")
+    project.write("pipeline.py", GPU_PAIR)
+    events = project.run_events("--executor", "dask", "--resources", "gpu=1")
+    assert [e["stage"] for e in events if e["event"] == "stage_waiting"] == ["b"]
+    assert {e["stage"]: e["status"] for e in events if e["event"] == "stage_finished"} == {
+        "a": "ran",
+        "b": "ran",
+    }
+    _assert_no_overlap(project)
