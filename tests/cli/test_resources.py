@@ -4,11 +4,15 @@ and `--resources`, the waiting event, errors before the run starts."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from typing import Any
 
 import pytest
 
-from tests.helpers import TempProject
+from tests.helpers import TempProject, pivot_env
 
 #: Two independent stages that each need one gpu and write when they started and ended. With
 #: a `rendezvous` file each waits (up to 60 s) until the other has started too, so overlap is
@@ -313,3 +317,65 @@ def test_dask_runs_are_admitted_by_the_same_accounting(project: TempProject) -> 
         "b": "ran",
     }
     _assert_no_overlap(project)
+
+
+CRASH_FIRST = """
+import os
+from typing import Annotated
+import pivot
+from pivot import loaders
+
+def crash() -> Annotated[str, pivot.Out("crash.txt", loaders.Text())]:
+    os._exit(3)
+
+def after() -> Annotated[str, pivot.Out("after.txt", loaders.Text())]:
+    return "ok"
+
+p = pivot.Pipeline("p")
+p.register(crash, resources={"gpu": 1})
+p.register(after, resources={"gpu": 1})
+"""
+
+
+def test_a_stage_whose_worker_dies_releases_its_resources(project: TempProject) -> None:
+    project.write("pipeline.py", CRASH_FIRST)
+    events = project.run_events("-k", "-j", "2", "--resources", "gpu=1", check=1)
+    finished = {e["stage"]: e for e in events if e["event"] == "stage_finished"}
+    assert finished["crash"]["status"] == "failed"
+    assert "worker process died" in finished["crash"]["reason"]
+    assert finished["after"]["status"] == "ran"
+
+
+def test_cancelling_a_run_cancels_the_stage_waiting_for_a_resource(
+    project: TempProject,
+) -> None:
+    project.write(
+        "pipeline.py",
+        GPU_PAIR.replace("time.sleep(0.2)", "time.sleep(60)"),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pivot", "--no-tui", "run", "--json", "-j", "2"],
+        cwd=project.root,
+        env=pivot_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[dict[str, Any]] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:  # until b is said to wait (a holds the gpu, sleeping)
+        lines.append(json.loads(line))
+        if lines[-1]["event"] == "stage_waiting":
+            break
+    deadline = time.monotonic() + 60
+    while not (project.root / "started-a").exists():
+        assert time.monotonic() < deadline, "stage a never started"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    lines += [json.loads(line) for line in out.splitlines()]
+    assert proc.returncode == 130
+    finished = {e["stage"]: e["status"] for e in lines if e["event"] == "stage_finished"}
+    assert finished == {"a": "cancelled", "b": "cancelled"}
+    assert not any(e["event"] == "stage_started" and e["stage"] == "b" for e in lines)
+    assert not (project.root / "started-b").exists()

@@ -567,9 +567,17 @@ class _Run:
         )
         for name, shortages in admission.waiting.items():
             self._say_waiting(name, shortages)
-        starting = set(admission.start)
-        decisions = [entry for entry in self.waiting if entry[0] in starting]
-        self.waiting = [entry for entry in self.waiting if entry[0] not in starting]
+        count = len(admission.start)
+        if not count:
+            return
+        if [name for name, _ in self.waiting[:count]] == admission.start:
+            # The usual case (nothing waits for a resource): the head of the queue starts.
+            decisions = self.waiting[:count]
+            del self.waiting[:count]
+        else:
+            starting = set(admission.start)
+            decisions = [entry for entry in self.waiting if entry[0] in starting]
+            self.waiting = [entry for entry in self.waiting if entry[0] not in starting]
         for name, decision in decisions:
             self.waiting_for.pop(name, None)
             self._start(name, decision)
