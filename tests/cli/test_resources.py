@@ -379,3 +379,10 @@ def test_cancelling_a_run_cancels_the_stage_waiting_for_a_resource(
     assert finished == {"a": "cancelled", "b": "cancelled"}
     assert not any(e["event"] == "stage_started" and e["stage"] == "b" for e in lines)
     assert not (project.root / "started-b").exists()
+
+
+def test_explain_shows_declared_resources(project: TempProject) -> None:
+    project.write("pipeline.py", GPU_PAIR)
+    assert "a  WILL RUN  never run\n  needs  gpu=1\n" in project.pivot("explain", "a").stdout
+    stages = json.loads(project.pivot("explain", "--json").stdout)["stages"]
+    assert [s["resources"] for s in stages] == [{"gpu": 1}, {"gpu": 1}]
