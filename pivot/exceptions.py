@@ -26,6 +26,7 @@ PivotError                      exit 1 unless a subclass says otherwise
 │   ├── BlobCorruptError        bytes whose xxhash64 is not the name they are stored under
 │   └── BlobMissingError        the remote has no blob of this hash
 ├── DataDiffError               exit 2: a data file that cannot be compared
+├── ResourceError               exit 2: a stage asks for more of a resource than the run has
 └── GateClosed                  internal: the TUI's engine gate turned a waiting worker away
 ```
 
@@ -137,6 +138,12 @@ class DaskExecutorError(ExecutorError):
 
 class CodeBundleError(ExecutorError):
     """The project's code cannot be shipped to the workers."""
+
+
+class ResourceError(PivotError):
+    """A stage asks for more of a resource than its capacity: it could never start."""
+
+    exit_code = 2
 
 
 class RemoteError(PivotError):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import itertools
+import math
 import re
 import sys
 import typing
@@ -114,6 +115,9 @@ class StageSpec:
     variant: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     #: Keys of params files the stage depends on by value.
     params_deps: tuple[ParamsDepSpec, ...] = ()
+    #: Amounts of named resources the stage holds while it runs (``{"gpu": 1}``); the
+    #: scheduler starts it only when they fit in what is free (docs/resources.md).
+    resources: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def dep_paths(self) -> tuple[str, ...]:
@@ -175,12 +179,22 @@ class Pipeline:
 
     @overload
     def register(
-        self, func: F, *, name: str | None = None, matrix: Mapping[str, Any] | None = None
+        self,
+        func: F,
+        *,
+        name: str | None = None,
+        matrix: Mapping[str, Any] | None = None,
+        resources: Mapping[str, float] | None = None,
     ) -> F: ...
 
     @overload
     def register(
-        self, func: None = None, *, name: str | None = None, matrix: Mapping[str, Any] | None = None
+        self,
+        func: None = None,
+        *,
+        name: str | None = None,
+        matrix: Mapping[str, Any] | None = None,
+        resources: Mapping[str, float] | None = None,
     ) -> Callable[[F], F]: ...
 
     def register(
@@ -189,6 +203,7 @@ class Pipeline:
         *,
         name: str | None = None,
         matrix: Mapping[str, Any] | None = None,
+        resources: Mapping[str, float] | None = None,
     ) -> F | Callable[[F], F]:
         """Add ``func`` as a stage (usable as a decorator, with or without arguments).
 
@@ -199,10 +214,13 @@ class Pipeline:
             pipeline.register(train, matrix={"model": ["bert", "gpt"], "lang": ["swe", "eng"]})
 
         A dimension may also map labels to params: ``{"model": {"small": {"hidden": 64}}}``.
+
+        ``resources`` names what the stage holds while it runs (``{"gpu": 1, "mem_gb": 8}``);
+        every matrix variant asks for the same.
         """
         if func is None:
-            return lambda f: self.register(f, name=name, matrix=matrix)
-        base = build_stage_spec(func, name=name)
+            return lambda f: self.register(f, name=name, matrix=matrix, resources=resources)
+        base = build_stage_spec(func, name=name, resources=resources)
         for spec in expand_matrix(base, matrix) if matrix else [base]:
             self.add(spec)
         return func
@@ -314,12 +332,18 @@ def _artifact_types(model: Any, stage: str) -> dict[str, Any]:
     return resolved
 
 
-def build_stage_spec(func: Callable[..., Any], *, name: str | None = None) -> StageSpec:
+def build_stage_spec(
+    func: Callable[..., Any],
+    *,
+    name: str | None = None,
+    resources: Mapping[str, float] | None = None,
+) -> StageSpec:
     """Read a stage's deps, outs and params from its annotations."""
     if not callable(func):
         raise StageDefinitionError(f"cannot register {func!r}: a stage must be a function")
     stage = str(name or getattr(func, "__name__", ""))
     validate_stage_name(stage)
+    needs = validate_resources(stage, resources)
     hints = _resolve_hints(func, stage)
     signature = inspect.signature(func)
 
@@ -396,7 +420,40 @@ def build_stage_spec(func: Callable[..., Any], *, name: str | None = None) -> St
         stagedef=stagedef,
         incremental_args=tuple(incremental),
         params_deps=tuple(params_deps),
+        resources=needs,
     )
+
+
+RESOURCE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def validate_resources(stage: str, resources: object) -> dict[str, float]:
+    """``resources`` as a plain dict, checked: identifier names, non-negative finite numbers."""
+    if resources is None:
+        return {}
+    if not isinstance(resources, Mapping):
+        raise StageDefinitionError(
+            f"stage '{stage}': resources must be a mapping of name to amount, such as "
+            f"{{'gpu': 1}}, not {type(resources).__name__}"
+        )
+    checked: dict[str, float] = {}
+    for key, amount in resources.items():
+        if not isinstance(key, str) or not RESOURCE_NAME.match(key):
+            raise StageDefinitionError(
+                f"stage '{stage}': bad resource name {key!r}; use letters, digits and '_', "
+                "not starting with a digit (gpu, mem_gb)"
+            )
+        if (
+            isinstance(amount, bool)
+            or not isinstance(amount, int | float)
+            or not math.isfinite(amount)
+            or amount < 0
+        ):
+            raise StageDefinitionError(
+                f"stage '{stage}': resource '{key}' needs a number 0 or more, got {amount!r}"
+            )
+        checked[key] = amount
+    return checked
 
 
 def _params_dep(stage: str, arg: str, marker: ParamsDep) -> ParamsDepSpec:
@@ -470,6 +527,7 @@ def expand_matrix(base: StageSpec, matrix: Mapping[str, Any]) -> list[StageSpec]
                 name=name,
                 params_overrides={**dict(base.params_overrides), **overrides},
                 variant=labels,
+                resources=dict(base.resources),
             )
         )
     return specs

@@ -118,6 +118,13 @@ def _run_options(func: Any) -> Any:
             help="Before running, show why each stage will run.",
         ),
         click.option(
+            "--resources",
+            "resource_limits",
+            multiple=True,
+            metavar="NAME=N,...",
+            help="Resource capacities for this run, over resources.<name> in config (gpu=1,mem_gb=16; repeatable).",
+        ),
+        click.option(
             "--allow-uncached-incremental",
             is_flag=True,
             help="Let an incremental output start over when its previous version is not cached.",
@@ -148,6 +155,7 @@ def run(
     debounce: int | None,
     executor: str | None,
     scheduler: str | None,
+    resource_limits: tuple[str, ...],
 ) -> None:
     """Run stale stages: the named STAGES and their upstream, or all.
 
@@ -165,10 +173,12 @@ def run(
       pivot --no-tui run --json # JSON lines for scripts
     """
     from pivot.core.run import fast_path
+    from pivot.core.run.resources import parse_overrides
     from pivot.sinks.console import ConsoleSink
     from pivot.sinks.jsonl import JsonLinesSink
 
     project = cli.project()
+    resources = parse_overrides(resource_limits)
     sink = (
         JsonLinesSink()
         if as_json
@@ -176,7 +186,7 @@ def run(
     )
     answerable = not (force or watch or explain_first or scheduler)
     if answerable:
-        no_op = fast_path.NoOpRun(stages, dry_run, jobs, no_deps, executor)
+        no_op = fast_path.NoOpRun(stages, dry_run, jobs, no_deps, executor, resources)
         summary = fast_path.run_no_op(project, no_op, sink)
         if summary is not None:
             sys.exit(summary.exit_code)
@@ -196,6 +206,7 @@ def run(
         no_deps=no_deps,
         wait=wait,
         allow_uncached_incremental=allow_uncached_incremental,
+        resources=resources,
     )
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -294,7 +305,10 @@ def status(
       pivot status train --json
       pivot status --remote         # and what is missing locally / on the remote
     """
+    from rich.markup import escape
+
     from pivot.core.run import fast_path
+    from pivot.core.run.resources import format_amounts
 
     project = cli.project()
     rows = None
@@ -322,12 +336,16 @@ def status(
     console = cli.console()
     width = max([8, *(len(r["stage"]) for r in rows)])
     for row in rows:
+        needs = f"  [needs {format_amounts(row['resources'])}]" if row["resources"] else ""
         if not console.is_terminal:  # piped: plain text, without rich's per-line rendering
-            console.file.write(f"{row['status']:<7} {row['stage']:<{width}}  {row['reason']}\n")
+            console.file.write(
+                f"{row['status']:<7} {row['stage']:<{width}}  {row['reason']}{needs}\n"
+            )
             continue
         style = {"cached": "green", "stale": "yellow", "error": "red"}[row["status"]]
         console.print(
-            f"[{style}]{row['status']:<7}[/] {row['stage']:<{width}}  [dim]{row['reason']}[/]",
+            f"[{style}]{row['status']:<7}[/] {row['stage']:<{width}}  [dim]{row['reason']}[/]"
+            + escape(needs),
             highlight=False,
         )
     stale = sum(1 for r in rows if r["status"] != "cached")
@@ -463,6 +481,7 @@ def _evaluated_status_rows(
     engine.recorder = fast_path.Recorder(project, fast_path.configured_executor(project.root))
     with fast_path.observing(engine.recorder.read):
         decisions = engine.plan(stages)
+    pipeline, _ = engine.load()
     explanations = {}
     if explain:
         from pivot.core.run.explain import explain as explain_stages
@@ -479,6 +498,7 @@ def _evaluated_status_rows(
         row = decision.to_dict()
         row["status"] = state
         row["warnings"] = list(decision.inputs.warnings) if decision.inputs is not None else []
+        row["resources"] = dict(pipeline[decision.stage].resources)
         if decision.stage in explanations:
             row["explain"] = explanations[decision.stage].to_dict()
         rows.append(row)

@@ -147,6 +147,8 @@ def list_stages(cli: CliContext, stages: tuple[str, ...], as_json: bool) -> None
       pivot list
       pivot list train --json
     """
+    from pivot.core.run.resources import format_amounts
+
     _, pipeline, graph = _load(cli)
     names = _select(pipeline, graph, stages)
     if as_json:
@@ -168,6 +170,7 @@ def list_stages(cli: CliContext, stages: tuple[str, ...], as_json: bool) -> None
                         for file, keys in spec.tracked_params().items()
                     },
                     "upstream": graph.ordered(graph.upstream.get(name, ())),
+                    "resources": dict(spec.resources),
                 }
             )
         click.echo(json.dumps({"stages": rows}, indent=2))
@@ -185,6 +188,8 @@ def list_stages(cli: CliContext, stages: tuple[str, ...], as_json: bool) -> None
             click.echo(f"  keys  {file}: {', '.join(keys) if keys is not None else '(all)'}")
         if spec.outs:
             click.echo(f"  outs  {', '.join(_out_label(out) for out in spec.outs)}")
+        if spec.resources:
+            click.echo(f"  needs {format_amounts(spec.resources)}")
     click.echo(plural(len(names), "stage"))
 
 

@@ -13,11 +13,13 @@ merged result is validated once more. Credentials never live here: an S3 remote 
 standard chain (environment, ``~/.aws``, instance roles); a folder remote needs none.
 
 Keys are dotted paths into the model (``executor.kind``, ``remotes.origin.endpoint_url``);
-``remotes.<name>`` on its own is shorthand for ``remotes.<name>.url``.
+``remotes.<name>`` on its own is shorthand for ``remotes.<name>.url``. ``resources.<name>``
+is how much of a resource stages may hold at once (``resources.gpu: 1``, docs/resources.md).
 """
 
 from __future__ import annotations
 
+import math
 import re
 import typing
 from collections.abc import Iterator
@@ -53,6 +55,7 @@ __all__ = [
     "Scope",
     "WatchConfig",
     "config_path",
+    "configured_capacities",
     "get_value",
     "known_keys",
     "list_values",
@@ -68,6 +71,7 @@ __all__ = [
 _S3_URL = re.compile(r"^s3://(?P<bucket>[A-Za-z0-9][A-Za-z0-9._-]{0,254})(?P<prefix>/[^\s]*)?$")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_RESOURCE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _not_bool(value: Any) -> Any:
@@ -76,7 +80,27 @@ def _not_bool(value: Any) -> Any:
     return value
 
 
+def _amount(value: Any) -> int | float:
+    """A resource amount: a finite number, 0 or more (text from `config set` is parsed)."""
+    number = value
+    if isinstance(value, str):
+        try:
+            number = int(value)
+        except ValueError:
+            try:
+                number = float(value)
+            except ValueError:
+                number = None
+    if isinstance(number, bool) or not isinstance(number, int | float):
+        raise ValueError(f"expected a number such as 1 or 0.5, got {value!r}")
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"expected a finite number 0 or more, got {value!r}")
+    return number
+
+
 Milliseconds = Annotated[int, BeforeValidator(_not_bool), Field(ge=0)]
+#: A resource capacity: a whole number when it is one (``1`` stays ``1``, not ``1.0``).
+Amount = Annotated[int | float, BeforeValidator(_amount)]
 
 
 class _Section(BaseModel):
@@ -190,6 +214,19 @@ class PivotConfig(_Section):
     watch: WatchConfig = Field(default_factory=WatchConfig)
     gc: GcConfig = Field(default_factory=GcConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
+    #: How much of each named resource the stages running at once may hold together.
+    resources: dict[str, Amount] = Field(default_factory=dict)
+
+    @field_validator("resources")
+    @classmethod
+    def _check_resources(cls, value: dict[str, float]) -> dict[str, float]:
+        for name in value:
+            if not _RESOURCE.match(name):
+                raise ValueError(
+                    f"resource name {name!r} may only hold letters, digits and '_', "
+                    "not starting with a digit"
+                )
+        return value
 
     @field_validator("remotes")
     @classmethod
@@ -284,6 +321,15 @@ def load_config(root: Path | None) -> PivotConfig:
     return _validate(merged, "the merged configuration")
 
 
+def configured_capacities(root: Path) -> dict[str, float]:
+    """The ``resources`` the config files set for the project (empty when there are none)."""
+    from pivot.core.config_files import any_config_file
+
+    if not any_config_file(root):
+        return {}
+    return dict(load_config(root).resources)
+
+
 # -- keys -------------------------------------------------------------------------------------
 
 
@@ -321,6 +367,8 @@ def known_keys() -> list[str]:
             elif entries is not None:
                 yield f"{prefix}{name}.<name>"
                 yield from walk(entries, f"{prefix}{name}.<name>.")
+            elif typing.get_origin(field.annotation) is dict:
+                yield f"{prefix}{name}.<name>"
             else:
                 yield f"{prefix}{name}"
 
@@ -360,6 +408,15 @@ def parse_key(key: str) -> ConfigKey:
             if index == len(parts) and "url" in entries.model_fields:
                 resolved.append("url")  # `remotes.origin` is shorthand for its url
                 return ConfigKey(tuple(resolved), section=False)
+        elif typing.get_origin(field.annotation) is dict:
+            # A mapping of plain values (resources.<name>): one more part, and that is a leaf.
+            if index == len(parts):
+                return ConfigKey(tuple(resolved), section=True)
+            if index + 1 < len(parts):
+                raise ConfigError(
+                    f"unknown config key '{key}'; use {name}.<name>, such as {name}.gpu"
+                )
+            return ConfigKey((*resolved, parts[index]), section=False)
         elif index < len(parts):
             raise ConfigError(
                 f"unknown config key '{key}': '{name}' is not a section; known keys: {', '.join(known_keys())}"

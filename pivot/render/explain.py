@@ -37,6 +37,10 @@ def render_explanations(
         head.append(explanation.verdict, style=_VERDICT_STYLE.get(explanation.verdict, ""))
         head.append(f"  {explanation.reason}", style="dim")
         console.print(head)
+        if explanation.resources:
+            from pivot.core.run.resources import format_amounts
+
+            console.print(Text(f"  needs  {format_amounts(explanation.resources)}"))
         for code in explanation.code:
             where = f"  {code.location}" if code.location else ""
             console.print(Text(f"  code   {code.key} ({code.change}){where}", style="magenta"))

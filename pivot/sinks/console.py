@@ -17,6 +17,7 @@ from pivot.core.run.events import (
     StageQueued,
     StageStarted,
     StageStatus,
+    StageWaiting,
     WatchCycle,
 )
 
@@ -33,6 +34,9 @@ STYLE = {
     StageStatus.BLOCKED: ("-", "yellow", "blocked"),
     StageStatus.CANCELLED: ("!", "yellow", "cancelled"),
 }
+
+#: A queued stage that waits for a resource (events.StageWaiting).
+WAITING_STYLE = ("⧗", "blue", "waiting")
 
 #: What a dry run says of each stage: (style, words), in the listing and in the summary.
 DRY_STYLE = {
@@ -92,11 +96,17 @@ class ConsoleSink:
         elif isinstance(event, StageQueued):
             if self._dry:
                 self._dry_line(StageStatus.RAN, event.stage, event.reason)
+        elif isinstance(event, StageWaiting):
+            self._waiting(event)
         elif isinstance(event, StageStarted):
             if self._progress is not None:
-                self._running[event.stage] = self._progress.add_task(
-                    f"  [cyan]{event.stage}", total=None
-                )
+                task = self._running.get(event.stage)
+                if task is None:
+                    self._running[event.stage] = self._progress.add_task(
+                        f"  [cyan]{event.stage}", total=None
+                    )
+                else:
+                    self._progress.update(task, description=f"  [cyan]{event.stage}")
         elif isinstance(event, StageLog):
             if self.show_output:
                 self._print_log(event)
@@ -197,6 +207,30 @@ class ConsoleSink:
             from rich.text import Text
 
             self.console.print(Text(event.error.rstrip(), style="red"))
+
+    def _waiting(self, event: StageWaiting) -> None:
+        """A live row (terminal) or a line saying what the stage waits for."""
+        symbol, style, word = WAITING_STYLE
+        if self._progress is not None:
+            from rich.markup import escape
+
+            text = f"  [{style}]{escape(event.stage)} · {escape(event.reason)}"
+            task = self._running.get(event.stage)
+            if task is None:
+                self._running[event.stage] = self._progress.add_task(text, total=None)
+            else:
+                self._progress.update(task, description=text)
+            return
+        if self.quiet:
+            return
+        line = f"{symbol} {word:<9} {event.stage:<{self._width}} {'':7}  {event.reason}"
+        if self.terminal:
+            from rich.markup import escape
+
+            self.console.print(f"[{style}]{escape(line)}[/]", highlight=False)
+        else:
+            self.stream.write(line + "\n")
+            self.stream.flush()
 
     def _dry_line(self, status: StageStatus, stage: str, reason: str) -> None:
         from rich.markup import escape

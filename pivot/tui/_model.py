@@ -23,6 +23,7 @@ from pivot.core.run.events import (
     StageQueued,
     StageStarted,
     StageStatus,
+    StageWaiting,
 )
 from pivot.core.run.planner import Action, Change, Decision
 from pivot.tui._log_lines import LogEntry, entry_from_event
@@ -40,6 +41,7 @@ class Phase(enum.StrEnum):
     ERROR = "error"
     PENDING = "pending"  # in the active run, waiting on upstream
     QUEUED = "queued"
+    WAITING = "waiting"  # queued, and would start but for a resource (StageWaiting)
     RUNNING = "running"
     RAN = "ran"
     SKIPPED = "skipped"
@@ -57,6 +59,7 @@ PHASE_STYLE: dict[Phase, tuple[str, str]] = {
     Phase.ERROR: ("✗", "error"),
     Phase.PENDING: ("·", "muted"),
     Phase.QUEUED: ("…", "accent"),
+    Phase.WAITING: ("⧗", "waiting"),
     Phase.RUNNING: ("▶", "accent"),
     Phase.RAN: ("✓", "success"),
     Phase.SKIPPED: ("✓", "muted"),
@@ -88,6 +91,8 @@ class RunProgress:
     total: int
     running: int
     failed: int
+    #: Stages that would start but for a resource.
+    waiting: int
     elapsed: float
     #: Seconds left, from the pace so far; None until a stage has finished.
     eta: float | None
@@ -139,6 +144,10 @@ class StageState:
     ran_reason: str | None = None
     ran_changes: tuple[Change, ...] = ()
     queued_changes: tuple[Change, ...] = ()
+    #: While the stage waits for a resource: why (``waiting for gpu (needs 1, 0 of 1 free)``)
+    #: and the short form the stage list draws (``waiting for gpu``).
+    waiting_reason: str | None = None
+    waiting_label: str | None = None
     log: LogBuffer = dataclasses.field(default_factory=LogBuffer)
 
     @property
@@ -160,6 +169,8 @@ class StageState:
 
     @property
     def reason(self) -> str:
+        if self.live is Phase.WAITING and self.waiting_reason:
+            return self.waiting_reason
         if self.live is not None or (self.run_status in _BAD and self.run_reason):
             return self.run_reason
         if self.decision is not None:
@@ -240,9 +251,18 @@ class PipelineModel:
                     self.stages[event.stage].queued_changes = tuple(
                         Change(**record) for record in event.changes
                     )
+            elif isinstance(event, StageWaiting):
+                state = self.stages.get(event.stage)
+                if state is not None:
+                    state.live = Phase.WAITING
+                    state.waiting_reason = event.reason
+                    names = ", ".join(str(w.get("resource")) for w in event.waiting_for)
+                    state.waiting_label = f"waiting for {names}" if names else "waiting"
+                    changes.stages.add(event.stage)
             elif isinstance(event, StageStarted):
                 state = self.stages.get(event.stage)
                 if state is not None:
+                    state.waiting_reason = state.waiting_label = None
                     state.live = Phase.RUNNING
                     state.started = event.time
                     state.duration = None
@@ -296,6 +316,7 @@ class PipelineModel:
         if state is None:
             return
         phase = _STATUS_PHASE[event.status]
+        state.waiting_reason = state.waiting_label = None
         state.live = phase if self.run_id is not None else None
         state.run_status = phase
         state.run_reason = event.reason
@@ -338,6 +359,7 @@ class PipelineModel:
             done=done,
             total=len(phases),
             running=sum(1 for phase in phases if phase is Phase.RUNNING),
+            waiting=sum(1 for phase in phases if phase is Phase.WAITING),
             failed=sum(1 for phase in phases if phase is Phase.FAILED),
             elapsed=elapsed,
             eta=eta,

@@ -23,6 +23,7 @@ TONE_CLASSES = {
     "warning": "tone--warning",
     "accent": "tone--accent",
     "muted": "tone--muted",
+    "waiting": "tone--waiting",
 }
 
 TONE_CSS = """
@@ -31,6 +32,7 @@ TONE_CSS = """
 & > .tone--warning { color: $text-warning; }
 & > .tone--accent { color: $text-accent; text-style: bold; }
 & > .tone--muted { color: $text-muted; }
+& > .tone--waiting { color: $text-primary; text-style: bold; }
 """
 
 
@@ -216,18 +218,24 @@ class StageList(ScrollView, can_focus=True):
         symbol, tone = PHASE_STYLE[phase]
         if phase is Phase.RUNNING:
             symbol = _spinner(self.clock())
-        elapsed = format_duration(state.elapsed(self.clock()))
         tone_style = self.get_component_rich_style(TONE_CLASSES[tone])
+        tone_colour = base + Style(color=tone_style.color, bold=tone_style.bold)
+        # A stage waiting for a resource says which in the time column, in its colour.
+        waiting = state.waiting_label if phase is Phase.WAITING else None
+        elapsed = waiting or format_duration(state.elapsed(self.clock()))
         time_style = self.get_component_rich_style("stages--time")
+        if elapsed and len(elapsed) > width // 2:
+            elapsed = shorten_middle(elapsed, max(1, width // 2))
         name_width = max(1, width - 3 - (len(elapsed) + 2 if elapsed else 1))
         segments = [
             Segment(" ", base),
-            Segment(symbol, base + Style(color=tone_style.color, bold=tone_style.bold)),
+            Segment(symbol, tone_colour),
             Segment(" ", base),
             Segment(shorten_middle(name, name_width).ljust(name_width), base),
         ]
         if elapsed:
-            segments.append(Segment(" " + elapsed + " ", base + Style(color=time_style.color)))
+            style = tone_colour if waiting else base + Style(color=time_style.color)
+            segments.append(Segment(" " + elapsed + " ", style))
         return Strip(segments).adjust_cell_length(width, base)
 
 

@@ -53,6 +53,11 @@ def _progress_text(state: AppState, progress: RunProgress, palette: Palette) -> 
     text.append(f" · {format_duration(progress.elapsed)}")
     if progress.eta is not None and progress.done < progress.total:
         text.append(f" · ETA ~{format_duration(progress.eta)}")
+    if progress.waiting:
+        text.append(
+            f" · {progress.waiting} waiting for resources",
+            Style(color=palette.primary, bold=True),
+        )
     if progress.failed:
         text.append(f" · {progress.failed} failed", Style(color=palette.error, bold=True))
     return text

@@ -254,6 +254,7 @@ def load_matrix_file(path: Path, root: Path) -> None:
         matrix:
           model: [bert, gpt]
           lang: [swe, eng]
+        resources: {gpu: 1}          # optional: what each variant holds while it runs
     """
     import yaml
 
@@ -276,7 +277,7 @@ def load_matrix_file(path: Path, root: Path) -> None:
             raise PipelineError(f"{path.name}: stage name {name!r} is not text; quote it")
         if not isinstance(entry, dict) or not isinstance(entry.get("function"), str):
             raise PipelineError(f"{path.name}: stage '{name}' needs 'function: module:function'")
-        unknown = set(entry) - {"function", "matrix"}
+        unknown = set(entry) - {"function", "matrix", "resources"}
         if unknown:
             raise PipelineError(
                 f"{path.name}: stage '{name}' has unknown key '{sorted(map(str, unknown))[0]}'"
@@ -295,7 +296,12 @@ def load_matrix_file(path: Path, root: Path) -> None:
         matrix = entry.get("matrix")
         if matrix is not None and not isinstance(matrix, dict):
             raise PipelineError(f"{path.name}: stage '{name}': 'matrix' must be a mapping")
-        pipeline.register(func, name=str(name), matrix=matrix)
+        resources = entry.get("resources")
+        if resources is not None and not isinstance(resources, dict):
+            raise PipelineError(
+                f"{path.name}: stage '{name}': 'resources' must be a mapping such as {{gpu: 1}}"
+            )
+        pipeline.register(func, name=str(name), matrix=matrix, resources=resources)
 
 
 def collect(root: Path) -> PipelineDefinition:

@@ -21,7 +21,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,11 +48,13 @@ from pivot.core.run.events import (
     StageQueued,
     StageStarted,
     StageStatus,
+    StageWaiting,
 )
 from pivot.core.run.executors import Executor, LocalExecutor, WorkerLost
 from pivot.core.run.history import new_run_id
 from pivot.core.run.logs import LogTail
 from pivot.core.run.planner import Action, Decision, Planner, StageInputs
+from pivot.core.run.resources import Capacities, Shortage, resolve_capacities, waiting_reason
 from pivot.core.run.worker import StageOutcome, StageTask
 from pivot.core.store.atomic import is_temp_path, remove_path
 from pivot.core.store.links import unshare
@@ -80,6 +82,8 @@ class RunRequest:
     wait: bool = False
     #: Let an incremental output start over when its previous version is not in the cache.
     allow_uncached_incremental: bool = False
+    #: Resource capacities from the command line (``--resources gpu=1``), over the config's.
+    resources: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
 
 #: Uncached outputs up to this size are cached anyway, for the run cache (metrics, plot data).
@@ -211,6 +215,22 @@ class Engine:
                 self.recorder.forget()
         return decisions
 
+    def capacities(self, request: RunRequest, selected: Iterable[str]) -> Capacities:
+        """The resource capacities of a run; refuses (ResourceError) when a selected stage
+        asks for more than one of them."""
+        from pivot.core.config import configured_capacities
+
+        pipeline, graph = self.load()
+        requests = {name: pipeline[name].resources for name in graph.order}
+        requests = {name: needs for name, needs in requests.items() if needs}
+        capacities = resolve_capacities(
+            configured_capacities(self.project.root) if requests else {},
+            request.resources,
+            requests,
+        )
+        capacities.check({name: requests[name] for name in selected if name in requests})
+        return capacities
+
     # -- cancellation --------------------------------------------------------------------------
 
     def cancel(self, reason: str = "request") -> None:
@@ -225,6 +245,7 @@ class Engine:
         self._cancel_event.clear()
         selected = self.select(request.targets, no_deps=request.no_deps)
         run_id = new_run_id()
+        capacities = self.capacities(request, selected)
         if request.dry_run:
             return self._dry_run(run_id, selected, request, emit)
         pipeline, graph = self.load()
@@ -238,7 +259,7 @@ class Engine:
                 if self._cancel_event.wait(0.2):
                     return RunSummary(run_id, {}, {}, 0.0, 130, self._cancel_reason)
         try:
-            run = _Run(self, run_id, selected, request, emit)
+            run = _Run(self, run_id, selected, request, emit, capacities)
             return run.execute()
         finally:
             lock.release()
@@ -354,7 +375,13 @@ class _Run:
     """One execution of the scheduling loop."""
 
     def __init__(
-        self, engine: Engine, run_id: str, selected: list[str], request: RunRequest, emit: EventSink
+        self,
+        engine: Engine,
+        run_id: str,
+        selected: list[str],
+        request: RunRequest,
+        emit: EventSink,
+        capacities: Capacities,
     ) -> None:
         self.engine = engine
         self.project = engine.project
@@ -388,6 +415,10 @@ class _Run:
         self.capacity = engine.executor.capacity
         if request.jobs:
             self.capacity = min(self.capacity, request.jobs)
+        self.resources = capacities
+        #: The reason last said for each stage waiting for a resource (said again on change).
+        self.waiting_for: dict[str, str] = {}
+        self.noted_assumed: set[str] = set()  # resources whose assumed capacity was said
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -512,38 +543,90 @@ class _Run:
                         changes=change_records(decision),
                     )
                 )
+                self._note_assumed(name)
                 self.waiting.append((name, decision))
 
     def _forced(self, name: str) -> bool:
         # `-f` forces the named stages (all when none are named), not their upstream.
         return not self.request.targets or name in self.request.targets
 
+    def _needs(self, name: str) -> Mapping[str, float]:
+        return self.pipeline[name].resources
+
     def _submit_waiting(self) -> None:
-        solo = bool(self.suspects)
-        while self.waiting and len(self.running) < (1 if solo else self.capacity):
-            name, decision = self.waiting.pop(0)
-            assert decision.inputs is not None
-            try:
-                self._prepare_incremental(name)
-            except (PivotError, OSError) as exc:
-                self._fail(name, str(exc), str(exc))
-                continue
-            log_path = self.log_dir / f"{name}.log"
-            if log_path.exists():
-                log_path.unlink()
-            task = StageTask(
-                root=str(self.project.root),
+        """Start queued stages, in order, while worker slots are free and their resources fit
+        (resources.Capacities.admit: what running stages hold is counted from ``running``,
+        so a stage that finishes, fails, is cancelled or loses its worker frees them)."""
+        slots = (1 if self.suspects else self.capacity) - len(self.running)
+        if not self.waiting or slots <= 0:
+            return
+        admission = self.resources.admit(
+            ((name, self._needs(name)) for name, _ in self.waiting),
+            (self._needs(job.name) for job in self.running.values()),
+            slots,
+        )
+        for name, shortages in admission.waiting.items():
+            self._say_waiting(name, shortages)
+        count = len(admission.start)
+        if not count:
+            return
+        if [name for name, _ in self.waiting[:count]] == admission.start:
+            # The usual case (nothing waits for a resource): the head of the queue starts.
+            decisions = self.waiting[:count]
+            del self.waiting[:count]
+        else:
+            starting = set(admission.start)
+            decisions = [entry for entry in self.waiting if entry[0] in starting]
+            self.waiting = [entry for entry in self.waiting if entry[0] not in starting]
+        for name, decision in decisions:
+            self.waiting_for.pop(name, None)
+            self._start(name, decision)
+
+    def _say_waiting(self, name: str, shortages: tuple[Shortage, ...]) -> None:
+        reason = waiting_reason(shortages)
+        if self.waiting_for.get(name) == reason:
+            return
+        self.waiting_for[name] = reason
+        self.emit(
+            StageWaiting(
+                run_id=self.run_id,
                 stage=name,
-                log_path=str(log_path),
-                code_token=self.engine._token,
-                params=decision.inputs.params,
-                expected_code=decision.inputs.code if self.engine.executor.verifies_code else None,
-                inputs=self._input_records(name) if self.engine.executor.ships_data else (),
-                cache_link=self.project.link_mode,
+                reason=reason,
+                waiting_for=tuple(shortage.to_dict() for shortage in shortages),
             )
-            self.emit(StageStarted(run_id=self.run_id, stage=name))
-            future = self.engine.executor.submit(task)
-            self.running[future] = _Running(name, decision, time.time(), LogTail(log_path))
+        )
+
+    def _note_assumed(self, name: str) -> None:
+        """Say once per run that a resource the stage needs has no capacity set."""
+        for resource in self._needs(name):
+            if resource in self.resources.assumed and resource not in self.noted_assumed:
+                self.noted_assumed.add(resource)
+                text = self.resources.assumed_note(resource)
+                self.emit(Message(run_id=self.run_id, level="warning", text=text))
+
+    def _start(self, name: str, decision: Decision) -> None:
+        assert decision.inputs is not None
+        try:
+            self._prepare_incremental(name)
+        except (PivotError, OSError) as exc:
+            self._fail(name, str(exc), str(exc))
+            return
+        log_path = self.log_dir / f"{name}.log"
+        if log_path.exists():
+            log_path.unlink()
+        task = StageTask(
+            root=str(self.project.root),
+            stage=name,
+            log_path=str(log_path),
+            code_token=self.engine._token,
+            params=decision.inputs.params,
+            expected_code=decision.inputs.code if self.engine.executor.verifies_code else None,
+            inputs=self._input_records(name) if self.engine.executor.ships_data else (),
+            cache_link=self.project.link_mode,
+        )
+        self.emit(StageStarted(run_id=self.run_id, stage=name))
+        future = self.engine.executor.submit(task)
+        self.running[future] = _Running(name, decision, time.time(), LogTail(log_path))
 
     def _input_records(self, name: str) -> tuple[OutRecord, ...]:
         """What the stage reads, hashed: its deps and its incremental outputs' last version."""
@@ -701,6 +784,7 @@ class _Run:
                 decision, action=Action.RUN, reason=f"cache blob unusable: {exc}"
             )
             self.emit(StageQueued(run_id=self.run_id, stage=name, reason=rerun.reason))
+            self._note_assumed(name)
             self.waiting.append((name, rerun))
             return
         except OSError as exc:  # e.g. the disk is full: this stage fails, the run goes on

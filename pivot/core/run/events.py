@@ -81,6 +81,20 @@ class StageQueued(Event):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class StageWaiting(Event):
+    """A queued stage would start now but for a resource: ``reason`` says which, e.g.
+    ``waiting for gpu (needs 1, 0 of 1 free)``. Sent again only when the reason changes."""
+
+    stage: str
+    reason: str
+    #: One ``{"resource", "needs", "free", "capacity", "held_for"}`` dict per resource short
+    #: (``held_for``: the earlier waiting stage the amount is kept for, or None).
+    waiting_for: tuple[dict[str, Any], ...] = ()
+
+    event_name = "stage_waiting"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class StageStarted(Event):
     stage: str
 

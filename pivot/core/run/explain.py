@@ -5,7 +5,7 @@ deps old → new, and fingerprint warnings. Feeds `pivot explain`, `status --exp
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pivot.core.pipeline.fingerprint import code_diff
@@ -50,6 +50,8 @@ class StageExplanation:
     deps: tuple[ValueChange, ...]
     outs: tuple[ValueChange, ...]
     warnings: tuple[str, ...]
+    #: What the stage holds while it runs (``{"gpu": 1}``; docs/resources.md).
+    resources: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def will_run(self) -> bool:
@@ -82,6 +84,7 @@ class StageExplanation:
                 {"path": c.key, "change": c.change, "old": c.old, "new": c.new} for c in self.outs
             ],
             "warnings": list(self.warnings),
+            "resources": dict(self.resources),
         }
 
 
@@ -162,4 +165,5 @@ def _explain(engine: Engine, planner: Any, decision: Decision) -> StageExplanati
         deps=tuple(deps),
         outs=tuple(outs),
         warnings=tuple(warnings),
+        resources=dict(planner.pipeline[decision.stage].resources),
     )

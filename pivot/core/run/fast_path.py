@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from pivot.core.store.artifacts import ArtifactHasher
     from pivot.core.store.lock import StageLock
 
-_VERSION = 1
+_VERSION = 2
 _KEY = b"up-to-date"
 #: Longer than a file-timestamp tick: a file modified this recently when the record is
 #: written could change again without its stat moving, so the record waits this long first.
@@ -180,6 +180,8 @@ class UpToDate:
     order: tuple[str, ...]  # run order
     upstream: dict[str, tuple[str, ...]]
     warnings: dict[str, tuple[str, ...]]  # stages whose code analysis warned
+    #: The resources each stage declares (stages that declare none are left out).
+    resources: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
 
     def is_current(self, environment: str) -> bool:
         if environment != self.environment:
@@ -218,6 +220,7 @@ class UpToDate:
                 "order": self.order,
                 "upstream": self.upstream,
                 "warnings": self.warnings,
+                "resources": self.resources,
             },
             separators=(",", ":"),
         ).encode()
@@ -238,6 +241,7 @@ class UpToDate:
                 order=tuple(raw["order"]),
                 upstream={k: tuple(v) for k, v in raw["upstream"].items()},
                 warnings={k: tuple(v) for k, v in raw["warnings"].items()},
+                resources={k: dict(v) for k, v in raw["resources"].items()},
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
@@ -390,6 +394,11 @@ class Recorder:
             order=graph.order,
             upstream={name: tuple(sorted(graph.upstream[name])) for name in graph.order},
             warnings={name: tuple(w) for name, w in warnings.items() if w},
+            resources={
+                name: dict(pipeline[name].resources)
+                for name in graph.order
+                if pipeline[name].resources
+            },
         )
         save(project.state, project.root, record)
         return True
@@ -427,6 +436,7 @@ def status_rows(project: Project, targets: Iterable[str]) -> list[dict[str, Any]
             "changes": [],
             "status": "cached",
             "warnings": list(record.warnings.get(name, ())),
+            "resources": record.resources.get(name, {}),
         }
         for name in selected
     ]
@@ -441,6 +451,8 @@ class NoOpRun:
     jobs: int | None = None
     no_deps: bool = False
     executor: str | None = None  # from the command line; None: what the config says
+    #: Capacities from the command line (``--resources``).
+    resources: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
 
 def run_no_op(project: Project, request: NoOpRun, emit: EventSink) -> RunSummary | None:
@@ -455,12 +467,34 @@ def run_no_op(project: Project, request: NoOpRun, emit: EventSink) -> RunSummary
         if record is None or (request.executor is None and record.executor != "local"):
             return None
         selected = record.select(request.targets, no_deps=request.no_deps)
-        if selected is None:
+        if selected is None or not _resources_fit(project, record, selected, request):
             return None
         return _replay(project, selected, request, emit)
     finally:
         if lock is not None:
             lock.release()
+
+
+def _resources_fit(
+    project: Project, record: UpToDate, selected: list[str], request: NoOpRun
+) -> bool:
+    """Whether every selected stage fits the run's capacities (else the full evaluation
+    gives the error); loads the config only when a stage declares resources."""
+    wanted = {name: record.resources[name] for name in selected if name in record.resources}
+    if not wanted:
+        return True
+    from pivot.core.config import configured_capacities
+    from pivot.core.run.resources import resolve_capacities
+    from pivot.exceptions import ResourceError
+
+    capacities = resolve_capacities(
+        configured_capacities(project.root), request.resources, record.resources
+    )
+    try:
+        capacities.check(wanted)
+    except ResourceError:
+        return False
+    return True
 
 
 def _replay(project: Project, selected: list[str], request: NoOpRun, emit: EventSink) -> RunSummary:
