@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import itertools
+import os
 import re
 import sys
 import typing
@@ -28,7 +29,10 @@ from pivot.outputs import Dep, IncrementalOut, Out, ParamsDep
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-STAGE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-.]*(@[A-Za-z0-9_\-.]+)?$")
+#: ``name``, ``name@variant``, and for composed stages ``pipeline/name`` (one namespace level).
+STAGE_NAME = re.compile(
+    r"^([A-Za-z_][A-Za-z0-9_\-.]*/)?[A-Za-z_][A-Za-z0-9_\-.]*(@[A-Za-z0-9_\-.]+)?$"
+)
 
 ReturnKind = Literal["none", "single", "dict"]
 
@@ -166,12 +170,38 @@ class StageSpec:
 
 
 class Pipeline:
-    """A named collection of stages."""
+    """A named collection of stages.
 
-    def __init__(self, name: str = "default") -> None:
+    Stages join it by ``register(fn)`` (annotation style) or, as a context manager, by calls
+    of ``@stage`` functions inside ``with Pipeline(...) as pipeline:`` (see
+    :mod:`pivot.compose`); ``table_format`` is the format of DataFrames such calls return
+    (``"parquet"`` or ``"csv"``) where no path is given.
+    """
+
+    def __init__(self, name: str = "default", *, table_format: str = "parquet") -> None:
         self.name = name
+        self.table_format = table_format
         self._stages: dict[str, StageSpec] = {}
         _LIVE_PIPELINES.append(self)
+
+    def __enter__(self) -> Pipeline:
+        from pivot.compose._block import open_block
+
+        open_block(self)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        from pivot.compose._block import close_block
+
+        close_block(self, failed=exc_type is not None)
+
+    def input(self, path: str | os.PathLike[str], loader: loaders.Loader[Any] | None = None) -> Any:
+        """A handle to an existing file (tracked data, or a path another stage writes), to
+        pass to stage calls in this pipeline's ``with`` block. The loader follows the suffix
+        and the annotation of the argument it is passed to, unless given."""
+        from pivot.compose._block import input_handle
+
+        return input_handle(self, path, loader)
 
     @overload
     def register(
@@ -251,7 +281,7 @@ def validate_stage_name(name: str) -> None:
     if not STAGE_NAME.match(name):
         raise StageDefinitionError(
             f"bad stage name '{name}': use letters, digits, '_', '-', '.', and one optional "
-            "'@variant' suffix"
+            "'@variant' suffix (and one 'pipeline/' prefix)"
         )
 
 

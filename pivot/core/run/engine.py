@@ -531,6 +531,8 @@ class _Run:
             log_path = self.log_dir / f"{name}.log"
             if log_path.exists():
                 log_path.unlink()
+            elif "/" in name:  # a composed stage's log: logs/<run>/<pipeline>/<stage>.log
+                log_path.parent.mkdir(parents=True, exist_ok=True)
             task = StageTask(
                 root=str(self.project.root),
                 stage=name,
