@@ -316,7 +316,9 @@ def collect(root: Path) -> PipelineDefinition:
 
 
 def _located(exc: PivotError, path: Path) -> PivotError:
-    return type(exc)(f"{path.name}: {exc}") if isinstance(exc, PipelineError) else exc
+    if not isinstance(exc, PipelineError) or str(exc).startswith(f"{path.name}:"):
+        return exc  # already located (composed stages name the line of the call)
+    return type(exc)(f"{path.name}: {exc}")
 
 
 def _user_frame(exc: BaseException, root: Path) -> str:
