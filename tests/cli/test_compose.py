@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import polars as pl
 import pytest
 import yaml
 
-from tests.helpers import TempProject, pivot_env
+from tests.helpers import REPO, TempProject, pivot_env
 
 RECORDS = "name,value\nalice,100\nbob,20\ncarol,\ndave,70\n"
 
@@ -120,12 +122,14 @@ def test_an_edit_re_runs_exactly_what_it_reaches(demo: TempProject) -> None:
 
 def test_params_yaml_overrides_the_instance_per_stage(demo: TempProject) -> None:
     demo.statuses()
+    assert "demo/clean   min_value   50      call" in demo.pivot("params", "show").stdout
     demo.write("params.yaml", "demo/clean:\n  min_value: 10\n")
     rows = demo.status_json()
     assert rows["demo/clean"]["status"] == "stale"
     assert demo.statuses() == {"demo/clean": "ran", "demo/summarize": "ran"}
     assert json.loads(demo.read("data/demo/summarize.json")) == {"count": 3, "total": 190}
     assert yaml.safe_load(demo.lock("demo/clean"))["params"] == {"min_value": 10}
+    assert "min_value   10      params.yaml" in demo.pivot("params", "show").stdout
 
 
 def test_the_pandas_example_runs_and_skips(project: TempProject) -> None:
@@ -187,3 +191,19 @@ def test_export_writes_a_dvc_yaml_whose_commands_run_the_composed_stages(
             capture_output=True,
         )
     assert json.loads(demo.read("data/demo/summarize.json")) == {"count": 2, "total": 170}
+
+
+def test_the_compose_example_cycle(tmp_path: Path) -> None:
+    root = tmp_path / "compose"
+    shutil.copytree(
+        REPO / "examples" / "compose",
+        root,
+        ignore=shutil.ignore_patterns("compose", "stages", "cache", "state.lmdb", "logs"),
+    )
+    project = TempProject(root)
+    project.git("init", "-q")
+    assert project.statuses() == {"compose/preprocess": "ran", "compose/train": "ran"}
+    assert json.loads(project.read("data/compose/train.json"))["mse"] < 0.1
+    assert project.statuses() == {"compose/preprocess": "skipped", "compose/train": "skipped"}
+    project.write("pipeline.py", project.read("pipeline.py").replace("epochs=300", "epochs=200"))
+    assert project.statuses() == {"compose/preprocess": "skipped", "compose/train": "ran"}
