@@ -182,6 +182,9 @@ class Pipeline:
         self.name = name
         self.table_format = table_format
         self._stages: dict[str, StageSpec] = {}
+        #: The file that created it: stages registered on a pipeline of a sub-folder's
+        #: pipeline.py are named ``<pipeline>/<stage>`` (see discovery.collect).
+        self.defined_in: str | None = _caller_file()
         _LIVE_PIPELINES.append(self)
 
     def __enter__(self) -> Pipeline:
@@ -258,6 +261,12 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"Pipeline({self.name!r}, stages={list(self._stages)})"
+
+
+def _caller_file() -> str | None:
+    """The source file of the code that called ``Pipeline(...)``."""
+    frame = sys._getframe(2)
+    return frame.f_code.co_filename if frame is not None else None
 
 
 _LIVE_PIPELINES: list[Pipeline] = []

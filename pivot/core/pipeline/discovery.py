@@ -12,6 +12,7 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import marshal
+import os
 import sys
 import traceback
 import types
@@ -21,7 +22,13 @@ from pathlib import Path
 from pivot import registry
 from pivot._frames import INSTALL_PANDAS
 from pivot.core.store.atomic import write_bytes_atomic
-from pivot.core.store.paths import NON_PROJECT_DIRS, PIPELINE_FILE, PivotPaths, normalize_path
+from pivot.core.store.paths import (
+    NON_PROJECT_DIRS,
+    PIPELINE_FILE,
+    PIVOT_DIR,
+    PivotPaths,
+    normalize_path,
+)
 from pivot.core.store.safe_yaml import load_yaml
 from pivot.exceptions import PipelineError, PivotError, ProjectError, StageDefinitionError
 from pivot.registry import StageSpec
@@ -211,7 +218,73 @@ def load_pipeline(root: Path, *, fresh: bool = False) -> PipelineDefinition:
         _exec_pipeline_file(path, root)
     if matrix_file.is_file():
         load_matrix_file(matrix_file, root)
+    for sub in sub_pipeline_files(root):
+        _import_sub_pipeline(sub, root)
     return collect(root)
+
+
+#: How deep below the root a folder's own pipeline.py is looked for (``a/pipeline.py``,
+#: ``a/b/pipeline.py``): each level lists more folders on every load.
+SUB_PIPELINE_DEPTH = 2
+
+
+def sub_pipeline_files(root: Path) -> list[Path]:
+    """``pipeline.py`` files of sub-folders, in path order. Hidden folders, virtualenvs and the
+    like, and folders that are projects of their own (holding a ``.pivot/``) are skipped."""
+    found: list[Path] = []
+    pending: list[tuple[Path, int]] = [(root, 0)]
+    while pending:
+        folder, depth = pending.pop()
+        try:
+            with os.scandir(folder) as entries:
+                subdirs = [
+                    Path(entry.path)
+                    for entry in entries
+                    if entry.is_dir(follow_symlinks=False)
+                    and not entry.name.startswith(".")
+                    and entry.name not in NON_PROJECT_DIRS
+                ]
+        except OSError:
+            continue
+        for sub in subdirs:
+            if (sub / PIVOT_DIR).exists():
+                continue
+            candidate = sub / PIPELINE_FILE
+            if candidate.is_file():
+                found.append(candidate)
+            if depth + 1 < SUB_PIPELINE_DEPTH:
+                pending.append((sub, depth + 1))
+    return sorted(found, key=lambda p: p.relative_to(root).parts)
+
+
+def sub_pipeline_module(path: Path, root: Path) -> str:
+    """The module name a sub-folder's pipeline.py is imported as (``analysis.pipeline``), so
+    that another pipeline importing it (for a handle) gets the same module, loaded once."""
+    parts = path.relative_to(root).with_suffix("").parts
+    if not all(part.isidentifier() for part in parts):
+        raise PipelineError(
+            f"{path.relative_to(root).as_posix()}: a folder holding a pipeline.py must be "
+            "named like a Python module (letters, digits, '_'); rename it"
+        )
+    return ".".join(parts)
+
+
+def _import_sub_pipeline(path: Path, root: Path) -> None:
+    name = sub_pipeline_module(path, root)
+    rel = path.relative_to(root).as_posix()
+    try:
+        importlib.import_module(name)
+    except PivotError as exc:
+        if isinstance(exc, PipelineError) and not str(exc).startswith(f"{path.name}:"):
+            raise type(exc)(f"{rel}: {exc}") from exc
+        raise
+    except SyntaxError as exc:
+        raise PipelineError(f"{rel}:{exc.lineno}: syntax error: {exc.msg}; fix it") from exc
+    except Exception as exc:
+        raise PipelineError(
+            f"{rel} failed to load at {_user_frame(exc, root)}: {type(exc).__name__}: {exc}"
+            f"{_install_hint(exc)}"
+        ) from exc
 
 
 def _exec_pipeline_file(path: Path, root: Path) -> None:
@@ -302,7 +375,12 @@ def collect(root: Path) -> PipelineDefinition:
     """Gather the stages of every Pipeline created during the load, normalizing paths."""
     stages: dict[str, StageSpec] = {}
     for pipeline in registry.collected_pipelines():
+        namespace = _sub_folder_namespace(pipeline, root)
         for spec in pipeline.stages:
+            if namespace is not None and "/" not in spec.name:
+                name = f"{namespace}/{spec.name}"
+                registry.validate_stage_name(name)
+                spec = dataclasses.replace(spec, name=name)
             if spec.name in stages:
                 raise StageDefinitionError(
                     f"two stages are named '{spec.name}'; give one another name with "
@@ -313,6 +391,20 @@ def collect(root: Path) -> PipelineDefinition:
             except ProjectError as exc:
                 raise StageDefinitionError(f"stage '{spec.name}': {exc}") from None
     return PipelineDefinition(root, stages)
+
+
+def _sub_folder_namespace(pipeline: registry.Pipeline, root: Path) -> str | None:
+    """The prefix of the stages a sub-folder's pipeline.py registers: the pipeline's name.
+    None for pipelines of the root (their stages keep the names they always had) and for the
+    default REGISTRY."""
+    source = pipeline.defined_in
+    if pipeline is registry.REGISTRY or not source or Path(source).name != PIPELINE_FILE:
+        return None
+    try:
+        rel = Path(source).resolve().relative_to(root.resolve())
+    except (OSError, ValueError):
+        return None
+    return pipeline.name if len(rel.parts) > 1 else None
 
 
 def _located(exc: PivotError, path: Path) -> PivotError:
