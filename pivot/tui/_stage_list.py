@@ -220,12 +220,18 @@ class StageList(ScrollView, can_focus=True):
         tone_style = self.get_component_rich_style(TONE_CLASSES[tone])
         time_style = self.get_component_rich_style("stages--time")
         name_width = max(1, width - 3 - (len(elapsed) + 2 if elapsed else 1))
+        shown = shorten_middle(name, name_width).ljust(name_width)
+        prefix, slash, _ = name.partition("/")
+        # a composed stage's pipeline, dimmed: the rows of one pipeline read as a group
+        dimmed = len(prefix) + 1 if slash and shown.startswith(prefix + "/") else 0
         segments = [
             Segment(" ", base),
             Segment(symbol, base + Style(color=tone_style.color, bold=tone_style.bold)),
             Segment(" ", base),
-            Segment(shorten_middle(name, name_width).ljust(name_width), base),
         ]
+        if dimmed:
+            segments.append(Segment(shown[:dimmed], base + Style(color=time_style.color)))
+        segments.append(Segment(shown[dimmed:], base))
         if elapsed:
             segments.append(Segment(" " + elapsed + " ", base + Style(color=time_style.color)))
         return Strip(segments).adjust_cell_length(width, base)

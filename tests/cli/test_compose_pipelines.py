@@ -158,3 +158,26 @@ def test_a_sub_folder_pipeline_needs_a_module_name(project: TempProject) -> None
     assert "my-prep/pipeline.py: a folder holding a pipeline.py must be named like a Python" in (
         proc.stderr
     )
+
+
+def test_a_pipeline_added_to_a_sub_folder_later_is_found(project: TempProject) -> None:
+    _several(project)
+    project.statuses()
+    assert set(project.statuses().values()) == {"skipped"}  # a no-op, answered from stats
+    project.write(
+        "data/pipeline.py",
+        """
+        from pivot import Pipeline, stage
+
+
+        @stage
+        def again(seed: str) -> str:
+            return seed * 2
+
+
+        with Pipeline("late") as pipeline:
+            again(pipeline.input("seed.txt"))
+        """,
+    )
+    assert project.statuses()["late/again"] == "ran"
+    assert project.read("data/late/again.txt") == "xx"

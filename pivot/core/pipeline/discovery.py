@@ -223,38 +223,37 @@ def load_pipeline(root: Path, *, fresh: bool = False) -> PipelineDefinition:
     return collect(root)
 
 
-#: How deep below the root a folder's own pipeline.py is looked for (``a/pipeline.py``,
-#: ``a/b/pipeline.py``): each level lists more folders on every load.
-SUB_PIPELINE_DEPTH = 2
-
-
 def sub_pipeline_files(root: Path) -> list[Path]:
-    """``pipeline.py`` files of sub-folders, in path order. Hidden folders, virtualenvs and the
-    like, and folders that are projects of their own (holding a ``.pivot/``) are skipped."""
+    """``pipeline.py`` files of the root's sub-folders (one level down), in name order.
+
+    Hidden folders, virtualenvs and the like, and folders that are projects of their own
+    (holding a ``.pivot/``) are skipped. Only the root is listed: listing every folder would
+    make the no-op fast path distrust its record whenever a stage adds a file to ``data/``.
+    Each candidate is probed by opening it, which the fast path watches (a stat it would
+    not), so a ``pipeline.py`` added later is noticed.
+    """
     found: list[Path] = []
-    pending: list[tuple[Path, int]] = [(root, 0)]
-    while pending:
-        folder, depth = pending.pop()
+    try:
+        with os.scandir(root) as entries:
+            subdirs = sorted(
+                Path(entry.path)
+                for entry in entries
+                if entry.is_dir(follow_symlinks=False)
+                and not entry.name.startswith(".")
+                and entry.name not in NON_PROJECT_DIRS
+            )
+    except OSError:
+        return []
+    for sub in subdirs:
+        candidate = sub / PIPELINE_FILE
         try:
-            with os.scandir(folder) as entries:
-                subdirs = [
-                    Path(entry.path)
-                    for entry in entries
-                    if entry.is_dir(follow_symlinks=False)
-                    and not entry.name.startswith(".")
-                    and entry.name not in NON_PROJECT_DIRS
-                ]
+            with open(candidate, "rb"):
+                pass
         except OSError:
             continue
-        for sub in subdirs:
-            if (sub / PIVOT_DIR).exists():
-                continue
-            candidate = sub / PIPELINE_FILE
-            if candidate.is_file():
-                found.append(candidate)
-            if depth + 1 < SUB_PIPELINE_DEPTH:
-                pending.append((sub, depth + 1))
-    return sorted(found, key=lambda p: p.relative_to(root).parts)
+        if not (sub / PIVOT_DIR).exists():
+            found.append(candidate)
+    return found
 
 
 def sub_pipeline_module(path: Path, root: Path) -> str:
