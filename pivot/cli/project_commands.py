@@ -229,8 +229,10 @@ def dag(cli: CliContext, stages: tuple[str, ...], fmt: str | None, ascii_only: b
     from pivot.render import dag as draw
 
     _, pipeline, graph = _load(cli)
+    from pivot.core.pipeline.selection import expand_targets
+
     _select(pipeline, graph, stages)  # validates the names
-    view = dag_view(graph, stages)
+    view = dag_view(graph, expand_targets(stages, graph.order))
     if fmt == "mermaid":
         click.echo(draw.render_mermaid(view))
     elif fmt == "dot":

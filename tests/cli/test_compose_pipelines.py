@@ -142,6 +142,18 @@ def test_list_groups_stages_by_pipeline(project: TempProject) -> None:
     rows = json.loads(project.pivot("list", "--json").stdout)["stages"]
     assert {row["name"]: row["pipeline"] for row in rows}["seed"] is None
     assert {row["name"]: row["pipeline"] for row in rows}["analysis/report"] == "analysis"
+    dot = project.pivot("dag", "--dot").stdout
+    assert '    "seed";\n' in dot
+    assert (
+        '    subgraph cluster_4 {\n        label="analysis";\n        "analysis/total";\n'
+        '        "analysis/report";\n    }\n'
+    ) in dot
+    assert (
+        'subgraph p2["a"]\n        s2["a/shout"]\n    end'
+        in project.pivot("dag", "--mermaid").stdout
+    )
+    drawn = project.pivot("dag", "analysis/").stdout
+    assert "prep/clean" in drawn and "analysis/report" in drawn and "seed" not in drawn
 
 
 def test_a_folder_that_is_a_project_of_its_own_is_not_loaded(project: TempProject) -> None:
