@@ -207,3 +207,36 @@ def test_the_compose_example_cycle(tmp_path: Path) -> None:
     assert project.statuses() == {"compose/preprocess": "skipped", "compose/train": "skipped"}
     project.write("pipeline.py", project.read("pipeline.py").replace("epochs=300", "epochs=200"))
     assert project.statuses() == {"compose/preprocess": "skipped", "compose/train": "ran"}
+
+
+def test_a_stage_calling_another_stage_function_tracks_its_code(project: TempProject) -> None:
+    project.write(
+        "pipeline.py",
+        """
+        from pivot import Pipeline, stage
+
+
+        @stage
+        def double(text: str) -> str:
+            return str(int(text) * 2)
+
+
+        @stage
+        def quadruple(text: str) -> str:
+            return double(double(text))  # outside a block: the plain function
+
+
+        with Pipeline("h") as pipeline:
+            number = pipeline.input("n.txt")
+            double(number)
+            quadruple(number)
+        """,
+    )
+    project.write("n.txt", "3")
+    project.statuses()
+    assert project.read("data/h/quadruple.txt") == "12"
+    project.write("pipeline.py", project.read("pipeline.py").replace("* 2", "* 3"))
+    rows = project.status_json()
+    assert rows["h/quadruple"]["reason"] == "code changed: func:pipeline.double"
+    project.statuses()
+    assert project.read("data/h/quadruple.txt") == "27"
