@@ -47,7 +47,10 @@ _ALL_OPTION = click.option(
     "--all",
     "all_stages",
     is_flag=True,
-    help="Every stage of every pipeline (also what no STAGES means); 'NAME/' selects one pipeline.",
+    help=(
+        "Every stage of every pipeline (what no STAGES means, except in a folder holding its "
+        "own pipeline.py: then its stages); 'NAME/' selects one pipeline."
+    ),
 )
 
 
@@ -55,6 +58,21 @@ def _all_or_named(stages: tuple[str, ...], all_stages: bool) -> tuple[str, ...]:
     if all_stages and stages:
         raise UsageError("--all selects every stage: name stages or give --all, not both")
     return stages
+
+
+def _folder_scope(project: Any, stages: tuple[str, ...], all_stages: bool) -> tuple[str, ...]:
+    """No names given, in a folder holding its own pipeline.py: that folder's stages."""
+    if stages or all_stages:
+        return stages
+    from pivot.core.pipeline.selection import cwd_pipeline_folder
+
+    folder = cwd_pipeline_folder(project.root)
+    if folder is None:
+        return stages
+    from pivot.core.pipeline.discovery import load_pipeline
+
+    pipeline = load_pipeline(project.root)
+    return tuple(name for name in pipeline.stages if pipeline.folders.get(name) == folder)
 
 
 def _run_options(func: Any) -> Any:
@@ -189,6 +207,7 @@ def run(
     from pivot.sinks.jsonl import JsonLinesSink
 
     project = cli.project()
+    stages = _folder_scope(project, stages, all_stages)
     sink = (
         JsonLinesSink()
         if as_json
@@ -324,6 +343,7 @@ def status(
 
     stages = _all_or_named(stages, all_stages)
     project = cli.project()
+    stages = _folder_scope(project, stages, all_stages)
     rows = None
     explanations: list[Any] = []
     if not explain and remote_name is None:

@@ -193,3 +193,27 @@ def test_a_pipeline_added_to_a_sub_folder_later_is_found(project: TempProject) -
     )
     assert project.statuses()["late/again"] == "ran"
     assert project.read("data/late/again.txt") == "xx"
+
+
+def test_in_a_folder_with_its_own_pipeline_run_means_that_folders_stages(
+    project: TempProject,
+) -> None:
+    _several(project)
+    in_analysis = TempProject(project.root / "analysis")
+    assert in_analysis.statuses() == {
+        "prep/clean": "ran",
+        "analysis/total": "ran",
+        "analysis/report": "ran",
+    }
+    assert list(in_analysis.status_json()) == ["prep/clean", "analysis/total", "analysis/report"]
+    assert set(in_analysis.statuses("--all")) == {
+        "seed",
+        "a/shout",
+        "b/shout",
+        "prep/clean",
+        "analysis/total",
+        "analysis/report",
+    }
+    # in a folder without a pipeline.py of its own, everything as before
+    (project.root / "data" / "deep").mkdir(parents=True, exist_ok=True)
+    assert len(TempProject(project.root / "data" / "deep").statuses()) == 6

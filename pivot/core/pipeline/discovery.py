@@ -43,6 +43,8 @@ class PipelineDefinition:
 
     root: Path
     stages: dict[str, StageSpec]
+    #: Stage -> the folder whose own pipeline.py defined it (absent: the root's).
+    folders: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def __getitem__(self, name: str) -> StageSpec:
         return self.stages[name]
@@ -214,11 +216,16 @@ def load_pipeline(root: Path, *, fresh: bool = False) -> PipelineDefinition:
         sys.path.insert(0, root_str)
     _install_finder(root)
     registry.begin_collection()
+    subs = sub_pipeline_files(root)
+    for sub in subs:
+        # Executed again on every load, like the root pipeline.py: a module kept from an
+        # earlier load would not create its pipelines again (and pipeline.py may import it).
+        sys.modules.pop(".".join(sub.relative_to(root).with_suffix("").parts), None)
     if path.is_file():
         _exec_pipeline_file(path, root)
     if matrix_file.is_file():
         load_matrix_file(matrix_file, root)
-    for sub in sub_pipeline_files(root):
+    for sub in subs:
         _import_sub_pipeline(sub, root)
     return collect(root)
 
@@ -373,8 +380,12 @@ def load_matrix_file(path: Path, root: Path) -> None:
 def collect(root: Path) -> PipelineDefinition:
     """Gather the stages of every Pipeline created during the load, normalizing paths."""
     stages: dict[str, StageSpec] = {}
+    folders: dict[str, str] = {}
     for pipeline in registry.collected_pipelines():
-        namespace = _sub_folder_namespace(pipeline, root)
+        folder = _sub_folder(pipeline, root)
+        namespace = (
+            pipeline.name if folder is not None and pipeline is not registry.REGISTRY else None
+        )
         for spec in pipeline.stages:
             if namespace is not None and "/" not in spec.name:
                 name = f"{namespace}/{spec.name}"
@@ -387,23 +398,25 @@ def collect(root: Path) -> PipelineDefinition:
                 )
             try:
                 stages[spec.name] = spec.with_paths(lambda p: normalize_path(p, root))
+                if folder is not None:
+                    folders[spec.name] = folder
             except ProjectError as exc:
                 raise StageDefinitionError(f"stage '{spec.name}': {exc}") from None
-    return PipelineDefinition(root, stages)
+    return PipelineDefinition(root, stages, folders)
 
 
-def _sub_folder_namespace(pipeline: registry.Pipeline, root: Path) -> str | None:
-    """The prefix of the stages a sub-folder's pipeline.py registers: the pipeline's name.
-    None for pipelines of the root (their stages keep the names they always had) and for the
-    default REGISTRY."""
+def _sub_folder(pipeline: registry.Pipeline, root: Path) -> str | None:
+    """The folder whose own pipeline.py created ``pipeline``; None for the root's pipelines
+    (their register() stages keep the names they always had) and those of other modules.
+    Stages a sub-folder's pipeline registers are named ``<pipeline>/<stage>``."""
     source = pipeline.defined_in
-    if pipeline is registry.REGISTRY or not source or Path(source).name != PIPELINE_FILE:
+    if not source or Path(source).name != PIPELINE_FILE:
         return None
     try:
         rel = Path(source).resolve().relative_to(root.resolve())
     except (OSError, ValueError):
         return None
-    return pipeline.name if len(rel.parts) > 1 else None
+    return rel.parts[0] if len(rel.parts) == 2 else None
 
 
 def _located(exc: PivotError, path: Path) -> PivotError:

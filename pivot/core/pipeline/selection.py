@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
+from pathlib import Path
+
+from pivot.core.store.paths import PIPELINE_FILE
 
 
 def expand_targets(names: Iterable[str], stages: Iterable[str]) -> list[str]:
@@ -34,3 +38,17 @@ def grouped(stages: Iterable[str]) -> list[tuple[str | None, list[str]]]:
     for stage in stages:
         groups.setdefault(pipeline_of(stage), []).append(stage)
     return list(groups.items())
+
+
+def cwd_pipeline_folder(root: Path, cwd: Path | None = None) -> str | None:
+    """The folder of the project (one level below ``root``) that holds its own pipeline.py
+    and that the working directory is in, or None: run there, ``pivot run`` means that
+    folder's pipelines (``--all`` means every pipeline)."""
+    here = Path(os.path.realpath(cwd or Path.cwd()))
+    try:
+        rel = here.relative_to(os.path.realpath(root))
+    except ValueError:
+        return None
+    if not rel.parts or not (root / rel.parts[0] / PIPELINE_FILE).is_file():
+        return None
+    return rel.parts[0]
