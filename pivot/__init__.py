@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pivot import loaders, outputs
+    from pivot.compose import stage
     from pivot.outputs import Dep, DirectoryOut, IncrementalOut, Metric, Out, ParamsDep, Plot
     from pivot.registry import REGISTRY, Pipeline
     from pivot.stage_def import StageParams
@@ -32,6 +33,7 @@ _EXPORTS = {
     "REGISTRY": "pivot.registry",
     "Pipeline": "pivot.registry",
     "StageParams": "pivot.stage_def",
+    "stage": "pivot.compose",
 }
 _SUBMODULES = frozenset({"loaders", "outputs"})
 
@@ -49,6 +51,7 @@ __all__ = [
     "__version__",
     "loaders",
     "outputs",
+    "stage",
 ]
 
 

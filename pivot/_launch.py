@@ -100,6 +100,11 @@ def _quick_run(args: list[str]) -> int | None:
         project = Project(find_project_root())
     except PivotError:
         return None
+    if not request.stages:
+        from pivot.core.pipeline.selection import cwd_pipeline_folder
+
+        if cwd_pipeline_folder(project.root) is not None:
+            return None  # that folder's stages: the full CLI picks them
     if request.as_json:
         from pivot.sinks.jsonl import JsonLinesSink
 

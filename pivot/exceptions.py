@@ -7,6 +7,7 @@ PivotError                      exit 1 unless a subclass says otherwise
 │   └── ConfigError             a bad key or value in a config file
 ├── PipelineError               exit 2: pipeline.py cannot be loaded or is inconsistent
 │   ├── StageDefinitionError    a stage's signature or annotations are unusable
+│   │   └── CompositionError    a `with Pipeline(...)` block wires a stage call wrongly
 │   └── GraphError              cycle, two producers of one path, missing dep
 ├── FingerprintError            code fingerprinting asked the impossible (bad root, unwritable store)
 ├── MissingDependencyError      exit 2: an optional library a stage needs is not installed
@@ -75,6 +76,11 @@ class PipelineError(PivotError):
 
 class StageDefinitionError(PipelineError):
     """A stage function's signature or annotations cannot be turned into a stage."""
+
+
+class CompositionError(StageDefinitionError):
+    """A call of an ``@stage`` function inside a ``with Pipeline(...)`` block cannot become a
+    stage: a plain value where a handle belongs, an unknown output key, a name clash."""
 
 
 class GraphError(PipelineError):

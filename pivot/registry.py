@@ -17,6 +17,7 @@ import dataclasses
 import inspect
 import itertools
 import math
+import os
 import re
 import sys
 import typing
@@ -29,7 +30,10 @@ from pivot.outputs import Dep, IncrementalOut, Out, ParamsDep
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-STAGE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-.]*(@[A-Za-z0-9_\-.]+)?$")
+#: ``name``, ``name@variant``, and for composed stages ``pipeline/name`` (one namespace level).
+STAGE_NAME = re.compile(
+    r"^([A-Za-z_][A-Za-z0-9_\-.]*/)?[A-Za-z_][A-Za-z0-9_\-.]*(@[A-Za-z0-9_\-.]+)?$"
+)
 
 ReturnKind = Literal["none", "single", "dict"]
 
@@ -170,12 +174,41 @@ class StageSpec:
 
 
 class Pipeline:
-    """A named collection of stages."""
+    """A named collection of stages.
 
-    def __init__(self, name: str = "default") -> None:
+    Stages join it by ``register(fn)`` (annotation style) or, as a context manager, by calls
+    of ``@stage`` functions inside ``with Pipeline(...) as pipeline:`` (see
+    :mod:`pivot.compose`); ``table_format`` is the format of DataFrames such calls return
+    (``"parquet"`` or ``"csv"``) where no path is given.
+    """
+
+    def __init__(self, name: str = "default", *, table_format: str = "parquet") -> None:
         self.name = name
+        self.table_format = table_format
         self._stages: dict[str, StageSpec] = {}
+        #: The file that created it: stages registered on a pipeline of a sub-folder's
+        #: pipeline.py are named ``<pipeline>/<stage>`` (see discovery.collect).
+        self.defined_in: str | None = _caller_file()
         _LIVE_PIPELINES.append(self)
+
+    def __enter__(self) -> Pipeline:
+        from pivot.compose._block import open_block
+
+        open_block(self)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        from pivot.compose._block import close_block
+
+        close_block(self, failed=exc_type is not None)
+
+    def input(self, path: str | os.PathLike[str], loader: loaders.Loader[Any] | None = None) -> Any:
+        """A handle to an existing file (tracked data, or a path another stage writes), to
+        pass to stage calls in this pipeline's ``with`` block. The loader follows the suffix
+        and the annotation of the argument it is passed to, unless given."""
+        from pivot.compose._block import input_handle
+
+        return input_handle(self, path, loader)
 
     @overload
     def register(
@@ -248,6 +281,12 @@ class Pipeline:
         return f"Pipeline({self.name!r}, stages={list(self._stages)})"
 
 
+def _caller_file() -> str | None:
+    """The source file of the code that called ``Pipeline(...)``."""
+    frame = sys._getframe(2)
+    return frame.f_code.co_filename if frame is not None else None
+
+
 _LIVE_PIPELINES: list[Pipeline] = []
 
 #: The default registry for the module-path style.
@@ -269,7 +308,7 @@ def validate_stage_name(name: str) -> None:
     if not STAGE_NAME.match(name):
         raise StageDefinitionError(
             f"bad stage name '{name}': use letters, digits, '_', '-', '.', and one optional "
-            "'@variant' suffix"
+            "'@variant' suffix (and one 'pipeline/' prefix)"
         )
 
 

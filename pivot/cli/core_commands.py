@@ -12,6 +12,7 @@ import click
 
 from pivot.cli._context import CliContext
 from pivot.cli.project_commands import complete_stages
+from pivot.exceptions import UsageError
 from pivot.render.counts import plural
 
 pass_cli = click.make_pass_decorator(CliContext)
@@ -42,9 +43,42 @@ def init(cli: CliContext, directory: str | None) -> None:
         click.echo(f"Pivot project already initialized in {root}")
 
 
+_ALL_OPTION = click.option(
+    "--all",
+    "all_stages",
+    is_flag=True,
+    help=(
+        "Every stage of every pipeline (what no STAGES means, except in a folder holding its "
+        "own pipeline.py: then its stages); 'NAME/' selects one pipeline."
+    ),
+)
+
+
+def _all_or_named(stages: tuple[str, ...], all_stages: bool) -> tuple[str, ...]:
+    if all_stages and stages:
+        raise UsageError("--all selects every stage: name stages or give --all, not both")
+    return stages
+
+
+def _folder_scope(project: Any, stages: tuple[str, ...], all_stages: bool) -> tuple[str, ...]:
+    """No names given, in a folder holding its own pipeline.py: that folder's stages."""
+    if stages or all_stages:
+        return stages
+    from pivot.core.pipeline.selection import cwd_pipeline_folder
+
+    folder = cwd_pipeline_folder(project.root)
+    if folder is None:
+        return stages
+    from pivot.core.pipeline.discovery import load_pipeline
+
+    pipeline = load_pipeline(project.root)
+    return tuple(name for name in pipeline.stages if pipeline.folders.get(name) == folder)
+
+
 def _run_options(func: Any) -> Any:
     options = [
         click.argument("stages", nargs=-1, shell_complete=complete_stages),
+        _ALL_OPTION,
         click.option(
             "-f",
             "--force",
@@ -141,6 +175,7 @@ def _run_options(func: Any) -> Any:
 def run(
     cli: CliContext,
     stages: tuple[str, ...],
+    all_stages: bool,
     force: bool,
     keep_going: bool,
     dry_run: bool,
@@ -169,16 +204,20 @@ def run(
     Examples:
       pivot run                 # everything that is stale
       pivot run train -f        # force train (its upstream only if stale)
+      pivot run demo/           # every stage of the pipeline demo (and their upstream)
       pivot run -n              # dry run: what would run and why
       pivot --no-tui run --json # JSON lines for scripts
     """
     from pivot.core.run import fast_path
     from pivot.core.run.resources import parse_overrides
     from pivot.sinks.console import ConsoleSink
+
+    stages = _all_or_named(stages, all_stages)
     from pivot.sinks.jsonl import JsonLinesSink
 
     project = cli.project()
     resources = parse_overrides(resource_limits)
+    stages = _folder_scope(project, stages, all_stages)
     sink = (
         JsonLinesSink()
         if as_json
@@ -282,6 +321,7 @@ repro = click.Command(
 
 @click.command()
 @click.argument("stages", nargs=-1, shell_complete=complete_stages)
+@_ALL_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--explain", is_flag=True, help="Also show what changed for each stale stage.")
 @click.option(
@@ -295,7 +335,12 @@ repro = click.Command(
 )
 @pass_cli
 def status(
-    cli: CliContext, stages: tuple[str, ...], as_json: bool, explain: bool, remote_name: str | None
+    cli: CliContext,
+    stages: tuple[str, ...],
+    all_stages: bool,
+    as_json: bool,
+    explain: bool,
+    remote_name: str | None,
 ) -> None:
     """Show which stages are stale or cached, and why.
 
@@ -310,7 +355,9 @@ def status(
     from pivot.core.run import fast_path
     from pivot.core.run.resources import format_amounts
 
+    stages = _all_or_named(stages, all_stages)
     project = cli.project()
+    stages = _folder_scope(project, stages, all_stages)
     rows = None
     explanations: list[Any] = []
     if not explain and remote_name is None:

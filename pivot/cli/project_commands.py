@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from pivot.core.pipeline.graph import StageGraph
     from pivot.core.project import Project
     from pivot.core.run.engine import Engine
+    from pivot.registry import StageSpec
 
 __all__ = ["COMMANDS", "complete_stages"]
 
@@ -116,6 +117,9 @@ def _load(cli: CliContext) -> tuple[Engine, PipelineDefinition, StageGraph]:
 
 def _select(pipeline: PipelineDefinition, graph: StageGraph, stages: tuple[str, ...]) -> list[str]:
     """The named stages and their upstream, in run order (all when none are named)."""
+    from pivot.core.pipeline.selection import expand_targets
+
+    stages = tuple(expand_targets(stages, graph.order))
     unknown = [name for name in stages if name not in pipeline]
     if unknown:
         known = ", ".join(sorted(pipeline.stages)) or "none"
@@ -147,7 +151,7 @@ def list_stages(cli: CliContext, stages: tuple[str, ...], as_json: bool) -> None
       pivot list
       pivot list train --json
     """
-    from pivot.core.run.resources import format_amounts
+    from pivot.core.pipeline.selection import grouped, pipeline_of
 
     _, pipeline, graph = _load(cli)
     names = _select(pipeline, graph, stages)
@@ -158,6 +162,7 @@ def list_stages(cli: CliContext, stages: tuple[str, ...], as_json: bool) -> None
             rows.append(
                 {
                     "name": name,
+                    "pipeline": pipeline_of(name),
                     "function": f"{spec.func.__module__}.{spec.func.__qualname__}",
                     "deps": list(spec.dep_paths),
                     "outs": [
@@ -178,19 +183,29 @@ def list_stages(cli: CliContext, stages: tuple[str, ...], as_json: bool) -> None
     if not names:
         click.echo("no stages in pipeline.py")
         return
-    for name in names:
-        spec = pipeline[name]
-        params = f"  [params: {spec.params_model.__name__}]" if spec.params_model else ""
-        click.echo(f"{name}{params}")
-        if spec.dep_paths:
-            click.echo(f"  deps  {', '.join(spec.dep_paths)}")
-        for file, keys in spec.tracked_params().items():
-            click.echo(f"  keys  {file}: {', '.join(keys) if keys is not None else '(all)'}")
-        if spec.outs:
-            click.echo(f"  outs  {', '.join(_out_label(out) for out in spec.outs)}")
-        if spec.resources:
-            click.echo(f"  needs {format_amounts(spec.resources)}")
+    groups = grouped(names)
+    for group, members in groups:
+        if len(groups) > 1:  # several pipelines: a heading for each
+            title = f"pipeline {group}" if group is not None else "pipeline.py"
+            click.echo(f"── {title} ({plural(len(members), 'stage')})")
+        for name in members:
+            _echo_stage(pipeline[name])
     click.echo(plural(len(names), "stage"))
+
+
+def _echo_stage(spec: StageSpec) -> None:
+    params = f"  [params: {spec.params_model.__name__}]" if spec.params_model else ""
+    click.echo(f"{spec.name}{params}")
+    if spec.dep_paths:
+        click.echo(f"  deps  {', '.join(spec.dep_paths)}")
+    for file, keys in spec.tracked_params().items():
+        click.echo(f"  keys  {file}: {', '.join(keys) if keys is not None else '(all)'}")
+    if spec.outs:
+        click.echo(f"  outs  {', '.join(_out_label(out) for out in spec.outs)}")
+    if spec.resources:
+        from pivot.core.run.resources import format_amounts
+
+        click.echo(f"  needs {format_amounts(spec.resources)}")
 
 
 # -- dag --------------------------------------------------------------------------------------
@@ -219,8 +234,10 @@ def dag(cli: CliContext, stages: tuple[str, ...], fmt: str | None, ascii_only: b
     from pivot.render import dag as draw
 
     _, pipeline, graph = _load(cli)
+    from pivot.core.pipeline.selection import expand_targets
+
     _select(pipeline, graph, stages)  # validates the names
-    view = dag_view(graph, stages)
+    view = dag_view(graph, expand_targets(stages, graph.order))
     if fmt == "mermaid":
         click.echo(draw.render_mermaid(view))
     elif fmt == "dot":

@@ -27,6 +27,7 @@ import dataclasses
 import json
 from collections.abc import Iterable, Mapping
 
+from pivot.core.pipeline.selection import grouped
 from pivot.core.reports.dag_view import DagView, layers
 
 __all__ = ["render_dot", "render_mermaid", "render_text"]
@@ -282,7 +283,13 @@ def render_mermaid(view: DagView) -> str:
     """A Mermaid flowchart (paste it into Markdown inside a ```mermaid block)."""
     ids = {name: f"s{index}" for index, name in enumerate(view.nodes)}
     out = ["flowchart TD"]
-    out.extend(f'    {ids[name]}["{_mermaid_label(name)}"]' for name in view.nodes)
+    for index, (group, members) in enumerate(grouped(view.nodes)):
+        indent = "    " if group is None else "        "
+        if group is not None:  # a pipeline's stages in a box of its name
+            out.append(f'    subgraph p{index}["{_mermaid_label(group)}"]')
+        out.extend(f'{indent}{ids[name]}["{_mermaid_label(name)}"]' for name in members)
+        if group is not None:
+            out.append("    end")
     out.extend(f"    {ids[up]} --> {ids[down]}" for up, down in view.edges)
     return "\n".join(out)
 
@@ -294,7 +301,15 @@ def _dot_id(name: str) -> str:
 def render_dot(view: DagView) -> str:
     """A Graphviz digraph (``pivot dag --dot | dot -Tsvg > dag.svg``)."""
     out = ["digraph pivot {", "    rankdir=TB;", "    node [shape=box];"]
-    out.extend(f"    {_dot_id(name)};" for name in view.nodes)
+    for index, (group, members) in enumerate(grouped(view.nodes)):
+        if group is None:
+            out.extend(f"    {_dot_id(name)};" for name in members)
+            continue
+        # a pipeline's stages in a cluster labelled with its name
+        out.append(f"    subgraph cluster_{index} {{")
+        out.append(f"        label={_dot_id(group)};")
+        out.extend(f"        {_dot_id(name)};" for name in members)
+        out.append("    }")
     out.extend(f"    {_dot_id(up)} -> {_dot_id(down)};" for up, down in view.edges)
     out.append("}")
     return "\n".join(out)

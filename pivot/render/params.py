@@ -30,12 +30,14 @@ __all__ = [
 ]
 
 #: What people read for each source: the model's ``default``, the stage's section of
-#: ``params.yaml``, or the values a ``matrix`` variant sets at registration. (JSON carries
+#: ``params.yaml``, the values a ``matrix`` variant sets at registration, or the params
+#: instance a composed stage's call passes (``call``). (JSON carries
 #: the :data:`~pivot.core.reports.params_diff.Source` values themselves.)
 SOURCE_LABELS: dict[Source, str] = {
     "default": "default",
     "params.yaml": "params.yaml",
     "matrix": "matrix",
+    "call": "call",
 }
 
 

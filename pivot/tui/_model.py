@@ -330,16 +330,19 @@ class PipelineModel:
     # -- queries -------------------------------------------------------------------------------
 
     def filtered(self, query: str) -> list[str]:
-        """Stages whose name (or status) contains every word of ``query``, in run order."""
+        """Stages whose name (or status) contains every word of ``query``, in run order,
+        grouped by pipeline when there are several (``demo/`` matches one pipeline)."""
+        from pivot.core.pipeline.selection import grouped
+
         words = query.lower().split()
         if not words:
-            return list(self.order)
+            return [name for _, members in grouped(self.order) for name in members]
         result = []
         for name in self.order:
             haystack = f"{name.lower()} {self.stages[name].phase}"
             if all(word in haystack for word in words):
                 result.append(name)
-        return result
+        return [name for _, members in grouped(result) for name in members]
 
     def counts(self) -> dict[Phase, int]:
         counts: dict[Phase, int] = {}

@@ -189,7 +189,7 @@ def params_renderable(info: ParamsInfo, palette: Palette) -> RenderableType:
         if row.source == "params.yaml":
             source.stylize(Style(color=palette.warning, bold=True))
             key = Text("* " + row.name, Style(bold=True))
-        elif row.source == "matrix":
+        elif row.source in ("matrix", "call"):
             source.stylize(Style(color=palette.accent))
             key = Text("  " + row.name)
         else:

@@ -227,12 +227,18 @@ class StageList(ScrollView, can_focus=True):
         if elapsed and len(elapsed) > width // 2:
             elapsed = shorten_middle(elapsed, max(1, width // 2))
         name_width = max(1, width - 3 - (len(elapsed) + 2 if elapsed else 1))
+        shown = shorten_middle(name, name_width).ljust(name_width)
+        prefix, slash, _ = name.partition("/")
+        # a composed stage's pipeline, dimmed: the rows of one pipeline read as a group
+        dimmed = len(prefix) + 1 if slash and shown.startswith(prefix + "/") else 0
         segments = [
             Segment(" ", base),
             Segment(symbol, tone_colour),
             Segment(" ", base),
-            Segment(shorten_middle(name, name_width).ljust(name_width), base),
         ]
+        if dimmed:
+            segments.append(Segment(shown[:dimmed], base + Style(color=time_style.color)))
+        segments.append(Segment(shown[dimmed:], base))
         if elapsed:
             style = tone_colour if waiting else base + Style(color=time_style.color)
             segments.append(Segment(" " + elapsed + " ", style))

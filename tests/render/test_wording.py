@@ -37,12 +37,13 @@ def test_counts_are_pluralised() -> None:
 
 
 def test_param_values_and_sources() -> None:
-    assert [source_label(s) for s in ("default", "params.yaml", "matrix")] == [
+    assert [source_label(s) for s in ("default", "params.yaml", "matrix", "call")] == [
         "default",
         "params.yaml",
         "matrix",
+        "call",
     ]
-    assert set(SOURCE_LABELS) == {"default", "params.yaml", "matrix"}
+    assert set(SOURCE_LABELS) == {"default", "params.yaml", "matrix", "call"}
     assert [format_param(v) for v in (True, None, 0.1, "x", [1, "a"], {"lr": 1})] == [
         "true",
         "null",

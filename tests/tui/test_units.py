@@ -152,6 +152,14 @@ class TestModel:
         assert model.filtered("stale") == ["b"]
         assert model.filtered("c date") == ["c"]
 
+    def test_stages_are_grouped_by_pipeline_and_a_pipeline_filters_as_a_word(self) -> None:
+        two = graph(
+            {"prep/load": set(), "seed": set(), "fit/train": {"prep/load"}, "prep/clean": set()}
+        )
+        model = PipelineModel(two)
+        assert model.filtered("") == ["prep/load", "prep/clean", "seed", "fit/train"]
+        assert model.filtered("prep/") == ["prep/load", "prep/clean"]
+
     def test_rebuild_keeps_known_stages(self) -> None:
         model = PipelineModel(DIAMOND)
         model.apply_plan([Decision("a", Action.SKIP, "ok")])

@@ -12,6 +12,7 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import marshal
+import os
 import sys
 import traceback
 import types
@@ -21,7 +22,13 @@ from pathlib import Path
 from pivot import registry
 from pivot._frames import INSTALL_PANDAS
 from pivot.core.store.atomic import write_bytes_atomic
-from pivot.core.store.paths import NON_PROJECT_DIRS, PIPELINE_FILE, PivotPaths, normalize_path
+from pivot.core.store.paths import (
+    NON_PROJECT_DIRS,
+    PIPELINE_FILE,
+    PIVOT_DIR,
+    PivotPaths,
+    normalize_path,
+)
 from pivot.core.store.safe_yaml import load_yaml
 from pivot.exceptions import PipelineError, PivotError, ProjectError, StageDefinitionError
 from pivot.registry import StageSpec
@@ -36,6 +43,8 @@ class PipelineDefinition:
 
     root: Path
     stages: dict[str, StageSpec]
+    #: Stage -> the folder whose own pipeline.py defined it (absent: the root's).
+    folders: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def __getitem__(self, name: str) -> StageSpec:
         return self.stages[name]
@@ -207,11 +216,81 @@ def load_pipeline(root: Path, *, fresh: bool = False) -> PipelineDefinition:
         sys.path.insert(0, root_str)
     _install_finder(root)
     registry.begin_collection()
+    subs = sub_pipeline_files(root)
+    for sub in subs:
+        # Executed again on every load, like the root pipeline.py: a module kept from an
+        # earlier load would not create its pipelines again (and pipeline.py may import it).
+        sys.modules.pop(".".join(sub.relative_to(root).with_suffix("").parts), None)
     if path.is_file():
         _exec_pipeline_file(path, root)
     if matrix_file.is_file():
         load_matrix_file(matrix_file, root)
+    for sub in subs:
+        _import_sub_pipeline(sub, root)
     return collect(root)
+
+
+def sub_pipeline_files(root: Path) -> list[Path]:
+    """``pipeline.py`` files of the root's sub-folders (one level down), in name order.
+
+    Hidden folders, virtualenvs and the like, and folders that are projects of their own
+    (holding a ``.pivot/``) are skipped. Only the root is listed: listing every folder would
+    make the no-op fast path distrust its record whenever a stage adds a file to ``data/``.
+    Each candidate is probed by opening it, which the fast path watches (a stat it would
+    not), so a ``pipeline.py`` added later is noticed.
+    """
+    found: list[Path] = []
+    try:
+        with os.scandir(root) as entries:
+            subdirs = sorted(
+                Path(entry.path)
+                for entry in entries
+                if entry.is_dir(follow_symlinks=False)
+                and not entry.name.startswith(".")
+                and entry.name not in NON_PROJECT_DIRS
+            )
+    except OSError:
+        return []
+    for sub in subdirs:
+        candidate = sub / PIPELINE_FILE
+        try:
+            with open(candidate, "rb"):
+                pass
+        except OSError:
+            continue
+        if not (sub / PIVOT_DIR).exists():
+            found.append(candidate)
+    return found
+
+
+def sub_pipeline_module(path: Path, root: Path) -> str:
+    """The module name a sub-folder's pipeline.py is imported as (``analysis.pipeline``), so
+    that another pipeline importing it (for a handle) gets the same module, loaded once."""
+    parts = path.relative_to(root).with_suffix("").parts
+    if not all(part.isidentifier() for part in parts):
+        raise PipelineError(
+            f"{path.relative_to(root).as_posix()}: a folder holding a pipeline.py must be "
+            "named like a Python module (letters, digits, '_'); rename it"
+        )
+    return ".".join(parts)
+
+
+def _import_sub_pipeline(path: Path, root: Path) -> None:
+    name = sub_pipeline_module(path, root)
+    rel = path.relative_to(root).as_posix()
+    try:
+        importlib.import_module(name)
+    except PivotError as exc:
+        if isinstance(exc, PipelineError) and not str(exc).startswith(f"{path.name}:"):
+            raise type(exc)(f"{rel}: {exc}") from exc
+        raise
+    except SyntaxError as exc:
+        raise PipelineError(f"{rel}:{exc.lineno}: syntax error: {exc.msg}; fix it") from exc
+    except Exception as exc:
+        raise PipelineError(
+            f"{rel} failed to load at {_user_frame(exc, root)}: {type(exc).__name__}: {exc}"
+            f"{_install_hint(exc)}"
+        ) from exc
 
 
 def _exec_pipeline_file(path: Path, root: Path) -> None:
@@ -307,8 +386,17 @@ def load_matrix_file(path: Path, root: Path) -> None:
 def collect(root: Path) -> PipelineDefinition:
     """Gather the stages of every Pipeline created during the load, normalizing paths."""
     stages: dict[str, StageSpec] = {}
+    folders: dict[str, str] = {}
     for pipeline in registry.collected_pipelines():
+        folder = _sub_folder(pipeline, root)
+        namespace = (
+            pipeline.name if folder is not None and pipeline is not registry.REGISTRY else None
+        )
         for spec in pipeline.stages:
+            if namespace is not None and "/" not in spec.name:
+                name = f"{namespace}/{spec.name}"
+                registry.validate_stage_name(name)
+                spec = dataclasses.replace(spec, name=name)
             if spec.name in stages:
                 raise StageDefinitionError(
                     f"two stages are named '{spec.name}'; give one another name with "
@@ -316,13 +404,31 @@ def collect(root: Path) -> PipelineDefinition:
                 )
             try:
                 stages[spec.name] = spec.with_paths(lambda p: normalize_path(p, root))
+                if folder is not None:
+                    folders[spec.name] = folder
             except ProjectError as exc:
                 raise StageDefinitionError(f"stage '{spec.name}': {exc}") from None
-    return PipelineDefinition(root, stages)
+    return PipelineDefinition(root, stages, folders)
+
+
+def _sub_folder(pipeline: registry.Pipeline, root: Path) -> str | None:
+    """The folder whose own pipeline.py created ``pipeline``; None for the root's pipelines
+    (their register() stages keep the names they always had) and those of other modules.
+    Stages a sub-folder's pipeline registers are named ``<pipeline>/<stage>``."""
+    source = pipeline.defined_in
+    if not source or Path(source).name != PIPELINE_FILE:
+        return None
+    try:
+        rel = Path(source).resolve().relative_to(root.resolve())
+    except (OSError, ValueError):
+        return None
+    return rel.parts[0] if len(rel.parts) == 2 else None
 
 
 def _located(exc: PivotError, path: Path) -> PivotError:
-    return type(exc)(f"{path.name}: {exc}") if isinstance(exc, PipelineError) else exc
+    if not isinstance(exc, PipelineError) or str(exc).startswith(f"{path.name}:"):
+        return exc  # already located (composed stages name the line of the call)
+    return type(exc)(f"{path.name}: {exc}")
 
 
 def _user_frame(exc: BaseException, root: Path) -> str:

@@ -43,7 +43,9 @@ def verify_local(project: Project, stages: Sequence[str] = ()) -> list[VerifyPro
     from pivot.core.pipeline.discovery import load_pipeline
 
     pipeline = load_pipeline(project.root)
-    names = list(dict.fromkeys(stages)) or list(pipeline.stages)
+    from pivot.core.pipeline.selection import expand_targets
+
+    names = expand_targets(stages, pipeline.stages) or list(pipeline.stages)
     if stages:
         tracked = [
             t

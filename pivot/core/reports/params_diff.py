@@ -49,7 +49,8 @@ __all__ = [
 
 PARAMS_FILE = "params.yaml"
 
-#: ``"default"``, ``"matrix"``, ``"params.yaml"``, or the file a tracked key is read from.
+#: ``"default"``, ``"matrix"``, ``"call"`` (the params a composed stage's call passes),
+#: ``"params.yaml"``, or the file a tracked key is read from.
 Source = str
 OldFrom = Literal["lock", "params.yaml", "defaults"]
 Status = Literal["added", "removed", "modified", "unchanged"]
@@ -60,8 +61,9 @@ class ParamValue:
     """One effective param of a stage.
 
     ``source`` is the layer that set it: the model's ``default``, the stage's section of
-    ``params.yaml``, the values its ``matrix`` variant was registered with, or, for a key a
-    ``ParamsDep`` tracks, the file it is read from.
+    ``params.yaml``, the values its ``matrix`` variant was registered with, the params
+    instance its call passes (``call``, a composed stage), or, for a key a ``ParamsDep``
+    tracks, the file it is read from.
     """
 
     name: str
@@ -84,7 +86,7 @@ def stage_params(spec: StageSpec, files: ParamsFiles) -> list[ParamValue]:
         if _sets(overrides, parts):
             source = "params.yaml"
         elif _sets(spec.params_overrides, parts):
-            source = "matrix"
+            source = "matrix" if spec.variant else "call"
         result.append(ParamValue(name, value, source))
     for name, value in flatten(tracked_params(spec, files), lists=False).items():
         result.append(ParamValue(name, value, name.partition(TRACKED_SEPARATOR)[0]))

@@ -33,6 +33,7 @@ from pivot.core.pipeline.graph import (
     check_sources_exist,
     missing_sources,
 )
+from pivot.core.pipeline.selection import expand_targets
 from pivot.core.project import Project
 from pivot.core.run import history
 from pivot.core.run.checkout import restore_record
@@ -184,7 +185,7 @@ class Engine:
     def select(self, targets: Iterable[str], *, no_deps: bool = False) -> list[str]:
         """The named stages plus their upstream (all stages when none are named), in run order."""
         pipeline, graph = self.load()
-        names = list(targets)
+        names = expand_targets(targets, graph.order)
         unknown = [name for name in names if name not in pipeline]
         if unknown:
             known = ", ".join(sorted(pipeline.stages)) or "none"
@@ -614,6 +615,8 @@ class _Run:
         log_path = self.log_dir / f"{name}.log"
         if log_path.exists():
             log_path.unlink()
+        elif "/" in name:  # a composed stage's log: logs/<run>/<pipeline>/<stage>.log
+            log_path.parent.mkdir(parents=True, exist_ok=True)
         task = StageTask(
             root=str(self.project.root),
             stage=name,

@@ -191,7 +191,9 @@ class UpToDate:
     def select(self, targets: Iterable[str], *, no_deps: bool = False) -> list[str] | None:
         """The stages ``targets`` name plus their upstream (all when none), in run order;
         None when a name is unknown (the full evaluation reports it)."""
-        names = list(targets)
+        from pivot.core.pipeline.selection import expand_targets
+
+        names = expand_targets(targets, self.order)
         if not names:
             return list(self.order)
         if any(name not in self.upstream for name in names):

@@ -309,4 +309,9 @@ class LockStore:
         ``.lock`` suffix) is not a lock: reading it would stop `checkout` and `push`."""
         if not self.folder.is_dir():
             return []
-        return sorted(p.stem for p in self.folder.glob(f"*{LOCK_SUFFIX}") if not is_temp_path(p))
+        # A composed stage ``demo/clean`` has its lock in a folder: ``demo/clean.lock``.
+        return sorted(
+            p.relative_to(self.folder).as_posix()[: -len(LOCK_SUFFIX)]
+            for p in self.folder.rglob(f"*{LOCK_SUFFIX}")
+            if not is_temp_path(p) and p.is_file()
+        )

@@ -296,7 +296,8 @@ class RevisionReader:
         kind, tree, _ = self._git_object(STAGES_DIR)
         if kind != "tree":
             return files, dirs
-        listing = _git_bytes(self.toplevel, ["ls-tree", "-z", tree])
+        # -r: composed stages keep their locks in a folder per pipeline
+        listing = _git_bytes(self.toplevel, ["ls-tree", "-r", "-z", tree])
         blobs: list[tuple[str, str]] = []
         for entry in listing.split(b"\0"):
             if not entry:
