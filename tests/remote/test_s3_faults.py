@@ -266,3 +266,18 @@ def test_push_force_never_publishes_a_corrupt_local_blob(
     key = f"{remote_url.removeprefix(f's3://{BUCKET}/')}/files/{digest[:2]}/{digest[2:]}"
     assert s3.client().get_object(Bucket=BUCKET, Key=key)["Body"].read() == data
     assert Project(shared.root).cache.verify(digest)  # re-adopted from the workspace
+
+
+def test_the_timeout_setting_is_checked(project: TempProject, tmp_path: Path) -> None:
+    for bad, reason in (("0", "greater than 0"), ("soon", "valid number"), ("true", "number")):
+        proc = project.pivot("config", "set", "remotes.origin.timeout", bad, check=2)
+        assert reason in one_error_line(proc.stderr)
+    (tmp_path / "share").mkdir()
+    set_value(project.root, "remotes.origin", str(tmp_path / "share"))
+    set_value(project.root, "remotes.origin.timeout", "5")
+    record_stage(project.root, "a", {"out/a.txt": b"x"})
+
+    proc = project.pivot("push", check=2)
+
+    line = one_error_line(proc.stderr)
+    assert "is a folder" in line and "pivot config unset remotes.origin.timeout" in line
