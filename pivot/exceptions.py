@@ -13,6 +13,7 @@ PivotError                      exit 1 unless a subclass says otherwise
 ├── MissingDependencyError      exit 2: an optional library a stage needs is not installed
 ├── LockFileError               exit 2: a lock file that does not parse or has the wrong shape
 ├── CacheError                  a blob missing from or corrupt in the cache
+│   └── CacheCorruptError       a cached blob whose bytes no longer match its name (removed)
 ├── IncrementalStateError       an incremental output's previous version cannot be restored
 ├── StageFailed                 one stage did not complete (the run goes on without it)
 │   ├── StageOutputError        it finished but did not produce what it declared
@@ -104,6 +105,11 @@ class LockFileError(PivotError):
 
 class CacheError(PivotError):
     """A blob is missing from, or does not match its hash in, the cache."""
+
+
+class CacheCorruptError(CacheError):
+    """A cached blob's bytes do not match its name; it was moved out of the way, so a fetch
+    from a remote (or a re-run) can put a good copy back."""
 
 
 class FingerprintError(PivotError):

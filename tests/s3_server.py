@@ -79,6 +79,7 @@ class S3Server:
     data_dir: Path
     process: subprocess.Popen[bytes]
     log_path: Path
+    args: list[str] = dataclasses.field(default_factory=list)
     access_key: str = ACCESS_KEY
     secret_key: str = SECRET_KEY
     region: str = REGION
@@ -130,6 +131,41 @@ class S3Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=30)
+
+    def pause(self) -> None:
+        """Freeze it (SIGSTOP): connections stay open and the kernel still accepts new ones,
+        but nothing answers, as with a wedged server."""
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self.process.pid, signal.SIGCONT)
+
+    def restart(self, timeout: float = 60) -> None:
+        """Start it again after :meth:`kill` or :meth:`stop`: same ports, same data folder.
+
+        Returns once stored objects can be read again: for some seconds after a restart
+        SeaweedFS lists objects but answers GETs with InternalError (its volumes are still
+        registering), which would make the first request of a test fail at random.
+        """
+        assert not self.running, "stop or kill the server first"
+        self.process = _launch(self.args, self.data_dir, self.log_path)
+        deadline = time.monotonic() + timeout
+        _wait_ready(self, timeout)
+        client = self.client(connect_timeout=1, read_timeout=5, retries={"max_attempts": 1})
+        while True:
+            try:
+                for bucket in client.list_buckets().get("Buckets", []):
+                    page = client.list_objects_v2(Bucket=bucket["Name"], MaxKeys=20)
+                    for item in page.get("Contents", []):
+                        client.get_object(Bucket=bucket["Name"], Key=item["Key"])["Body"].read()
+                return
+            except Exception as exc:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"weed mini serves no objects {timeout:.0f}s after a restart ({exc}):\n"
+                        f"{self.log_tail()}"
+                    ) from exc
+                time.sleep(0.2)
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -189,8 +225,17 @@ def start_s3_server(
         f"-s3.config={config_path}",
     ]
     log_path = data_dir / "weed.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
+    process = _launch(args, data_dir, log_path)
+    server = S3Server(f"http://127.0.0.1:{s3}", data_dir, process, log_path, args)
+    _wait_ready(server, timeout)
+    for bucket in buckets:
+        server.create_bucket(bucket)
+    return server
+
+
+def _launch(args: list[str], data_dir: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
             args,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -198,12 +243,17 @@ def start_s3_server(
             cwd=data_dir,
             start_new_session=True,
         )
-    server = S3Server(f"http://127.0.0.1:{s3}", data_dir, process, log_path)
+
+
+def _wait_ready(server: S3Server, timeout: float) -> None:
+    """Until the S3 API answers a signed request (or the process dies, or time runs out)."""
     deadline = time.monotonic() + timeout
     client = server.client(connect_timeout=1, read_timeout=5, retries={"max_attempts": 1})
     while True:
         if not server.running:
-            raise RuntimeError(f"weed mini exited with {process.returncode}:\n{server.log_tail()}")
+            raise RuntimeError(
+                f"weed mini exited with {server.process.returncode}:\n{server.log_tail()}"
+            )
         try:
             client.list_buckets()
             break
@@ -214,9 +264,6 @@ def start_s3_server(
                     f"weed mini did not answer in {timeout:.0f}s ({exc}):\n{server.log_tail()}"
                 ) from exc
             time.sleep(0.1)
-    for bucket in buckets:
-        server.create_bucket(bucket)
-    return server
 
 
 BUCKET = "pivot-tests"

@@ -102,6 +102,12 @@ def _fail_on_problems(result: TransferResult, action: str, next_step: str, cli: 
 
 @click.command()
 @_transfer_options
+@click.option(
+    "-f",
+    "--force",
+    is_flag=True,
+    help="Upload every blob, replacing what the remote holds under its name (repairs corrupt objects).",
+)
 @pass_cli
 def push(
     cli: CliContext,
@@ -110,6 +116,7 @@ def push(
     jobs: int,
     dry_run: bool,
     as_json: bool,
+    force: bool,
 ) -> None:
     """Upload the cached outputs of STAGES and tracked data to the remote (all if none).
 
@@ -119,19 +126,28 @@ def push(
     Only blobs the remote lacks are sent; hashes already seen there are remembered, so a
     second push of unchanged outputs sends no request per file. Exit 1 if a blob could not be
     uploaded (for example because it is neither in the cache nor in the workspace).
+    With --force every blob is sent and replaces the remote's object of that name: the
+    repair for objects `pivot fetch` or `pivot pull` reported corrupt.
 
     \b
     Examples:
       pivot push                  # everything the lock files reference
       pivot push train -r backup  # one stage, to another remote
       pivot push -n               # what would be uploaded
+      pivot push --force train    # repair objects a fetch reported corrupt
     """
     from pivot.core import remote as remote_api
 
     project = cli.project()
     with _progress(cli, "push", as_json) as progress:
         result = remote_api.push(
-            project, stages, remote=remote, jobs=jobs, dry_run=dry_run, progress=progress
+            project,
+            stages,
+            remote=remote,
+            jobs=jobs,
+            dry_run=dry_run,
+            force=force,
+            progress=progress,
         )
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))

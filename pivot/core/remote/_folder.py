@@ -7,7 +7,8 @@ a :class:`~pivot.core.store.cache.Cache`, so the layout is defined once). How it
 - Writes go to a temp file beside the blob and are renamed into place (``Cache.add_written``):
   a rename is atomic on one filesystem, so a reader on any machine sees a whole blob or none,
   and two writers of the same blob both leave a whole (and identical) one.
-- A blob already there is never rewritten; blobs are made read-only.
+- A blob already there is never rewritten (except by a repair, ``replace``: a verified copy
+  renamed over it); blobs are made read-only.
 - Uploads hash the bytes as they copy them and publish nothing that does not match its name;
   downloads hash what they read.
 - A folder that is missing or cannot be read stops the command in :meth:`check`; one that
@@ -22,13 +23,14 @@ import contextlib
 import errno
 import functools
 import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 from pivot.core.remote._location import RemoteLocation
-from pivot.core.remote._store import ByteCallback
-from pivot.core.store.atomic import write_bytes_atomic
+from pivot.core.remote._store import CORRUPT_REMOTE_HINT, ByteCallback
+from pivot.core.store.atomic import atomic_path, write_bytes_atomic
 from pivot.core.store.cache import Cache
 from pivot.core.store.hashing import copy_hashing, is_digest
 from pivot.exceptions import (
@@ -37,6 +39,8 @@ from pivot.exceptions import (
     RemoteError,
     RemoteUnavailableError,
 )
+
+_READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
 #: Errors of the folder that no other blob would escape either.
 _FATAL = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT})
@@ -103,17 +107,24 @@ class FolderBlobStore:
 
     # -- transfers ----------------------------------------------------------------------------
 
-    def upload(self, source: Path, digest: str, on_bytes: ByteCallback) -> bool:
-        """Copy ``source`` in as blob ``digest``, hashing as it goes; False if already there."""
-        if self._blobs.has(digest):
+    def upload(
+        self, source: Path, digest: str, on_bytes: ByteCallback, *, replace: bool = False
+    ) -> bool:
+        """Copy ``source`` in as blob ``digest``, hashing as it goes; False if already there
+        (unless ``replace``: then a verified copy is renamed over it)."""
+        if not replace and self._blobs.has(digest):
             on_bytes(source.stat().st_size)  # handled, as far as a progress bar is concerned
             return False
         with open(source, "rb") as src:  # the caller's file: its errors stay OSErrors
             try:
                 self._make_shard(digest)
-                return self._blobs.add_written(
-                    digest, functools.partial(_fill, src, digest, on_bytes)
-                )
+                fill = functools.partial(_fill, src, digest, on_bytes)
+                if not replace:
+                    return self._blobs.add_written(digest, fill)
+                with atomic_path(self._blobs.blob_path(digest)) as tmp:
+                    fill(tmp)
+                    os.chmod(tmp, _READ_ONLY)
+                return True
             except OSError as exc:  # the shard folder, the temp file, the rename
                 raise self._error(exc, f"cannot write into {self.folder}") from None
 
@@ -152,7 +163,7 @@ class FolderBlobStore:
         if actual != digest:
             raise BlobCorruptError(
                 f"remote object {blob} on {self.describe()} is corrupt (its bytes hash to "
-                f"{actual}, not {digest}); it was not stored locally"
+                f"{actual}, not {digest}); it was not stored locally{CORRUPT_REMOTE_HINT}"
             )
 
     def put_run(self, key: str, data: bytes) -> None:

@@ -37,6 +37,7 @@ class RemoteLocation:
     endpoint_url: str | None = None
     region: str | None = None
     folder: Path | None = None
+    timeout: float | None = None  # S3 only: seconds of silence before the remote counts as down
 
     @classmethod
     def parse(
@@ -47,16 +48,22 @@ class RemoteLocation:
         region: str | None = None,
         *,
         root: Path | None = None,
+        timeout: float | None = None,
     ) -> RemoteLocation:
         """The location ``url`` names; a relative folder is taken relative to ``root``."""
         folder = remote_folder(url)
         if folder is not None:
+            if timeout is not None:
+                raise ConfigError(
+                    f"remote '{name}' is a folder ({url}) but has timeout set, which only s3:// "
+                    f"remotes use; remove it with `pivot config unset remotes.{name}.timeout`"
+                )
             return cls._folder(name, url, folder, endpoint_url, region, root)
         rest = url.removeprefix("s3://")
         bucket, _, prefix = rest.partition("/")
         if not bucket or not url.startswith("s3://"):
             raise ConfigError(f"remote '{name}' has url {url!r}; expected s3://bucket/prefix")
-        return cls(name, url, bucket, prefix.strip("/"), endpoint_url, region)
+        return cls(name, url, bucket, prefix.strip("/"), endpoint_url, region, timeout=timeout)
 
     @classmethod
     def _folder(
@@ -148,4 +155,6 @@ def resolve_remote(
         raise ConfigError(
             f"remote '{name}' has no url; set it with `pivot config set remotes.{name} s3://bucket/prefix`"
         )
-    return RemoteLocation.parse(name, remote.url, remote.endpoint_url, remote.region, root=root)
+    return RemoteLocation.parse(
+        name, remote.url, remote.endpoint_url, remote.region, root=root, timeout=remote.timeout
+    )

@@ -11,6 +11,13 @@ How it keeps the :class:`~pivot.core.remote._store.BlobStore` contract:
 - botocore's errors leave as :class:`RemoteError` with one line (via :func:`translate`);
   :func:`is_fatal` tells which of them mean "stop everything" (unreachable, credentials,
   bucket: :class:`RemoteUnavailableError`) rather than "this blob".
+- A server that stops answering (paused, wedged, a dead peer behind a live load balancer)
+  stops the command after ``remotes.<name>.timeout`` seconds (:data:`DEFAULT_TIMEOUT`): a
+  request that got no answer, or could send no bytes, for that long (:func:`is_silence`) is
+  not retried, by botocore, by s3transfer or here.
+  Retrying it would multiply the wait by the attempts of each layer (before this rule a
+  paused server held a small download for 15 timeouts of 30 s) for a server that, more
+  often than not, is simply gone.
 
 boto3 is imported here and only here, when a store is created, so that commands which never
 touch the remote (and ``pivot --help``) do not pay its 300 ms import.
@@ -29,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import xxhash
 
 from pivot.core.remote._location import RemoteLocation
-from pivot.core.remote._store import ByteCallback
+from pivot.core.remote._store import CORRUPT_REMOTE_HINT, ByteCallback
 from pivot.core.store.hashing import CHUNK, hash_bytes, hash_file, is_digest
 from pivot.exceptions import (
     BlobCorruptError,
@@ -44,8 +51,8 @@ if TYPE_CHECKING:
 
 SMALL_LIMIT = 16 << 20  # up to this size: one PutObject / GetObject; above: multipart / ranged
 PART_SIZE = 16 << 20
-CONNECT_TIMEOUT = 3.0
-READ_TIMEOUT = 30.0
+CONNECT_TIMEOUT = 3.0  # at most; a smaller remotes.<name>.timeout lowers it
+DEFAULT_TIMEOUT = 30.0  # seconds without an answer before the remote counts as down
 CHECK_LIST_KEYS = 1000  # the connectivity check lists this many blobs (one page)
 _DELETE_BATCH = 1000  # keys per DeleteObjects request (the S3 limit)
 STREAM_ATTEMPTS = 3  # our own retries of a download whose body broke off mid-stream
@@ -131,7 +138,15 @@ def translate(exc: BaseException, location: RemoteLocation) -> RemoteError:
             if location.endpoint_url
             else "check the network connection"
         )
-        message = f"cannot reach {desc} ({_connection_reason(exc)}); {hint}"
+        timeout = location.timeout or DEFAULT_TIMEOUT
+        if is_silence(exc):
+            message = (
+                f"{desc} stopped answering (nothing for {timeout:g}s); check that the server is "
+                f"up and not overloaded, or allow it more time with "
+                f"`pivot config set remotes.{location.name}.timeout SECONDS`"
+            )
+        else:
+            message = f"cannot reach {desc} ({_connection_reason(exc, timeout)}); {hint}"
     else:
         code = _error_code(exc)
         if code in _AUTH_CODES:
@@ -149,14 +164,12 @@ def translate(exc: BaseException, location: RemoteLocation) -> RemoteError:
     return RemoteUnavailableError(message) if is_fatal(exc) else RemoteError(message)
 
 
-def _connection_reason(exc: BaseException) -> str:
+def _connection_reason(exc: BaseException, timeout: float) -> str:
     """'connection refused' rather than botocore's URL-laden sentence."""
     from botocore import exceptions as bce
 
     if isinstance(exc, bce.ConnectTimeoutError):
-        return f"no connection within {CONNECT_TIMEOUT:.0f}s"
-    if isinstance(exc, bce.ReadTimeoutError):
-        return f"no answer within {READ_TIMEOUT:.0f}s"
+        return f"no connection within {min(CONNECT_TIMEOUT, timeout):g}s"
     if isinstance(exc, bce.ConnectionClosedError | bce.ResponseStreamingError):
         return "the connection broke off"
     seen: set[int] = set()
@@ -175,6 +188,36 @@ def _connection_reason(exc: BaseException) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def is_silence(exc: BaseException) -> bool:
+    """True when the server took nothing or said nothing for the whole timeout: a read that
+    timed out, or a body whose sending timed out (botocore calls that a closed connection;
+    the socket's ``TimeoutError`` is inside)."""
+    from botocore import exceptions as bce
+
+    exc = _unwrap(exc)
+    if isinstance(exc, bce.ReadTimeoutError):
+        return True
+    if not isinstance(exc, bce.ConnectionClosedError):
+        return False
+    seen: set[int] = set()
+    todo: list[Any] = [exc.kwargs.get("error")]
+    while todo:
+        current = todo.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        if isinstance(current, TimeoutError):
+            return True
+        seen.add(id(current))
+        todo += [*current.args, current.__cause__, current.__context__]
+    return False
+
+
+def _no_retry_after_silence(caught_exception: BaseException | None = None, **_: Any) -> bool | None:
+    """botocore ``needs-retry`` hook: a request that timed out waiting for the server is not
+    retried (False); anything else is left to the standard retry rules (None)."""
+    return False if caught_exception is not None and is_silence(caught_exception) else None
 
 
 def _is_local(exc: BaseException) -> bool:
@@ -202,25 +245,31 @@ class S3BlobStore:
 
         self.location = location
         self.jobs = jobs
+        self.timeout = location.timeout or DEFAULT_TIMEOUT
         session = boto3.session.Session()
         s3_options: Any = {"addressing_style": "path"} if location.endpoint_url else {}
 
-        def client(attempts: int, read_timeout: float) -> S3Client:
+        def client(attempts: int) -> S3Client:
             config = Config(
-                connect_timeout=CONNECT_TIMEOUT,
-                read_timeout=read_timeout,
+                connect_timeout=min(CONNECT_TIMEOUT, self.timeout),
+                read_timeout=self.timeout,
                 retries={"mode": "standard", "max_attempts": attempts},
                 max_pool_connections=jobs + 16,
                 s3=s3_options,
             )
-            return session.client(
+            made = session.client(
                 "s3", endpoint_url=location.endpoint_url, region_name=location.region, config=config
             )
+            made.meta.events.register_first(
+                "needs-retry.s3",
+                _no_retry_after_silence,  # type: ignore[arg-type]  # stubs: handlers return None
+            )
+            return made
 
-        self.client = client(5, READ_TIMEOUT)
+        self.client = client(5)
         # The connectivity check must fail in seconds on a dead endpoint, not after minutes of
-        # retries: one attempt, short timeouts.
-        self._probe = client(1, 10.0)
+        # retries: one attempt.
+        self._probe = client(1)
         self._conditional_put = True
         self.complete_listing: set[str] | None = None  # every blob, if :meth:`check` saw them all
         self._manager: TransferManager | None = None
@@ -298,6 +347,7 @@ class S3BlobStore:
                     multipart_threshold=SMALL_LIMIT,
                     multipart_chunksize=PART_SIZE,
                     max_request_concurrency=max(8, self.jobs),
+                    num_download_attempts=1,  # a broken stream is retried whole, in _download
                 )
                 self._manager = TransferManager(self.client, config)
             return self._manager
@@ -357,23 +407,26 @@ class S3BlobStore:
 
     # -- transfers ----------------------------------------------------------------------------
 
-    def upload(self, source: Path, digest: str, on_bytes: ByteCallback) -> bool:
+    def upload(
+        self, source: Path, digest: str, on_bytes: ByteCallback, *, replace: bool = False
+    ) -> bool:
         """Upload ``source`` as blob ``digest``; False if the remote already had it.
 
         The bytes are hashed first, so a corrupt local blob is never published
-        (:class:`BlobCorruptError`).
+        (:class:`BlobCorruptError`). ``replace`` overwrites an object already stored under
+        the name (a repair: ``pivot push --force``).
         """
         with self._errors():
-            return self._upload(source, digest, on_bytes)
+            return self._upload(source, digest, on_bytes, replace)
 
-    def _upload(self, source: Path, digest: str, on_bytes: ByteCallback) -> bool:
+    def _upload(self, source: Path, digest: str, on_bytes: ByteCallback, replace: bool) -> bool:
         size = source.stat().st_size
         if size <= SMALL_LIMIT:
             data = source.read_bytes()
             actual = hash_bytes(data)
             if actual != digest:
                 raise BlobCorruptError(f"local copy of blob {digest} hashes to {actual}")
-            created = self._put(digest, data)
+            created = self._put(digest, data, replace)
             on_bytes(len(data))
             return created
         actual = hash_file(source)
@@ -390,11 +443,11 @@ class S3BlobStore:
         future.result()
         return True
 
-    def _put(self, digest: str, data: bytes) -> bool:
+    def _put(self, digest: str, data: bytes, replace: bool) -> bool:
         key = self.location.key(digest)
         for attempt in range(5):
             try:
-                if self._conditional_put:
+                if self._conditional_put and not replace:
                     self.client.put_object(
                         Bucket=self.location.bucket, Key=key, Body=data, IfNoneMatch="*"
                     )
@@ -429,10 +482,9 @@ class S3BlobStore:
     ) -> None:
         from botocore import exceptions as bce
 
-        transient = (
+        transient = (  # not ReadTimeoutError: a silent server is down (see the module doc)
             bce.ResponseStreamingError,
             bce.IncompleteReadError,
-            bce.ReadTimeoutError,
             bce.ConnectionClosedError,
         )
         for attempt in range(STREAM_ATTEMPTS):
@@ -452,7 +504,11 @@ class S3BlobStore:
                     raise BlobMissingError(
                         f"blob {digest} is not on {self.location.describe()}"
                     ) from None
-                if isinstance(_unwrap(exc), transient) and attempt + 1 < STREAM_ATTEMPTS:
+                if (
+                    isinstance(_unwrap(exc), transient)
+                    and not is_silence(exc)
+                    and attempt + 1 < STREAM_ATTEMPTS
+                ):
                     time.sleep(0.2 * 2**attempt)
                     continue
                 raise
@@ -460,6 +516,7 @@ class S3BlobStore:
             raise BlobCorruptError(
                 f"remote object {self.location.key(digest)} on {self.location.describe()} is corrupt "
                 f"(its bytes hash to {actual}, not {digest}); it was not stored locally"
+                f"{CORRUPT_REMOTE_HINT}"
             )
 
     def _download_once(

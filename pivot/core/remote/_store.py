@@ -18,6 +18,9 @@ from pivot.core.remote._location import RemoteLocation
 #: Bytes moved since the last call (negative: bytes of an attempt that is being retried).
 ByteCallback = Callable[[int], None]
 
+#: The end of a "remote object … is corrupt" message: what repairs the remote.
+CORRUPT_REMOTE_HINT = "; repair the remote with `pivot push --force` where a good copy is cached"
+
 
 class BlobStore(Protocol):
     """Blobs named by their xxhash64 (16 hex digits) on one remote, laid out like the local
@@ -37,8 +40,8 @@ class BlobStore(Protocol):
       any other failure of one blob. Only the caller's own files (``source``, ``target``) may
       raise a plain :class:`OSError`.
     - **Immutable, all-or-nothing blobs.** :meth:`upload` never makes a partial blob visible
-      under its final name, never rewrites a blob that is there already, and never publishes
-      bytes that do not hash to their name.
+      under its final name, never rewrites a blob that is there already (unless asked to
+      ``replace`` it, a repair), and never publishes bytes that do not hash to their name.
     - **Verified downloads.** :meth:`download` writes into the path it is given (a temp file
       the caller renames into its cache) and checks the hash of what arrived.
     """
@@ -70,12 +73,16 @@ class BlobStore(Protocol):
         listing took (the caller weighs listing against one :meth:`exists` per hash)."""
         ...
 
-    def upload(self, source: Path, digest: str, on_bytes: ByteCallback) -> bool:
+    def upload(
+        self, source: Path, digest: str, on_bytes: ByteCallback, *, replace: bool = False
+    ) -> bool:
         """Store the bytes of ``source`` as blob ``digest``; False if the remote had it already.
 
         :class:`~pivot.exceptions.BlobCorruptError` (nothing stored) if ``source`` does not
         hash to ``digest``. On return, True or False, ``on_bytes`` has counted the blob's size
-        once, so a progress bar reaches its total.
+        once, so a progress bar reaches its total. With ``replace``, whatever is stored under
+        the name is overwritten (atomically) by these verified bytes, and the answer is True:
+        the repair of a remote object found corrupt.
         """
         ...
 

@@ -54,6 +54,7 @@ from pivot.core.store.tracked import all_tracked, select_tracked
 from pivot.exceptions import (
     BlobCorruptError,
     BlobMissingError,
+    CacheCorruptError,
     CacheError,
     PivotError,
     ProjectError,
@@ -272,7 +273,11 @@ def _parallel(
     def guarded(item: T) -> R:
         if stop.is_set():
             raise _Cancelled
-        return work(item)
+        try:
+            return work(item)
+        except RemoteUnavailableError:
+            stop.set()  # now, on this thread: it is about to take the next item
+            raise
 
     fatal: Exception | None = None
     window = max(1, jobs) * _WINDOW
@@ -425,6 +430,7 @@ def push(
     remote: str | None = None,
     jobs: int = DEFAULT_JOBS,
     dry_run: bool = False,
+    force: bool = False,
     progress: ProgressCallback | None = None,
 ) -> TransferResult:
     """Upload the blobs the locks of ``stages`` (all if empty) reference and the remote lacks.
@@ -433,6 +439,10 @@ def push(
     cache, such as metrics), from the workspace file if that still has the locked hash. The
     run-cache entry of each stage whose blobs are all on the remote goes too, so another
     clone can restore these results instead of running (see :class:`RemoteRuns`).
+
+    ``force`` uploads every blob, replacing what the remote stores under its name: the
+    repair of remote objects that a fetch found corrupt (truncated, overwritten), which a
+    plain push skips because their names are there.
     """
     locks = select_locks(project, stages)
     refs = lock_blobs(locks)
@@ -444,8 +454,8 @@ def push(
         if not refs:
             tracker.finish()
             return result
-        unknown = set(refs) - session.index.known(refs)
-        present = session.on_remote(unknown)
+        unknown = set(refs) if force else set(refs) - session.index.known(refs)
+        present = set() if force else session.on_remote(unknown)
         session.index.add(present)
         result.present = len(refs) - len(unknown) + len(present)
         todo: list[BlobRef] = []
@@ -469,13 +479,13 @@ def push(
             if source is None:
                 raise _NoSource
             try:
-                return session.store.upload(source, ref.hash, tracker.add_bytes)
+                return session.store.upload(source, ref.hash, tracker.add_bytes, replace=force)
             except BlobCorruptError:
                 project.cache.quarantine(ref.hash)
                 source = _adopt(project, ref)
                 if source is None:
                     raise
-                return session.store.upload(source, ref.hash, tracker.add_bytes)
+                return session.store.upload(source, ref.hash, tracker.add_bytes, replace=force)
 
         def record(ref: BlobRef, outcome: bool | Exception) -> None:
             if isinstance(outcome, _NoSource):
@@ -655,6 +665,8 @@ def _fetch(
                     )
                 )
             elif isinstance(outcome, Exception):
+                if isinstance(outcome, BlobCorruptError):
+                    gone.append(ref.hash)  # not a usable copy: a plain push may not skip it
                 result.failed.append(_problem(ref, _reason(outcome, session.location)))
             else:
                 fetched.append(ref.hash)
@@ -789,6 +801,8 @@ def _pull(
         result.removed = list(plan.extras)
         return result
     unavailable = {p.hash for p in fetched.missing + fetched.failed}
+    corrupt: list[BlobRef] = []  # local blobs found corrupt while restoring: fetched again
+    corrupt_hashes: set[str] = set()
     try:
         for rel in plan.folders:
             folder = project.abspath(rel)
@@ -803,19 +817,70 @@ def _pull(
             if ref.hash in unavailable:
                 result.failed.append(_problem(ref, "not restored: its blob could not be fetched"))
                 continue
-            target = project.abspath(ref.path)
+            if ref.hash in corrupt_hashes:
+                corrupt.append(ref)  # the same blob, already moved out of the way
+                continue
             try:
-                if target.is_dir() and not target.is_symlink():
-                    shutil.rmtree(target)
-                project.cache.restore(ref.hash, target)
+                _restore(project, hasher, ref)
+            except CacheCorruptError:
+                corrupt.append(ref)
+                corrupt_hashes.add(ref.hash)
+                continue
             except (CacheError, OSError) as exc:
                 result.failed.append(_problem(ref, f"not restored: {exc}"))
                 continue
-            hasher.record(target, ref.hash)
             result.restored.append(ref.path)
+        if corrupt:
+            _heal(project, hasher, corrupt, result, remote=remote, jobs=jobs)
     finally:
         hasher.flush()
     return result
+
+
+def _restore(project: Project, hasher: ArtifactHasher, ref: BlobRef) -> None:
+    """Write one workspace file from its (verified) cache blob and record its hash."""
+    target = project.abspath(ref.path)
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    project.cache.restore(ref.hash, target)
+    hasher.record(target, ref.hash)
+
+
+def _heal(
+    project: Project,
+    hasher: ArtifactHasher,
+    refs: Sequence[BlobRef],
+    result: PullResult,
+    *,
+    remote: str | None,
+    jobs: int,
+) -> None:
+    """Fetch again the blobs found corrupt in the local cache while restoring (they were
+    moved out of the way), then restore their files: one pull heals a damaged cache."""
+    again = _fetch(
+        project,
+        {ref.hash: ref for ref in refs},
+        remote=remote,
+        jobs=jobs,
+        dry_run=False,
+        progress=None,
+    )
+    result.fetch.transferred.extend(again.transferred)
+    result.fetch.missing.extend(again.missing)
+    result.fetch.failed.extend(again.failed)
+    unavailable = {p.hash for p in again.missing + again.failed}
+    for ref in refs:
+        if ref.hash in unavailable:
+            result.failed.append(
+                _problem(ref, "not restored: its cached blob was corrupt and could not be fetched")
+            )
+            continue
+        try:
+            _restore(project, hasher, ref)
+        except (CacheError, OSError) as exc:
+            result.failed.append(_problem(ref, f"not restored: {exc}"))
+            continue
+        result.restored.append(ref.path)
 
 
 # -- status and verify -----------------------------------------------------------------------

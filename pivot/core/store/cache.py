@@ -16,7 +16,7 @@ from pathlib import Path
 from pivot.core.store.atomic import atomic_path
 from pivot.core.store.hashing import copy_hashing, hash_file, is_digest
 from pivot.core.store.links import LinkMode, place
-from pivot.exceptions import CacheError
+from pivot.exceptions import CacheCorruptError, CacheError
 
 _READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
@@ -67,7 +67,7 @@ class Cache:
         ``link`` asks, or always as a copy of its own when the caller will write to it
         (``writable``: an incremental output a stage appends to).
 
-        A blob whose bytes do not match its name is moved aside and reported as CacheError.
+        A blob whose bytes do not match its name is moved aside and reported as CacheCorruptError.
         """
         blob = self.blob_path(digest)
         if not self.has(digest):
@@ -87,7 +87,7 @@ class Cache:
                 actual, _ = copy_hashing(src.read, dst)
             if actual != digest:
                 self.quarantine(digest)
-                raise CacheError(
+                raise CacheCorruptError(
                     f"cache blob {digest} for '{target}' is corrupt (its bytes hash to "
                     f"{actual}); it was removed, re-run the stage or `pivot pull`"
                 )
@@ -104,7 +104,7 @@ class Cache:
             ) from None
         if actual != digest:
             self.quarantine(digest)
-            raise CacheError(
+            raise CacheCorruptError(
                 f"cache blob {digest} for '{target}' is corrupt (its bytes hash to "
                 f"{actual}); it was removed, re-run the stage or `pivot pull`"
             )
