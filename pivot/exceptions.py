@@ -10,7 +10,7 @@ PivotError                      exit 1 unless a subclass says otherwise
 │   │   └── CompositionError    a `with Pipeline(...)` block wires a stage call wrongly
 │   └── GraphError              cycle, two producers of one path, missing dep
 ├── FingerprintError            code fingerprinting asked the impossible (bad root, unwritable store)
-├── MissingDependencyError      exit 2: an optional library a stage needs is not installed
+├── MissingDependencyError      exit 2: an optional library (pandas, a cloud SDK) is not installed
 ├── LockFileError               exit 2: a lock file that does not parse or has the wrong shape
 ├── CacheError                  a blob missing from or corrupt in the cache
 │   └── CacheCorruptError       a cached blob whose bytes no longer match its name (removed)
@@ -23,7 +23,7 @@ PivotError                      exit 1 unless a subclass says otherwise
 ├── ExecutorError               the executor cannot be used
 │   ├── DaskExecutorError       the Dask cluster cannot be reached or used
 │   └── CodeBundleError         the project's code cannot be shipped to remote workers
-├── RemoteError                 a remote (S3 or folder) cannot be used, or one blob failed
+├── RemoteError                 a remote (S3, GCS, Azure, folder) cannot be used, or one blob failed
 │   ├── RemoteUnavailableError  no blob can succeed: unreachable, refused, no bucket or folder
 │   ├── BlobCorruptError        bytes whose xxhash64 is not the name they are stored under
 │   └── BlobMissingError        the remote has no blob of this hash

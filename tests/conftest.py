@@ -5,12 +5,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.azurite_server import azurite_server
+from tests.gcs_server import gcs_server
 from tests.helpers import TempProject, make_project
 from tests.s3_server import s3_server
 
-# One S3 server per session for every suite that asks for it (tests/remote, tests/core/remote):
-# registered here, at the root, so that two folders of tests do not start two servers.
-__all__ = ["s3_server"]
+# One server (S3, GCS emulator, Azurite) per session for every suite that asks for it
+# (tests/remote, tests/core/remote): registered here, at the root, so that two folders of
+# tests do not start two servers.
+__all__ = ["azurite_server", "gcs_server", "s3_server"]
 
 # Snapshot colours need a colour terminal: NO_COLOR would flatten them.
 os.environ.pop("NO_COLOR", None)

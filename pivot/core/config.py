@@ -10,7 +10,9 @@ Later files win, key by key (a deep merge), so a project can name the remote whi
 file supplies the endpoint. Every file is validated on its own against :class:`PivotConfig`
 (all fields optional, unknown keys refused), which lets an error name the file it is in; the
 merged result is validated once more. Credentials never live here: an S3 remote uses boto3's
-standard chain (environment, ``~/.aws``, instance roles); a folder remote needs none.
+standard chain (environment, ``~/.aws``, instance roles), a ``gs://`` remote Google's Application
+Default Credentials, an ``azure://`` remote a connection string, key or token from the
+environment (``docs/remote.md``); a folder remote needs none.
 
 Keys are dotted paths into the model (``executor.kind``, ``remotes.origin.endpoint_url``);
 ``remotes.<name>`` on its own is shorthand for ``remotes.<name>.url``. ``resources.<name>``
@@ -69,6 +71,19 @@ __all__ = [
 
 
 _S3_URL = re.compile(r"^s3://(?P<bucket>[A-Za-z0-9][A-Za-z0-9._-]{0,254})(?P<prefix>/[^\s]*)?$")
+# Bucket and container names as the services define them (GCS: 3-222 characters of lowercase
+# letters, digits, '-', '_' and '.'; Azure: 3-63 lowercase letters, digits and '-').
+_GS_URL = re.compile(r"^gs://(?P<bucket>[a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(?P<prefix>/[^\s]*)?$")
+_AZURE_URL = re.compile(
+    r"^azure://(?P<container>[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9])(?P<prefix>/[^\s]*)?$"
+)
+#: The cloud schemes a remote URL may have, each with its pattern and the form users should write.
+_CLOUD_URLS = {
+    "s3": (_S3_URL, "s3://bucket/prefix"),
+    "gs": (_GS_URL, "gs://bucket/prefix"),
+    "azure": (_AZURE_URL, "azure://container/prefix"),
+}
+_ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _RESOURCE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -123,19 +138,27 @@ def remote_folder(url: str) -> str | None:
         if host not in ("", "localhost") or not slash:
             return None
         return unquote("/" + path)
-    if url.startswith("s3:") or _SCHEME.match(url) or not url or "\0" in url or "\n" in url:
+    if _cloud_scheme(url) or _SCHEME.match(url) or not url or "\0" in url or "\n" in url:
         return None
     return url
 
 
+def _cloud_scheme(url: str) -> str | None:
+    """``s3``, ``gs`` or ``azure`` when ``url`` starts with that scheme (even malformed)."""
+    scheme = url.partition(":")[0]
+    return scheme if url.startswith(f"{scheme}:") and scheme in _CLOUD_URLS else None
+
+
 class RemoteConfig(_Section):
-    """One remote: ``s3://bucket/prefix`` or a folder. ``url`` may come from one file and
-    ``endpoint_url`` from another, so each is optional here;
-    :func:`pivot.core.remote.resolve_remote` insists on ``url``."""
+    """One remote: ``s3://``, ``gs://``, ``azure://`` or a folder. ``url`` may come from one
+    file and ``endpoint_url`` from another, so each is optional here;
+    :func:`pivot.core.remote.resolve_remote` insists on ``url`` and refuses keys its kind
+    does not use."""
 
     url: str | None = None
     endpoint_url: str | None = None
-    region: str | None = None
+    region: str | None = None  # S3 only
+    account: str | None = None  # Azure storage account name
     #: Seconds an S3 request may wait for the server (to connect, or for the next bytes of an
     #: answer) before the remote counts as down and the command stops; None: the default of
     #: :data:`pivot.core.remote.DEFAULT_TIMEOUT`.
@@ -153,11 +176,17 @@ class RemoteConfig(_Section):
         if value is None:
             return None
         value = value.strip()
-        if value.startswith("s3:") or remote_folder(value) is None:
-            if not _S3_URL.match(value):
-                hint = "" if value.startswith("s3:") else "; a folder is a path or file:///path"
-                raise ValueError(f"expected s3://bucket/prefix, got {value!r}{hint}")
+        scheme = _cloud_scheme(value)
+        if scheme is not None:
+            pattern, form = _CLOUD_URLS[scheme]
+            if not pattern.match(value):
+                raise ValueError(f"expected {form}, got {value!r}")
             return value.rstrip("/") if value.count("/") > 2 else value
+        if remote_folder(value) is None:
+            forms = ", ".join(form for _, form in _CLOUD_URLS.values())
+            raise ValueError(
+                f"expected {forms} or a folder, got {value!r}; a folder is a path or file:///path"
+            )
         stripped = value.rstrip("/")  # but keep "/" and "file:///" whole
         return stripped if remote_folder(stripped) else value
 
@@ -176,6 +205,15 @@ class RemoteConfig(_Section):
     def _check_region(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^[a-z0-9-]+$", value):
             raise ValueError(f"expected a region name like us-east-1, got {value!r}")
+        return value
+
+    @field_validator("account")
+    @classmethod
+    def _check_account(cls, value: str | None) -> str | None:
+        if value is not None and not _ACCOUNT.match(value):
+            raise ValueError(
+                f"expected an Azure storage account name (3-24 lowercase letters and digits), got {value!r}"
+            )
         return value
 
 

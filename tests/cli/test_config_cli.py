@@ -85,7 +85,13 @@ def test_defaults() -> None:
         ("executor.transport", "ftp", "Input should be 'shared' or 'remote'"),
         ("watch.debounce_ms", "soon", "unable to parse string as an integer (got 'soon')"),
         ("watch.debounce_ms", "-5", "greater than or equal to 0"),
-        ("remotes.origin", "http://bucket/x", "expected s3://bucket/prefix, got 'http://bucket/x'"),
+        (
+            "remotes.origin",
+            "http://bucket/x",
+            "expected s3://bucket/prefix, gs://bucket/prefix, azure://container/prefix or a folder",
+        ),
+        ("remotes.origin", "gs://Bucket/x", "expected gs://bucket/prefix, got 'gs://Bucket/x'"),
+        ("remotes.origin.account", "My_Account", "expected an Azure storage account name"),
         ("remotes.origin.endpoint_url", "localhost:9000", "expected http(s)://host[:port]"),
         ("remotes.origin.region", "Mars North", "expected a region name"),
         (

@@ -12,7 +12,9 @@ The public surface, for the CLI, the TUI and the engine::
     problems = remote.verify_local(project)          # locks, local cache, workspace
 
 Remotes are configured in :mod:`pivot.core.config` (``remotes.<name>.url`` and friends): an
-``s3://bucket/prefix`` (credentials from boto3's standard chain) or a folder path. Errors that
+``s3://bucket/prefix`` (credentials from boto3's standard chain), ``gs://bucket/prefix``
+(Application Default Credentials), ``azure://container/prefix`` (connection string, key, SAS
+or azure-identity) or a folder path. Errors that
 stop a whole command raise :class:`~pivot.exceptions.RemoteError` (exit 1) or
 :class:`~pivot.exceptions.ConfigError` (exit 2); problems with single blobs are returned in
 the results.
@@ -21,7 +23,8 @@ Single blobs move through a :class:`BlobStore` (``store = open_store(resolve_rem
 name, root=root))``); the Dask remote transport and ``pivot doctor`` use it directly.
 
 Modules: ``_location`` (which remote, and where), ``_store`` (the :class:`BlobStore` protocol
-and :func:`open_store`), ``_s3`` and ``_folder`` (its two implementations), ``_transfer``
+and :func:`open_store`), ``_s3``, ``_gcs``, ``_azure`` and ``_folder`` (its implementations; ``_streams`` wraps files so
+the GCS and Azure SDKs report progress), ``_transfer``
 (push/fetch/pull orchestration), ``_index`` (the LMDB index of hashes known to be on a
 remote), ``_progress`` (typed progress snapshots, drawn by ``pivot.render.progress``),
 ``_verify`` (local checks). Nothing outside this package imports those modules; boto3 is imported lazily.

@@ -2,8 +2,10 @@
 
 push, fetch, pull, ``status --remote``, ``verify --remote``, ``pivot doctor`` and the Dask
 remote transport talk to a remote only through this protocol; :func:`open_store` picks the
-implementation from the location (``_s3.S3BlobStore`` for ``s3://``, ``_folder.FolderBlobStore``
-for a folder). Which blobs to move, in what order, on how many threads, and what to remember
+implementation from the location (``_s3.S3BlobStore`` for ``s3://``, ``_gcs.GcsBlobStore`` for
+``gs://``, ``_azure.AzureBlobStore`` for ``azure://``, ``_folder.FolderBlobStore`` for a folder;
+the cloud SDKs are imported only then, and a missing optional one is a one-line
+:class:`~pivot.exceptions.MissingDependencyError`). Which blobs to move, in what order, on how many threads, and what to remember
 about them stays in ``_transfer``; a store only moves and finds single blobs.
 """
 
@@ -117,10 +119,19 @@ class BlobStore(Protocol):
 def open_store(location: RemoteLocation, *, jobs: int = 16) -> BlobStore:
     """The store for ``location``, sized for ``jobs`` parallel transfers. No I/O yet: call
     :meth:`BlobStore.check` before the first transfer."""
-    if location.folder is not None:
+    kind = location.kind
+    if kind == "folder":
         from pivot.core.remote._folder import FolderBlobStore
 
         return FolderBlobStore(location)
+    if kind == "gs":
+        from pivot.core.remote._gcs import GcsBlobStore
+
+        return GcsBlobStore(location, jobs=jobs)
+    if kind == "azure":
+        from pivot.core.remote._azure import AzureBlobStore
+
+        return AzureBlobStore(location, jobs=jobs)
     from pivot.core.remote._s3 import S3BlobStore
 
     return S3BlobStore(location, jobs=jobs)

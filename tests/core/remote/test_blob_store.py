@@ -1,5 +1,6 @@
 """The :class:`BlobStore` contract, checked on every implementation: the folder store always,
-the S3 store too when SeaweedFS is installed (params marked ``s3``)."""
+and over HTTP against real servers when they are installed: S3 on SeaweedFS (params marked
+``s3``), GCS on fake-gcs-server (``gcs``), Azure Blob on Azurite (``azure``)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,21 @@ def test_a_blob_of_several_chunks(case: StoreCase, tmp_path: Path) -> None:
 
     assert (tmp_path / "copy").read_bytes() == data
     assert case.get_raw(digest) == data
+
+
+def test_a_blob_larger_than_one_request(case: StoreCase, tmp_path: Path) -> None:
+    """Over every store's single-request limit (S3 and Azure 16 MiB, GCS 8 MiB): multipart,
+    blocks, resumable uploads and ranged downloads still publish and return whole blobs."""
+    data = bytes(range(256)) * (4096 * 17) + b"odd tail"  # 17 MiB and a bit
+    source, digest = blob(tmp_path, data)
+    sent: list[int] = []
+    received: list[int] = []
+
+    assert case.store.upload(source, digest, sent.append) is True
+    case.store.download(digest, len(data), tmp_path / "copy", received.append)
+
+    assert sum(sent) == sum(received) == len(data)
+    assert (tmp_path / "copy").read_bytes() == data
 
 
 def test_upload_never_rewrites_a_blob_that_is_there(case: StoreCase, tmp_path: Path) -> None:
@@ -141,20 +157,34 @@ def test_identity_tells_remotes_apart(tmp_path: Path) -> None:
     other = RemoteLocation.parse("nas", str(tmp_path / "b"))
     bucket = RemoteLocation.parse("nas", "s3://bucket/a")
     endpoint = RemoteLocation.parse("nas", "s3://bucket/a", "http://127.0.0.1:9000")
+    gcs = RemoteLocation.parse("nas", "gs://bucket/a")
+    gcs_emulator = RemoteLocation.parse("nas", "gs://bucket/a", "http://127.0.0.1:9000")
+    azure = RemoteLocation.parse("nas", "azure://bucket/a", account="one")
+    azure_other = RemoteLocation.parse("nas", "azure://bucket/a", account="two")
+    locations = (folder, other, bucket, endpoint, gcs, gcs_emulator, azure, azure_other)
 
-    identities = {loc.identity for loc in (folder, other, bucket, endpoint)}
+    identities = {loc.identity for loc in locations}
 
-    assert len(identities) == 4
+    assert len(identities) == len(locations)
     assert open_store(folder).identity() == folder.identity
 
 
-@pytest.mark.parametrize("kind", ["folder", pytest.param("s3", marks=pytest.mark.s3)])
+@pytest.mark.parametrize(
+    "kind", ["folder", pytest.param("s3", marks=pytest.mark.s3), "gcs", "azure"]
+)
 def test_an_unreachable_remote_fails_check_in_one_line(
-    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if kind == "s3":
         request.getfixturevalue("s3")  # credentials in the environment
         location = RemoteLocation.parse("origin", "s3://bucket/p", "http://127.0.0.1:9")
+    elif kind == "gcs":
+        location = RemoteLocation.parse("origin", "gs://bucket/p", "http://127.0.0.1:9")
+    elif kind == "azure":
+        monkeypatch.setenv("AZURE_STORAGE_KEY", "a2V5")
+        location = RemoteLocation.parse(
+            "origin", "azure://container/p", "http://127.0.0.1:9/account", account="account"
+        )
     else:
         location = RemoteLocation.parse("origin", str(tmp_path / "not-mounted"))
     store = open_store(location, jobs=1)

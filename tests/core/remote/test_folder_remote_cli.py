@@ -182,14 +182,14 @@ def test_relative_and_file_url_remotes(ran: TempProject, tmp_path: Path) -> None
     assert f"{len(relative)} of {len(relative)} already there" in proc.stdout
 
 
-def test_s3_only_settings_on_a_folder_remote(ran: TempProject, nas: Path) -> None:
+def test_cloud_settings_on_a_folder_remote(ran: TempProject, nas: Path) -> None:
     ran.pivot("config", "set", "remotes.nas.endpoint_url", "http://127.0.0.1:9000")
 
     proc = ran.pivot("push", check=2)
 
     assert _errors(proc.stderr) == [
-        f"error: remote 'nas' is a folder ({nas}) but has endpoint_url set, which only s3:// "
-        "remotes use; remove it with `pivot config unset remotes.nas.endpoint_url`"
+        f"error: remote 'nas' is a folder ({nas}) but has endpoint_url set, which only s3://, "
+        "gs://, azure:// remotes use; remove it with `pivot config unset remotes.nas.endpoint_url`"
     ]
 
 

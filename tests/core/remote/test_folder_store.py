@@ -176,6 +176,9 @@ def test_a_relative_folder_needs_a_project() -> None:
         ("file:///", "file:///"),
         ("../cache", "../cache"),
         ("s3://bucket/prefix/", "s3://bucket/prefix"),
+        ("gs://bucket/prefix/", "gs://bucket/prefix"),
+        ("azure://container/prefix/", "azure://container/prefix"),
+        ("azure://container", "azure://container"),
     ],
 )
 def test_config_accepts_folders(value: str, stored: str) -> None:
@@ -185,7 +188,8 @@ def test_config_accepts_folders(value: str, stored: str) -> None:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("gs://bucket/x", "expected s3://bucket/prefix, got 'gs://bucket/x'; a folder is a path"),
+        ("hdfs://bucket/x", "got 'hdfs://bucket/x'"),
+        ("azure://c/x", "expected azure://container/prefix, got 'azure://c/x'"),
         ("s3:/bucket", "expected s3://bucket/prefix, got 's3:/bucket'"),
         ("file://server/share", "a folder is a path or file:///path"),
     ],
