@@ -255,7 +255,9 @@ def test_an_unreachable_source_remote(
 ) -> None:
     shutil.rmtree(tmp_path / "source-remote")
     proc = consumer.pivot("import", "../source", "out/clean.txt", check=1)
-    assert "the folder does not exist" in _one_error(proc)
+    line = _one_error(proc)
+    assert line.startswith("error: the remote of ../source at HEAD (")
+    assert "the folder does not exist" in line and line.endswith("or pass --remote NAME_OR_URL")
     named = consumer.pivot("import", "../source", "out/clean.txt", "--remote", "nope", check=2)
     assert "no remote 'nope' in ../source" in _one_error(named)
     assert not (consumer.root / "clean.txt").exists()
@@ -289,3 +291,13 @@ def test_outside_a_project(source: Source, tmp_path: Path) -> None:
     shutil.rmtree(nowhere.root / ".pivot")
     proc = nowhere.pivot("import", "../source", "out/clean.txt", check=2)
     assert "no Pivot project" in _one_error(proc)
+
+
+def test_a_malformed_import_section_is_one_line(source: Source, consumer: TempProject) -> None:
+    consumer.pivot("import", "../source", "out/clean.txt")
+    text = consumer.read("clean.txt.pvt")
+    consumer.write("clean.txt.pvt", text.replace("commit: ", "commit: zz"))
+    proc = consumer.pivot("update", check=2)
+    line = _one_error(proc)
+    assert "tracked-data manifest clean.txt.pvt is malformed" in line
+    assert "is not a full git commit id" in line

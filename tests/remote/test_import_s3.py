@@ -80,5 +80,5 @@ def test_a_dead_s3_endpoint_is_one_line(s3: S3Server, remote_url: str, tmp_path:
     consumer.pivot("config", "set", "remotes.dead.endpoint_url", "http://127.0.0.1:9")
     proc = consumer.pivot("import", "../source", "out/clean.txt", "--remote", "dead", check=1)
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: cannot reach remote 'dead'"), lines
+    assert len(lines) == 1 and "cannot reach remote 'dead'" in lines[0], lines
     assert not (consumer.root / "clean.txt.pvt").exists()

@@ -48,6 +48,7 @@ from pivot.exceptions import (
     LockFileError,
     PivotError,
     RemoteError,
+    RemoteUnavailableError,
     UsageError,
 )
 
@@ -170,7 +171,12 @@ def _bring(
     label = _label(rev, commit)
     found = locate(source, commit, path, label)
     location = source_remote(project, source, commit, label, remote)
-    fetched = remotes.fetch_from(project, location, [found], jobs=jobs)
+    try:
+        fetched = remotes.fetch_from(project, location, [found], jobs=jobs)
+    except RemoteUnavailableError as exc:
+        raise RemoteUnavailableError(
+            f"the remote of {source.repo} at {label}: {exc}; or pass --remote NAME_OR_URL"
+        ) from None
     if fetched.missing:
         problem = fetched.missing[0]
         raise RemoteError(
