@@ -363,14 +363,16 @@ def status(
             f"[yellow]{item.status:<8}[/] {kind} {item.path}  [dim]{item.hint()}[/]",
             highlight=False,
         )
-    for row in import_rows:
-        style = {"current": "green", "behind": "yellow"}.get(row.status, "red")
-        console.print(
-            f"[{style}]{row.status:<8}[/] import {row.path} <- {row.repo} {row.rev}  "
-            f"[dim]{row.hint()}[/]",
-            highlight=False,
-            markup=True,
-        )
+    if import_rows:
+        from rich.markup import escape
+
+        for row in import_rows:
+            style = {"current": "green", "behind": "yellow"}.get(row.status, "red")
+            console.print(
+                f"[{style}]{row.status:<8}[/] import {escape(row.path)} <- "
+                f"{escape(row.repo)} {escape(row.rev)}  [dim]{escape(row.hint())}[/]",
+                highlight=False,
+            )
     if explanations:
         from pivot.render.explain import render_explanations
 

@@ -57,6 +57,9 @@ __all__ = [
     "ImportStatus",
     "import_data",
     "import_status",
+    "imports",
+    "locate",
+    "source_remote",
     "update",
 ]
 
