@@ -27,6 +27,7 @@ PivotError                      exit 1 unless a subclass says otherwise
 │   ├── RemoteUnavailableError  no blob can succeed: unreachable, refused, no bucket or folder
 │   ├── BlobCorruptError        bytes whose xxhash64 is not the name they are stored under
 │   └── BlobMissingError        the remote has no blob of this hash
+├── SourceRepoError             another repository (`pivot import`) cannot be read or reached
 ├── DataDiffError               exit 2: a data file that cannot be compared
 ├── ResourceError               exit 2: a stage asks for more of a resource than the run has
 └── GateClosed                  internal: the TUI's engine gate turned a waiting worker away
@@ -173,6 +174,11 @@ class BlobCorruptError(RemoteError):
 
 class BlobMissingError(RemoteError):
     """The remote has no blob for this hash."""
+
+
+class SourceRepoError(PivotError):
+    """Another repository that data is imported from cannot be used: not a git repository,
+    unreachable, or without the revision or the data asked for."""
 
 
 class DataDiffError(PivotError):

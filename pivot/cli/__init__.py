@@ -19,7 +19,7 @@ from pivot.exceptions import PivotError
 COMMAND_GROUPS: dict[str, list[str]] = {
     "Run the pipeline": ["run", "repro", "status", "explain", "commit", "checkout", "verify"],
     "Inspect": ["list", "dag", "history", "show", "params", "metrics", "plots", "data"],
-    "Share": ["track", "push", "pull", "fetch", "config"],
+    "Share": ["track", "import", "update", "push", "pull", "fetch", "config"],
     "Project": ["init", "gc", "export", "import-dvc", "doctor", "completion"],
 }
 
@@ -150,6 +150,7 @@ def _register() -> None:
     from pivot.cli import (
         cache_commands,
         core_commands,
+        import_commands,
         metrics_commands,
         project_commands,
         remote_commands,
@@ -160,6 +161,7 @@ def _register() -> None:
         *core_commands.COMMANDS,
         *cache_commands.COMMANDS,
         *remote_commands.COMMANDS,
+        *import_commands.COMMANDS,
         *metrics_commands.COMMANDS,
         *project_commands.COMMANDS,
         data_group,

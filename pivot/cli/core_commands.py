@@ -333,6 +333,12 @@ repro = click.Command(
     metavar="[NAME]",
     help="Also show outputs missing locally or on the remote (default remote if no NAME).",
 )
+@click.option(
+    "--imports",
+    "check_imports",
+    is_flag=True,
+    help="Also ask each source repository whether imported data is behind (network).",
+)
 @pass_cli
 def status(
     cli: CliContext,
@@ -341,14 +347,19 @@ def status(
     as_json: bool,
     explain: bool,
     remote_name: str | None,
+    check_imports: bool,
 ) -> None:
     """Show which stages are stale or cached, and why.
+
+    Tracked and imported data that is modified or missing is listed too. Whether an import is
+    behind its source is only asked with --imports, so plain `status` never waits on the network.
 
     \b
     Examples:
       pivot status
       pivot status train --json
       pivot status --remote         # and what is missing locally / on the remote
+      pivot status --imports        # and which imports are behind their source
     """
     from rich.markup import escape
 
@@ -374,10 +385,17 @@ def status(
         from pivot.core import remote
 
         remote_rows = remote.remote_status(project, stages, remote_name or None)
+    import_rows: list[Any] = []
+    if check_imports:
+        from pivot.core.run.imports import import_status
+
+        import_rows = import_status(project)
     if as_json:
         data: dict[str, Any] = {"stages": rows, "tracked": [t.to_dict() for t in tracked]}
         if remote_name is not None:
             data["remote"] = [row.to_dict() for row in remote_rows]
+        if check_imports:
+            data["imports"] = [row.to_dict() for row in import_rows]
         click.echo(json.dumps(data, indent=2, default=str))
         sys.exit(1 if any(r["status"] == "error" for r in rows) else 0)
     console = cli.console()
@@ -401,10 +419,21 @@ def status(
     )
     changed = [t for t in tracked if t.status != "ok"]
     for item in changed:
+        kind = "tracked" if item.imported_from is None else "imported"
         console.print(
-            f"[yellow]{item.status:<8}[/] tracked {item.path}  [dim]{item.hint()}[/]",
+            f"[yellow]{item.status:<8}[/] {kind} {item.path}  [dim]{item.hint()}[/]",
             highlight=False,
         )
+    if import_rows:
+        from rich.markup import escape
+
+        for row in import_rows:
+            style = {"current": "green", "behind": "yellow"}.get(row.status, "red")
+            console.print(
+                f"[{style}]{row.status:<8}[/] import {escape(row.path)} <- "
+                f"{escape(row.repo)} {escape(row.rev)}  [dim]{escape(row.hint())}[/]",
+                highlight=False,
+            )
     if explanations:
         from pivot.render.explain import render_explanations
 

@@ -62,6 +62,7 @@ __all__ = [
     "known_keys",
     "list_values",
     "load_config",
+    "parse_config",
     "parse_key",
     "remote_folder",
     "set_value",
@@ -290,6 +291,10 @@ def _read_raw(path: Path) -> dict[str, Any]:
         return {}
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path} ({exc}); fix or delete it") from exc
+    return _parse_raw(text, str(path))
+
+
+def _parse_raw(text: str, source: str) -> dict[str, Any]:
     try:
         data = load_yaml(text)
     except yaml.YAMLError as exc:
@@ -297,19 +302,25 @@ def _read_raw(path: Path) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(
-            f"config file {path} is not valid YAML{where} ({first}); fix or delete it"
+            f"config file {source} is not valid YAML{where} ({first}); fix or delete it"
         ) from exc
     except RecursionError:
         raise ConfigError(
-            f"config file {path} nests too deeply to read; fix or delete it"
+            f"config file {source} nests too deeply to read; fix or delete it"
         ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(
-            f"config file {path} must hold a mapping of keys, not {type(data).__name__}; fix or delete it"
+            f"config file {source} must hold a mapping of keys, not {type(data).__name__}; fix or delete it"
         )
     return data
+
+
+def parse_config(text: str, source: str) -> PivotConfig:
+    """One config file's text, validated (``source`` names it in errors): how another
+    repository's committed ``.pivot/config.yaml`` is read (``pivot import``)."""
+    return _validate(_parse_raw(text, source), source)
 
 
 def _validate(data: dict[str, Any], source: str) -> PivotConfig:

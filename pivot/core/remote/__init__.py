@@ -6,6 +6,7 @@ The public surface, for the CLI, the TUI and the engine::
 
     result = remote.push(project, ["train"], remote="origin", jobs=16, progress=callback)
     result = remote.fetch(project)                   # blobs into .pivot/cache only
+    result = remote.fetch_from(project, location, records)   # from another repo's remote
     result = remote.pull(project)                    # fetch + write outputs into the workspace
     rows = remote.remote_status(project, stages)     # per output: missing locally / on remote
     rows = remote.verify_remote(project)             # outputs with blobs missing on the remote
@@ -50,6 +51,7 @@ from pivot.core.remote._transfer import (
     RemoteStatusRow,
     TransferResult,
     fetch,
+    fetch_from,
     lock_blobs,
     pull,
     push,
@@ -81,6 +83,7 @@ __all__ = [
     "TransferResult",
     "VerifyProblem",
     "fetch",
+    "fetch_from",
     "lock_blobs",
     "open_store",
     "pull",

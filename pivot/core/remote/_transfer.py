@@ -327,9 +327,17 @@ class _Cancelled(Exception):
 class _Session:
     """A blob store, the index of known hashes, and the job count, for one command."""
 
-    def __init__(self, project: Project, remote: str | None, jobs: int) -> None:
+    def __init__(
+        self,
+        project: Project,
+        remote: str | None,
+        jobs: int,
+        location: RemoteLocation | None = None,
+    ) -> None:
         self.project = project
-        self.location = resolve_remote(load_config(project.root), remote, root=project.root)
+        self.location = location or resolve_remote(
+            load_config(project.root), remote, root=project.root
+        )
         self.jobs = jobs
         self._store: BlobStore | None = None
         self._index: RemoteIndex | None = None
@@ -601,6 +609,32 @@ def fetch(
     return _fetch(project, refs, remote=remote, jobs=jobs, dry_run=dry_run, progress=progress)
 
 
+def fetch_from(
+    project: Project,
+    location: RemoteLocation,
+    records: Sequence[OutRecord],
+    *,
+    jobs: int = DEFAULT_JOBS,
+    progress: ProgressCallback | None = None,
+) -> TransferResult:
+    """Download into the local cache the blobs of ``records`` it lacks, from ``location``
+    rather than a remote of this project: how ``pivot import`` reads another repository's
+    remote. Verified like every fetch; nothing is contacted when the cache has everything."""
+    refs: dict[str, BlobRef] = {}
+    for record in records:
+        for ref in output_blobs("import", record):
+            refs.setdefault(ref.hash, ref)
+    return _fetch(
+        project,
+        refs,
+        remote=None,
+        jobs=jobs,
+        dry_run=False,
+        progress=progress,
+        location=location,
+    )
+
+
 def _fetch(
     project: Project,
     refs: dict[str, BlobRef],
@@ -610,9 +644,10 @@ def _fetch(
     dry_run: bool,
     progress: ProgressCallback | None,
     blobs: int | None = None,
+    location: RemoteLocation | None = None,
 ) -> TransferResult:
     tracker = ProgressTracker(Direction.FETCH, progress)
-    with _Session(project, remote, jobs) as session:
+    with _Session(project, remote, jobs, location) as session:
         wanted = [ref for digest, ref in sorted(refs.items()) if not project.cache.has(digest)]
         result = TransferResult(
             Direction.FETCH,

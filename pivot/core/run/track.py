@@ -20,6 +20,7 @@ from pivot.core.store.paths import is_within
 from pivot.core.store.run_lock import ProjectRunLock
 from pivot.core.store.tracked import (
     MANIFEST_SUFFIX,
+    TrackedData,
     all_tracked,
     find_manifests,
     read_manifest,
@@ -31,6 +32,7 @@ from pivot.exceptions import LockFileError, UsageError
 __all__ = [
     "TrackResult",
     "TrackedStatus",
+    "gitignore_data",
     "track",
     "tracked_status",
 ]
@@ -51,15 +53,20 @@ class TrackedStatus:
     path: str
     manifest: str
     status: str  # "ok" | "modified" | "missing"
+    imported_from: str | None = None  # the source repository of imported data
 
     def hint(self) -> str:
+        if self.status == "modified" and self.imported_from is not None:
+            return (
+                f"changed since it was imported; `pivot checkout --force {self.path}` restores it"
+            )
         if self.status == "modified":
             return f"changed since it was tracked; `pivot track {self.path}` records the edit"
         if self.status == "missing":
             return "not in the workspace; `pivot pull` or `pivot checkout` restores it"
         return ""
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, str | None]:
         return {**dataclasses.asdict(self), "hint": self.hint()}
 
 
@@ -96,6 +103,12 @@ def _check_trackable(project: Project, rel: str) -> None:
                     f"cannot track '{rel}': stage '{stage}' writes '{out.path}', and stage "
                     "outputs are cached already"
                 )
+    own = _previous_manifest(project, rel)
+    if own is not None and own.source is not None:
+        raise UsageError(
+            f"cannot track '{rel}': it is imported from {own.source.repo}; `pivot update {rel}` "
+            f"moves it to a newer version, or delete {own.manifest} to track your own copy"
+        )
     parent = str(PurePosixPath(rel).parent)
     owner = tracking(project.root, parent) if parent != "." else None
     if owner is not None:
@@ -124,7 +137,7 @@ def _track_one(project: Project, hasher: ArtifactHasher, rel: str) -> TrackResul
     previous = _previous(project, rel)
     changed = previous is None or previous.to_dict() != record.to_dict()
     tracked = write_manifest(project.root, record) if changed else None
-    _gitignore(project.root, rel)
+    gitignore_data(project.root, rel)
     return TrackResult(
         path=rel,
         manifest=tracked.manifest if tracked else rel + MANIFEST_SUFFIX,
@@ -136,16 +149,21 @@ def _track_one(project: Project, hasher: ArtifactHasher, rel: str) -> TrackResul
 
 
 def _previous(project: Project, rel: str) -> OutRecord | None:
+    previous = _previous_manifest(project, rel)
+    return None if previous is None else previous.record
+
+
+def _previous_manifest(project: Project, rel: str) -> TrackedData | None:
     manifest = rel + MANIFEST_SUFFIX
     if not (project.root / manifest).is_file():
         return None
     try:
-        return read_manifest(project.root, manifest).record
+        return read_manifest(project.root, manifest)
     except LockFileError:
         return None  # a broken manifest is simply replaced
 
 
-def _gitignore(root: Path, rel: str) -> None:
+def gitignore_data(root: Path, rel: str) -> None:
     """Ignore the data (not its manifest) in the ``.gitignore`` of its folder."""
     pure = PurePosixPath(rel)
     ignore = root / pure.parent / ".gitignore"
@@ -191,6 +209,7 @@ def tracked_status(project: Project, hasher: ArtifactHasher | None = None) -> li
             status = "modified"
         else:
             status = "ok"
-        rows.append(TrackedStatus(tracked.path, tracked.manifest, status))
+        source = tracked.source.repo if tracked.source is not None else None
+        rows.append(TrackedStatus(tracked.path, tracked.manifest, status, source))
     hasher.flush()
     return rows

@@ -7,6 +7,7 @@ onto the project. Every module asks here rather than spelling a path out itself.
   cache/files/ab/cdef…    content-addressed blobs      (store.cache owns the blob layout)
   cache/code/             source texts behind code fingerprints, for explain diffs
   cache/bytecode/         checked-hash .pyc of project modules
+  cache/repos/<key>.git   bare mirrors of repositories data is imported from (store.source_repo)
   state.lmdb/             LMDB: hash cache, fingerprint cache, run history, remote index
   logs/<run>/<stage>.log  captured output of each stage
   tmp/                    scratch space of transfers

@@ -12,12 +12,24 @@ treat tracked data exactly as a stage output (:meth:`TrackedData.as_lock`)::
     size: 1048576
 
 ``path`` is relative to the manifest's folder, so moving both together keeps them paired.
+
+Data imported from another repository (``pivot import``) is tracked data with a source: the
+same manifest plus an ``import`` section saying where it came from (:class:`ImportSource`), so
+push, pull, checkout, verify and gc need nothing new for it::
+
+    import:
+      repo: ../source            # a git URL, or a local path (relative: to the project root)
+      path: out/clean.txt        # the path in that repository
+      rev: main                  # what was asked for (absent: the source's HEAD)
+      commit: 0f3c…              # what it resolved to
+      remote: s3://b/p           # only when given with --remote
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -32,6 +44,7 @@ from pivot.exceptions import LockFileError
 
 __all__ = [
     "MANIFEST_SUFFIX",
+    "ImportSource",
     "TrackedData",
     "all_tracked",
     "dump_manifest",
@@ -50,14 +63,65 @@ _HEADER = (
     "# Tracked by Pivot: `pivot pull` or `pivot checkout` restores the data; "
     "`pivot track` records an edit.\n"
 )
+_IMPORT_HEADER = (
+    "# Imported by Pivot: `pivot pull` or `pivot checkout` restores the data; "
+    "`pivot update` moves it to the source's newest version.\n"
+)
+
+
+_COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportSource:
+    """Where imported data came from: a path in another repository, at a revision."""
+
+    repo: str
+    path: str
+    rev: str | None  # as asked; None means the source's HEAD
+    commit: str  # what ``rev`` resolved to when the data was last imported or updated
+    remote: str | None = None  # the source remote given with --remote, if any
+
+    def to_dict(self) -> dict[str, str]:
+        data = {"repo": self.repo, "path": self.path}
+        if self.rev is not None:
+            data["rev"] = self.rev
+        data["commit"] = self.commit
+        if self.remote is not None:
+            data["remote"] = self.remote
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ImportSource:
+        """ValueError for a section Pivot did not write."""
+        if not isinstance(data, dict):
+            raise ValueError("its import section is not a mapping")
+        commit = str(data.get("commit", ""))
+        if not _COMMIT.match(commit):
+            raise ValueError(f"import commit {commit!r} is not a full git commit id")
+        rev, remote = data.get("rev"), data.get("remote")
+        return cls(
+            repo=str(data["repo"]),
+            path=str(data["path"]),
+            rev=None if rev is None else str(rev),
+            commit=commit,
+            remote=None if remote is None else str(remote),
+        )
+
+    @property
+    def asked(self) -> str:
+        """The revision as the user named it, for messages."""
+        return self.rev or "HEAD"
 
 
 @dataclasses.dataclass(frozen=True)
 class TrackedData:
-    """One manifest: where it is, and the data it records (paths relative to the project)."""
+    """One manifest: where it is, and the data it records (paths relative to the project);
+    ``source`` is set for data imported from another repository."""
 
     manifest: str
     record: OutRecord
+    source: ImportSource | None = None
 
     @property
     def path(self) -> str:
@@ -74,10 +138,14 @@ def manifest_for(data: str) -> str:
     return data + MANIFEST_SUFFIX
 
 
-def dump_manifest(record: OutRecord) -> str:
+def dump_manifest(record: OutRecord, source: ImportSource | None = None) -> str:
     data: dict[str, Any] = {"schema": SCHEMA, **record.to_dict()}
     data["path"] = PurePosixPath(record.path).name
-    return _HEADER + yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+    header = _HEADER
+    if source is not None:
+        data["import"] = source.to_dict()
+        header = _IMPORT_HEADER
+    return header + yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
 
 
 def parse_manifest(text: str, manifest: str) -> TrackedData:
@@ -93,6 +161,7 @@ def parse_manifest(text: str, manifest: str) -> TrackedData:
         if "/" in name or name in ("", ".", ".."):
             raise ValueError(f"path {name!r} is not a name in the manifest's folder")
         record = OutRecord.from_dict({**data, "path": (folder / name).as_posix()})
+        source = ImportSource.from_dict(data["import"]) if "import" in data else None
     except (yaml.YAMLError, RecursionError, KeyError, TypeError, ValueError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise LockFileError(
@@ -104,7 +173,7 @@ def parse_manifest(text: str, manifest: str) -> TrackedData:
             f"tracked-data manifest {manifest} names '{record.path}', not the file it is named "
             "after; restore it from git or run `pivot track` on its data again"
         )
-    return TrackedData(manifest, record)
+    return TrackedData(manifest, record, source)
 
 
 def read_manifest(root: Path, manifest: str) -> TrackedData:
@@ -116,10 +185,12 @@ def read_manifest(root: Path, manifest: str) -> TrackedData:
     return parse_manifest(text, manifest)
 
 
-def write_manifest(root: Path, record: OutRecord) -> TrackedData:
+def write_manifest(
+    root: Path, record: OutRecord, source: ImportSource | None = None
+) -> TrackedData:
     manifest = manifest_for(record.path)
-    write_text_atomic(root / manifest, dump_manifest(record))
-    return TrackedData(manifest, record)
+    write_text_atomic(root / manifest, dump_manifest(record, source))
+    return TrackedData(manifest, record, source)
 
 
 def tracking(root: Path, rel: str) -> TrackedData | None:

@@ -1,0 +1,422 @@
+"""``pivot import`` and ``pivot update``: data from another repository, kept as tracked data.
+
+An import finds what the source repository records for a path at a revision (a stage output
+in its lock files, or its tracked data, or a file or folder inside either), fetches those
+blobs from the source's remote into this cache (verified, as every fetch), writes the data and
+a manifest with an ``import`` section (:class:`~pivot.core.store.tracked.ImportSource`). From
+then on the data is tracked data: a dep like any file, pushed to and pulled from this
+project's remote, restored by checkout.
+
+Which remote of the source: ``--remote`` (a remote name of the source, else of this project,
+else a URL), or the source's default remote in its committed ``.pivot/config.yaml`` at the
+revision. Settings the source keeps out of git (``config.local.yaml``) are not seen; name a
+remote of this project that reaches the same place instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+
+from pivot.core import remote as remotes
+from pivot.core.config import PivotConfig, load_config, parse_config
+from pivot.core.project import Project
+from pivot.core.run.checkout import restore_record
+from pivot.core.run.track import gitignore_data
+from pivot.core.store.artifacts import ArtifactHasher
+from pivot.core.store.hashing import FileEntry, manifest_hash
+from pivot.core.store.lock import OutRecord, parse_lock
+from pivot.core.store.paths import PIVOT_DIR, confined_path, is_within
+from pivot.core.store.run_lock import ProjectRunLock
+from pivot.core.store.source_repo import SourceRepo, parent_paths
+from pivot.core.store.tracked import (
+    MANIFEST_SUFFIX,
+    ImportSource,
+    TrackedData,
+    all_tracked,
+    manifest_for,
+    parse_manifest,
+    read_manifest,
+    select_tracked,
+    tracking,
+    write_manifest,
+)
+from pivot.exceptions import (
+    ConfigError,
+    LockFileError,
+    PivotError,
+    RemoteError,
+    RemoteUnavailableError,
+    UsageError,
+)
+
+__all__ = [
+    "ImportResult",
+    "ImportStatus",
+    "import_data",
+    "import_status",
+    "imports",
+    "locate",
+    "source_remote",
+    "update",
+]
+
+_CONFIG = f"{PIVOT_DIR}/config.yaml"
+_NAME = re.compile(r"^[A-Za-z0-9_-]+$")  # a remote name, not a URL or path
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportResult:
+    """What one import or update did."""
+
+    path: str
+    manifest: str
+    source: ImportSource
+    previous: str | None  # the commit imported before an update; None for a new import
+    changed: bool  # False: the data was already at the resolved commit
+    size: int
+    files: int | None  # a folder's file count
+    fetched: int  # blobs downloaded from the source remote
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportStatus:
+    """How one import compares with its source (``pivot status --imports``)."""
+
+    path: str
+    manifest: str
+    repo: str
+    rev: str
+    commit: str
+    latest: str | None  # the commit the rev names in the source now; None when unreachable
+    status: str  # "current" | "behind" | "unreachable"
+    detail: str = ""
+
+    def hint(self) -> str:
+        if self.status == "behind":
+            return f"{self.rev} moved to {self.latest or '?'}; `pivot update {self.path}` brings it"
+        return self.detail
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {**dataclasses.asdict(self), "hint": self.hint()}
+
+
+# -- import -----------------------------------------------------------------------------------
+
+
+def import_data(
+    project: Project,
+    repo: str,
+    path: str,
+    out: str,
+    *,
+    rev: str | None = None,
+    remote: str | None = None,
+    force: bool = False,
+    jobs: int = remotes.DEFAULT_JOBS,
+) -> ImportResult:
+    """Import ``path`` of ``repo`` (a URL, or a path relative to the project root) at ``rev``
+    into ``out`` (project-relative), holding the run lock. Nothing in the workspace changes
+    unless the data was found and fetched."""
+    with ProjectRunLock(project.paths.run_lock, "import"):
+        _check_target(project, out, force=force)
+        source = SourceRepo(project.root, repo)
+        source.fetch()
+        return _bring(project, source, path, out, rev=rev, remote=remote, previous=None, jobs=jobs)
+
+
+def _check_target(project: Project, out: str, *, force: bool) -> None:
+    manifest = manifest_for(out)
+    if (project.root / manifest).is_file():
+        existing = read_manifest(project.root, manifest)
+        what = f"imported from {existing.source.repo}" if existing.source else "tracked data"
+        raise UsageError(
+            f"'{out}' is {what} already ({manifest}); `pivot update {out}` moves an import, "
+            "or choose another place with --out"
+        )
+    if out.endswith(MANIFEST_SUFFIX):
+        raise UsageError(f"cannot import to '{out}': the name is that of a manifest")
+    parent = str(PurePosixPath(out).parent)
+    owner = tracking(project.root, parent) if parent != "." else None
+    if owner is not None:
+        raise UsageError(f"cannot import to '{out}': it is inside tracked data '{owner.path}'")
+    for stage in project.locks.stages():
+        lock = project.locks.read(stage)
+        for record in lock.outs if lock is not None else ():
+            if is_within(out, record.path) or is_within(record.path, out):
+                raise UsageError(
+                    f"cannot import to '{out}': stage '{stage}' writes '{record.path}'; "
+                    "choose another place with --out"
+                )
+    if project.abspath(out).exists() and not force:
+        raise UsageError(
+            f"'{out}' exists already; move it away, choose another place with --out, or pass "
+            "--force to replace it"
+        )
+
+
+def _bring(
+    project: Project,
+    source: SourceRepo,
+    path: str,
+    out: str,
+    *,
+    rev: str | None,
+    remote: str | None,
+    previous: str | None,
+    jobs: int,
+) -> ImportResult:
+    """Resolve, locate, fetch, write the data, then its manifest (last, so a failure leaves
+    the previous manifest in charge)."""
+    commit = source.resolve(rev)
+    label = _label(rev, commit)
+    found = locate(source, commit, path, label)
+    location = source_remote(project, source, commit, label, remote)
+    try:
+        fetched = remotes.fetch_from(project, location, [found], jobs=jobs)
+    except RemoteUnavailableError as exc:
+        raise RemoteUnavailableError(
+            f"the remote of {source.repo} at {label}: {exc}; or pass --remote NAME_OR_URL"
+        ) from None
+    if fetched.missing:
+        problem = fetched.missing[0]
+        raise RemoteError(
+            f"'{path}' of {source.repo} at {label} is not on {location.describe()} (blob "
+            f"{problem.hash}); push it from {source.repo} (outputs kept out of the cache, such "
+            "as metrics, are never pushed)"
+        )
+    if fetched.failed:
+        raise RemoteError(f"cannot fetch '{path}' of {source.repo}: {fetched.failed[0].reason}")
+    record = OutRecord(out, found.hash, found.size, found.files)
+    confined_path(project.root, out, folder=record.files is not None)
+    hasher = ArtifactHasher(project.root, project.state)
+    try:
+        restore_record(project.cache, record, project.abspath(out), hasher)
+    finally:
+        hasher.flush()
+    imported = ImportSource(source.repo, path, rev, commit, remote)
+    tracked = write_manifest(project.root, record, imported)
+    gitignore_data(project.root, out)
+    return ImportResult(
+        path=out,
+        manifest=tracked.manifest,
+        source=imported,
+        previous=previous,
+        changed=previous != commit,
+        size=record.size,
+        files=None if record.files is None else len(record.files),
+        fetched=len(fetched.transferred),
+    )
+
+
+def _label(rev: str | None, commit: str) -> str:
+    return f"{rev or 'HEAD'} ({commit[:10]})"
+
+
+# -- what the source records ------------------------------------------------------------------
+
+
+def locate(source: SourceRepo, commit: str, path: str, label: str) -> OutRecord:
+    """The record of ``path`` (source-relative) at ``commit``: a stage output or tracked data,
+    or a file or folder inside one. UsageError, saying what the path is instead, otherwise."""
+    for lock_path, text in source.lock_texts(commit).items():
+        try:
+            lock = parse_lock(text, f"{lock_path} of {source.repo} at {label}")
+        except LockFileError:
+            continue  # an unreadable lock records nothing usable; the path may be elsewhere
+        for out in lock.outs:
+            if is_within(path, out.path):
+                found = _within(out, path)
+                if found is not None:
+                    return found
+    candidates = [manifest_for(p) for p in parent_paths(path)]
+    for manifest, data in source.read_files(commit, candidates).items():
+        text = data.decode("utf-8", "surrogateescape")
+        try:
+            tracked = parse_manifest(text, manifest)
+        except LockFileError as exc:
+            raise UsageError(f"{source.repo} at {label}: {exc}") from None
+        found = _within(tracked.record, path)
+        if found is not None:
+            return found
+    raise UsageError(_not_data(source, commit, path, label))
+
+
+def _within(record: OutRecord, path: str) -> OutRecord | None:
+    """``record`` narrowed to ``path``: itself, one file of a folder, or a sub-folder."""
+    if record.path == path:
+        return record
+    if record.files is None or not is_within(path, record.path):
+        return None
+    rel = path[len(record.path) + 1 :]
+    for entry in record.files:
+        if entry.path == rel:
+            return OutRecord(path, entry.hash, entry.size)
+    inner = [
+        FileEntry(entry.path[len(rel) + 1 :], entry.hash, entry.size)
+        for entry in record.files
+        if entry.path.startswith(rel + "/")
+    ]
+    if not inner:
+        return None
+    return OutRecord(path, manifest_hash(inner), sum(e.size for e in inner), tuple(inner))
+
+
+def _not_data(source: SourceRepo, commit: str, path: str, label: str) -> str:
+    where = f"{source.repo} at {label}"
+    if source.kind(commit, PIVOT_DIR) != "tree":
+        if source.kind(commit, "dvc.lock") == "blob" or source.kind(commit, "dvc.yaml") == "blob":
+            return (
+                f"{where} is a DVC repository; importing from DVC repositories is not supported yet"
+            )
+        return f"{where} is not a Pivot project (no {PIVOT_DIR}/ folder committed there)"
+    kind = source.kind(commit, path)
+    if kind is not None:
+        thing = "file" if kind == "blob" else "folder"
+        return (
+            f"'{path}' is a {thing} committed to git in {where}, not data Pivot caches; only "
+            "stage outputs and tracked data (`pivot track`) can be imported"
+        )
+    return (
+        f"'{path}' is not in {where}: neither an output in its lock files nor tracked data "
+        "(check the path, which is relative to that repository's root, and the revision)"
+    )
+
+
+def source_remote(
+    project: Project, source: SourceRepo, commit: str, label: str, remote: str | None
+) -> remotes.RemoteLocation:
+    """Where the source keeps its blobs (see the module docstring for the order)."""
+    config = _source_config(source, commit, label)
+    own = load_config(project.root)
+    if remote is not None and remote not in config.remotes and remote in own.remotes:
+        return remotes.resolve_remote(own, remote, root=project.root)
+    if remote is not None and remote not in config.remotes and _NAME.match(remote):
+        known = ", ".join(sorted({*config.remotes, *own.remotes})) or "none"
+        raise ConfigError(
+            f"no remote '{remote}' in {source.repo} at {label} or in this project (remotes: "
+            f"{known}); pass a remote name or a URL (s3://bucket/prefix, a folder)"
+        )
+    if remote is not None and remote not in config.remotes:
+        return remotes.RemoteLocation.parse("import", remote, root=project.root)
+    if not config.remotes:
+        raise ConfigError(
+            f"{source.repo} configures no remote in its committed {_CONFIG} at {label}; pass "
+            "--remote with a remote of this project or the URL the source pushes to"
+        )
+    try:
+        return remotes.resolve_remote(config, remote, root=source.local_root)
+    except ConfigError as exc:
+        raise ConfigError(f"the remote of {source.repo} at {label}: {exc}") from None
+
+
+def _source_config(source: SourceRepo, commit: str, label: str) -> PivotConfig:
+    text = source.read_files(commit, [_CONFIG]).get(_CONFIG)
+    if text is None:
+        return PivotConfig()
+    return parse_config(text.decode("utf-8", "replace"), f"{_CONFIG} of {source.repo} at {label}")
+
+
+# -- update and status ------------------------------------------------------------------------
+
+
+def imports(project: Project, targets: Sequence[str] = ()) -> list[TrackedData]:
+    """The imports named by path or manifest (all of them if none); UsageError for a name
+    that is not an import."""
+    if not targets:
+        return [item for item in all_tracked(project.root) if item.source is not None]
+    found = []
+    for name in dict.fromkeys(targets):
+        item = select_tracked(project.root, name)
+        if item is None or item.source is None:
+            what = "tracked data, not an import" if item is not None else "not an import"
+            raise UsageError(f"'{name}' is {what}; `pivot import REPO PATH` imports data")
+        found.append(item)
+    return found
+
+
+def update(
+    project: Project,
+    targets: Sequence[str] = (),
+    *,
+    rev: str | None = None,
+    jobs: int = remotes.DEFAULT_JOBS,
+) -> list[ImportResult]:
+    """Move imports to what their revision (or ``rev``, which replaces it) names now."""
+    with ProjectRunLock(project.paths.run_lock, "update"):
+        selected = imports(project, targets)
+        if rev is not None and len(selected) != 1:
+            raise UsageError("--rev needs exactly one import to update; name it")
+        fetched: dict[str, SourceRepo] = {}
+        results = []
+        for item in selected:
+            assert item.source is not None
+            source = fetched.get(item.source.repo)
+            if source is None:
+                source = SourceRepo(project.root, item.source.repo)
+                source.fetch()
+                fetched[item.source.repo] = source
+            wanted = rev if rev is not None else item.source.rev
+            commit = source.resolve(wanted)
+            if commit == item.source.commit and wanted == item.source.rev:
+                results.append(_unchanged(item, item.source))
+                continue
+            results.append(
+                _bring(
+                    project,
+                    source,
+                    item.source.path,
+                    item.path,
+                    rev=wanted,
+                    remote=item.source.remote,
+                    previous=item.source.commit,
+                    jobs=jobs,
+                )
+            )
+        return results
+
+
+def _unchanged(item: TrackedData, source: ImportSource) -> ImportResult:
+    record = item.record
+    return ImportResult(
+        path=item.path,
+        manifest=item.manifest,
+        source=source,
+        previous=source.commit,
+        changed=False,
+        size=record.size,
+        files=None if record.files is None else len(record.files),
+        fetched=0,
+    )
+
+
+def import_status(project: Project, targets: Sequence[str] = ()) -> list[ImportStatus]:
+    """Each import against its source now: asks every source (a fetch into its mirror, with
+    a time limit); an unreachable source is a row, not an error."""
+    rows = []
+    sources: dict[str, SourceRepo | str] = {}
+    for item in imports(project, targets):
+        assert item.source is not None
+        imported = item.source
+        source = sources.get(imported.repo)
+        if source is None:
+            source = SourceRepo(project.root, imported.repo)
+            try:
+                source.fetch()
+            except PivotError as exc:
+                source = str(exc)
+            sources[imported.repo] = source
+        base = (item.path, item.manifest, imported.repo, imported.asked, imported.commit)
+        if isinstance(source, str):
+            rows.append(ImportStatus(*base, None, "unreachable", source))
+            continue
+        try:
+            latest = source.resolve(imported.rev)
+        except PivotError as exc:
+            rows.append(ImportStatus(*base, None, "unreachable", str(exc)))
+            continue
+        status = "current" if latest == imported.commit else "behind"
+        rows.append(ImportStatus(*base, latest, status))
+    return rows
