@@ -26,6 +26,8 @@ PivotError                      exit 1 unless a subclass says otherwise
 │   ├── BlobCorruptError        bytes whose xxhash64 is not the name they are stored under
 │   └── BlobMissingError        the remote has no blob of this hash
 ├── DataDiffError               exit 2: a data file that cannot be compared
+├── ServeError                  the control socket cannot be served (live server there, unsafe folder)
+├── RpcError                    a control-socket request the server answers with a JSON-RPC error
 └── GateClosed                  internal: the TUI's engine gate turned a waiting worker away
 ```
 
@@ -160,6 +162,21 @@ class DataDiffError(PivotError):
     """A data file cannot be read or compared."""
 
     exit_code = 2
+
+
+class ServeError(PivotError):
+    """``pivot serve`` cannot listen: a live server already holds the socket, the path is not
+    a socket, or its folder is not the user's own."""
+
+
+class RpcError(PivotError):
+    """A control-socket request the server refuses; ``code`` is the JSON-RPC error code sent
+    back (docs/events.md lists them). Never leaves the server: it becomes an error response."""
+
+    def __init__(self, code: int, message: str, data: object = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.data = data
 
 
 class GateClosed(PivotError):

@@ -457,7 +457,7 @@ def _evaluated_status_rows(
     leaves the fast path's record behind."""
     from pivot.core.run import fast_path
     from pivot.core.run.engine import Engine
-    from pivot.core.run.planner import Action
+    from pivot.core.run.status import status_row
 
     engine = Engine(project)
     engine.recorder = fast_path.Recorder(project, fast_path.configured_executor(project.root))
@@ -468,18 +468,5 @@ def _evaluated_status_rows(
         from pivot.core.run.explain import explain as explain_stages
 
         explanations = {e.stage: e for e in explain_stages(engine, stages)}
-    rows = []
-    for decision in decisions:
-        state = {
-            Action.SKIP: "cached",
-            Action.RESTORE: "cached",
-            Action.RUN: "stale",
-            Action.ERROR: "error",
-        }[decision.action]
-        row = decision.to_dict()
-        row["status"] = state
-        row["warnings"] = list(decision.inputs.warnings) if decision.inputs is not None else []
-        if decision.stage in explanations:
-            row["explain"] = explanations[decision.stage].to_dict()
-        rows.append(row)
+    rows = [status_row(d, explanations.get(d.stage)) for d in decisions]
     return rows, list(explanations.values())
