@@ -26,9 +26,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pivot.core.serve._rpc as _rpc
+import pivot.core.serve._socket_file as _socket_file
 from pivot.core.run.engine import Engine
 from pivot.core.run.events import Event, StageLogPending
-from pivot.core.serve import _rpc, _socket_file
 from pivot.core.serve._engine_host import EngineHost
 from pivot.core.serve._event_log import DEFAULT_CAPACITY, EventLog
 from pivot.core.serve._methods import EngineMethods
@@ -62,11 +63,15 @@ class _Client:
             self.missed = [self.missed[0] if self.missed else seq, seq]
             self.dropped += 1
             return
+        self.flush_marker()
+        self._put(_rpc.notification(method, params))
+
+    def flush_marker(self) -> None:
+        """Tell the client which events it lost, once there is room again."""
         if self.dropped:
             marker = {"missed": self.dropped, "first": self.missed[0], "last": self.missed[1]}
             self.dropped, self.missed = 0, []
             self._put(_rpc.notification("events_dropped", marker))
-        self._put(_rpc.notification(method, params))
 
     def _put(self, message: dict[str, Any]) -> None:
         self.notes += 1
@@ -153,9 +158,23 @@ class ControlServer:
             await self._stop.wait()
         finally:
             server.close()
-            for client in list(self._clients):
-                client.writer.close()
             self._loop = None
+            await self._let_out(list(self._clients))
+
+    @staticmethod
+    async def _let_out(clients: list[_Client]) -> None:
+        """Shutting down: give each client what is queued for it (the last events of a
+        cancelled run), for a few seconds at most, then close."""
+        for client in clients:
+            client.subscribed = False
+        waits = [asyncio.ensure_future(client.outbox.join()) for client in clients]
+        if waits:
+            await asyncio.wait(waits, timeout=5)
+        for client in clients:
+            client.writer.close()
+        closing = [asyncio.ensure_future(client.writer.wait_closed()) for client in clients]
+        if closing:
+            await asyncio.wait(closing, timeout=5)
 
     def _append(self, event: dict[str, Any]) -> None:
         record = self.log.append(event)
@@ -212,6 +231,8 @@ class ControlServer:
             finally:
                 if is_note:
                     client.notes -= 1
+                    if client.notes < NOTIFICATION_LIMIT and not client.gone:
+                        client.flush_marker()
                 client.outbox.task_done()
 
     # -- requests --------------------------------------------------------------------------------
