@@ -30,6 +30,8 @@ PivotError                      exit 1 unless a subclass says otherwise
 ├── SourceRepoError             another repository (`pivot import`) cannot be read or reached
 ├── DataDiffError               exit 2: a data file that cannot be compared
 ├── ResourceError               exit 2: a stage asks for more of a resource than the run has
+├── ServeError                  the control socket cannot be served (live server there, unsafe folder)
+├── RpcError                    a control-socket request the server answers with a JSON-RPC error
 └── GateClosed                  internal: the TUI's engine gate turned a waiting worker away
 ```
 
@@ -185,6 +187,21 @@ class DataDiffError(PivotError):
     """A data file cannot be read or compared."""
 
     exit_code = 2
+
+
+class ServeError(PivotError):
+    """``pivot serve`` cannot listen: a live server already holds the socket, the path is not
+    a socket, or its folder is not the user's own."""
+
+
+class RpcError(PivotError):
+    """A control-socket request the server refuses; ``code`` is the JSON-RPC error code sent
+    back (docs/events.md lists them). Never leaves the server: it becomes an error response."""
+
+    def __init__(self, code: int, message: str, data: object = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.data = data
 
 
 class GateClosed(PivotError):

@@ -104,3 +104,136 @@ def make_project(root: Path) -> TempProject:
     project.git("init", "-q")
     project.pivot("init")
     return project
+
+
+class RpcClient:
+    """A control-socket client as an editor would write one: a socket, JSON lines.
+
+    Notifications that arrive while waiting for a reply are kept for :meth:`next_event`.
+    Every read has a generous socket timeout, so a server that stops answering fails the
+    test instead of hanging it.
+    """
+
+    def __init__(self, path: Path, timeout: float = 120) -> None:
+        import socket
+
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(str(path))
+        self.file = self.sock.makefile("rwb")
+        self.notes: list[dict[str, Any]] = []
+        self._next_id = 0
+
+    def send_raw(self, data: bytes) -> None:
+        self.file.write(data)
+        self.file.flush()
+
+    def read(self) -> dict[str, Any]:
+        line = self.file.readline()
+        if not line:
+            raise AssertionError("the server closed the connection")
+        message: dict[str, Any] = json.loads(line)
+        return message
+
+    def reply(self) -> dict[str, Any]:
+        """The next message that is not a notification."""
+        while True:
+            message = self.read()
+            if "method" in message:
+                self.notes.append(message)
+            else:
+                return message
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        """The whole reply to one request (``result`` or ``error``)."""
+        self._next_id += 1
+        request = {"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params}
+        self.send_raw((json.dumps(request) + "\n").encode())
+        reply = self.reply()
+        assert reply["id"] == self._next_id, reply
+        return reply
+
+    def result(self, method: str, **params: Any) -> Any:
+        reply = self.call(method, **params)
+        assert "result" in reply, f"{method} failed: {reply}"
+        return reply["result"]
+
+    def error_code(self, method: str, **params: Any) -> int:
+        reply = self.call(method, **params)
+        assert "error" in reply, f"{method} should have failed: {reply}"
+        code: int = reply["error"]["code"]
+        return code
+
+    def next_note(self) -> dict[str, Any]:
+        if self.notes:
+            return self.notes.pop(0)
+        message = self.read()
+        assert "method" in message, f"expected a notification, got {message}"
+        return message
+
+    def next_event(self, event: str, **fields: Any) -> dict[str, Any]:
+        """Read pushed events until one of type ``event`` (with these field values)."""
+        while True:
+            note = self.next_note()
+            params: dict[str, Any] = note["params"]
+            matches = all(params.get(k) == v for k, v in fields.items())
+            if note["method"] == "event" and params["event"] == event and matches:
+                return params
+
+    def events_until(self, event: str, **fields: Any) -> list[dict[str, Any]]:
+        """Every pushed event up to and including the first matching one."""
+        seen: list[dict[str, Any]] = []
+        while True:
+            note = self.next_note()
+            if note["method"] != "event":
+                continue
+            seen.append(note["params"])
+            params = note["params"]
+            if params["event"] == event and all(params.get(k) == v for k, v in fields.items()):
+                return seen
+
+    def close(self) -> None:
+        import contextlib
+
+        with contextlib.suppress(OSError):
+            self.file.close()
+        self.sock.close()
+
+
+class ServeProcess:
+    """`pivot serve` (or any serving command) as a subprocess, ready once it says so."""
+
+    def __init__(self, project: TempProject, *args: str, ready: str = "listening on") -> None:
+        self.project = project
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pivot", *args],
+            cwd=project.root,
+            env=pivot_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stderr is not None
+        first = self.proc.stderr.readline()
+        if ready not in first:
+            self.proc.kill()
+            _, rest = self.proc.communicate(timeout=60)
+            raise AssertionError(f"pivot {' '.join(args)} did not start: {first}{rest}")
+
+    def stop(self, sig: int | None = None) -> tuple[int, str]:
+        """Signal the server (SIGTERM by default); its exit code and the rest of stderr."""
+        import signal
+
+        self.proc.send_signal(signal.SIGTERM if sig is None else sig)
+        try:
+            _, err = self.proc.communicate(timeout=60)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode, err
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate(timeout=60)

@@ -17,7 +17,16 @@ from pivot.cli._context import CliContext
 from pivot.exceptions import PivotError
 
 COMMAND_GROUPS: dict[str, list[str]] = {
-    "Run the pipeline": ["run", "repro", "status", "explain", "commit", "checkout", "verify"],
+    "Run the pipeline": [
+        "run",
+        "repro",
+        "status",
+        "explain",
+        "commit",
+        "checkout",
+        "verify",
+        "serve",
+    ],
     "Inspect": ["list", "dag", "history", "show", "params", "metrics", "plots", "data"],
     "Share": ["track", "import", "update", "push", "pull", "fetch", "config"],
     "Project": ["init", "gc", "export", "import-dvc", "doctor", "completion"],
@@ -154,6 +163,7 @@ def _register() -> None:
         metrics_commands,
         project_commands,
         remote_commands,
+        serve_command,
     )
     from pivot.cli.data import data_group
 
@@ -164,6 +174,7 @@ def _register() -> None:
         *import_commands.COMMANDS,
         *metrics_commands.COMMANDS,
         *project_commands.COMMANDS,
+        *serve_command.COMMANDS,
         data_group,
     ]:
         _add_global_options(command)

@@ -131,6 +131,18 @@ def _run_options(func: Any) -> Any:
             help="Keep running: re-run affected stages whenever files change.",
         ),
         click.option(
+            "--serve",
+            is_flag=True,
+            help="Watch: also serve the engine on a control socket (see `pivot serve`).",
+        ),
+        click.option(
+            "--socket",
+            "given_socket",
+            type=click.Path(dir_okay=False),
+            metavar="PATH",
+            help="With --serve: where to listen (default .pivot/serve.sock).",
+        ),
+        click.option(
             "--debounce",
             type=click.IntRange(min=0),
             help="Watch: milliseconds to gather a burst of changes (default 300, or watch.debounce_ms).",
@@ -187,6 +199,8 @@ def run(
     allow_uncached_incremental: bool,
     explain_first: bool,
     watch: bool,
+    serve: bool,
+    given_socket: str | None,
     debounce: int | None,
     executor: str | None,
     scheduler: str | None,
@@ -210,11 +224,16 @@ def run(
     """
     from pivot.core.run import fast_path
     from pivot.core.run.resources import parse_overrides
+    from pivot.exceptions import UsageError
     from pivot.sinks.console import ConsoleSink
 
     stages = _all_or_named(stages, all_stages)
     from pivot.sinks.jsonl import JsonLinesSink
 
+    if (serve or given_socket) and not watch:
+        raise UsageError("--serve and --socket go with --watch; use `pivot serve` to serve alone")
+    if given_socket and not serve:
+        raise UsageError("--socket needs --serve")
     project = cli.project()
     resources = parse_overrides(resource_limits)
     stages = _folder_scope(project, stages, all_stages)
@@ -252,7 +271,8 @@ def run(
         engine.cancel(signal.Signals(signum).name)
 
     if watch:
-        _watch(cli, engine, request, sink, debounce, quiet=as_json)
+        socket = (given_socket or "") if serve else None
+        _watch(cli, engine, request, sink, debounce, quiet=as_json, socket=socket)
         return
     if explain_first and not as_json:
         from pivot.core.run.explain import explain as explain_stages
@@ -273,8 +293,19 @@ def run(
 
 
 def _watch(
-    cli: CliContext, engine: Any, request: Any, sink: Any, debounce: int | None, *, quiet: bool
+    cli: CliContext,
+    engine: Any,
+    request: Any,
+    sink: Any,
+    debounce: int | None,
+    *,
+    quiet: bool,
+    socket: str | None,
 ) -> None:
+    """Watch until SIGINT/SIGTERM; with ``socket`` (``""``: the default path) also serve."""
+    import contextlib
+
+    from pivot.core.run.events import fan_out
     from pivot.core.run.watch import WatchSession
 
     if debounce is None:
@@ -284,7 +315,29 @@ def _watch(
         if not quiet:
             click.echo("Watching for changes (Ctrl-C to stop)…")
 
-    session = WatchSession(engine, request, sink, debounce_ms=debounce, on_cycle_end=cycle_done)
+    server = None
+    guards: dict[str, Any] = {}
+    if socket is not None:
+        from pivot.cli.serve_command import socket_path
+        from pivot.core.serve import ControlServer
+        from pivot.exceptions import PivotError
+
+        path = socket_path(engine.project, socket or None)
+        server = ControlServer(path, engine, watch=True)
+        # Loaded before anyone can ask: queries never load it beside the first watch cycle.
+        with contextlib.suppress(PivotError):
+            engine.load()
+        try:
+            server.start()
+        except PivotError:
+            engine.close()
+            raise
+        click.echo(f"pivot: serving on {path}", err=True)
+        sink = fan_out(sink, server.publish)
+        guards = {"cycle_guard": server.host.cycle, "load_guard": server.host.reloading}
+    session = WatchSession(
+        engine, request, sink, debounce_ms=debounce, on_cycle_end=cycle_done, **guards
+    )
 
     def on_signal(_signum: int, _frame: object) -> None:
         session.stop()
@@ -295,6 +348,8 @@ def _watch(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if server is not None:
+            server.close()
         engine.close()
     sys.exit(0)
 
@@ -551,7 +606,7 @@ def _evaluated_status_rows(
     leaves the fast path's record behind."""
     from pivot.core.run import fast_path
     from pivot.core.run.engine import Engine
-    from pivot.core.run.planner import Action
+    from pivot.core.run.status import status_row
 
     engine = Engine(project)
     engine.recorder = fast_path.Recorder(project, fast_path.configured_executor(project.root))
@@ -563,19 +618,7 @@ def _evaluated_status_rows(
         from pivot.core.run.explain import explain as explain_stages
 
         explanations = {e.stage: e for e in explain_stages(engine, stages)}
-    rows = []
-    for decision in decisions:
-        state = {
-            Action.SKIP: "cached",
-            Action.RESTORE: "cached",
-            Action.RUN: "stale",
-            Action.ERROR: "error",
-        }[decision.action]
-        row = decision.to_dict()
-        row["status"] = state
-        row["warnings"] = list(decision.inputs.warnings) if decision.inputs is not None else []
-        row["resources"] = dict(pipeline[decision.stage].resources)
-        if decision.stage in explanations:
-            row["explain"] = explanations[decision.stage].to_dict()
-        rows.append(row)
+    rows = [
+        status_row(d, explanations.get(d.stage), pipeline[d.stage].resources) for d in decisions
+    ]
     return rows, list(explanations.values())

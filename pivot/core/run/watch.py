@@ -84,6 +84,7 @@ class WatchSession:
         debounce_ms: int = DEFAULT_DEBOUNCE_MS,
         on_cycle_end: Callable[[RunSummary | None], None] | None = None,
         cycle_guard: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
+        load_guard: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
     ) -> None:
         self.engine = engine
         self.request = request
@@ -92,6 +93,8 @@ class WatchSession:
         self.on_cycle_end = on_cycle_end
         #: Held around each cycle: an app shares the engine between cycles (explain, status).
         self.cycle_guard = cycle_guard
+        #: Held around re-importing the pipeline: a server's queries must not use it meanwhile.
+        self.load_guard = load_guard
         self.root = engine.project.root
         self.ignore = IgnoreRules(self.root)
         self._stop = threading.Event()
@@ -256,7 +259,8 @@ class WatchSession:
                 reload, self._needs_reload = self._needs_reload or self._broken, False
             if reload:
                 try:
-                    self.engine.load(fresh=True)
+                    with self.load_guard():
+                        self.engine.load(fresh=True)
                 except PivotError as exc:
                     self.load_error = str(exc)
                     raise

@@ -99,6 +99,11 @@ class PivotPaths:
     def run_lock(self) -> Path:
         return self.pivot_dir / "run.lock"
 
+    @property
+    def serve_socket(self) -> Path:
+        """Where `pivot serve` listens by default (git never tracks a socket)."""
+        return self.pivot_dir / "serve.sock"
+
     def lock_file(self, stage: str) -> Path:
         return self.stages / f"{stage}{LOCK_SUFFIX}"
 
