@@ -50,6 +50,7 @@ from pivot.core.store.lock import OutRecord, StageLock
 from pivot.core.store.paths import confined_path, normalize_path
 from pivot.core.store.run_cache import entry_bytes, lock_key
 from pivot.core.store.run_lock import ProjectRunLock
+from pivot.core.store.sweep import sweep_leftovers
 from pivot.core.store.tracked import all_tracked, select_tracked
 from pivot.exceptions import (
     BlobCorruptError,
@@ -754,8 +755,16 @@ def pull(
     """
     if dry_run:
         return _pull(project, stages, remote=remote, jobs=jobs, dry_run=True, progress=progress)
-    with ProjectRunLock(project.paths.run_lock, "pull"):
-        return _pull(project, stages, remote=remote, jobs=jobs, dry_run=False, progress=progress)
+    with ProjectRunLock(project.paths.run_lock, "pull") as run_lock:
+        return _pull(
+            project,
+            stages,
+            remote=remote,
+            jobs=jobs,
+            dry_run=False,
+            progress=progress,
+            since=run_lock.acquired_at,
+        )
 
 
 def _pull(
@@ -766,8 +775,11 @@ def _pull(
     jobs: int,
     dry_run: bool,
     progress: ProgressCallback | None,
+    since: float | None = None,
 ) -> PullResult:
     locks = select_locks(project, stages)
+    if since is not None:  # holding the run lock: sweep what killed writers left
+        sweep_leftovers(project.paths, since, [out.path for lock in locks for out in lock.outs])
     hasher = ArtifactHasher(project.root, project.state)
     plan = _plan_restore(project, locks, hasher)
     needed: dict[str, BlobRef] = {}
