@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import json
 import random
+import re
 import sys
 import tempfile
 import time
@@ -125,13 +126,67 @@ def _workdir(path: str | None) -> Iterator[Path]:
         yield Path(tmp)
 
 
+_LOG_LINE = re.compile(
+    r"^\[(?P<index>\d+)\] (?P<start>\w+)/(?P<op>[\w-]+)/(?P<mutation>[\w+-]+)(?P<undo> \(undone\))? "
+    r"kill (?P<target>\w+) (?:on (?P<trigger>\w+)#\d+|@[\d.]+s) phase=(?P<phase>[\w-]+) .*"
+    r"tmp=(?P<tmp>[\d/]+) \([\d.]+s\) (?P<verdict>ok|CORRUPT (?P<problems>.*))$"
+)
+
+
+def report_from_log(path: Path) -> dict[str, Any]:
+    """A report made from a campaign's log lines, for a campaign stopped before its end
+    (the JSON report is written at the end): one line per finished trial."""
+    details = []
+    for line in path.read_text().splitlines():
+        match = _LOG_LINE.match(line)
+        if match is None:
+            continue
+        cache, locks, workspace, remote, downloads = (int(n) for n in match["tmp"].split("/"))
+        details.append(
+            {
+                "index": int(match["index"]),
+                "scenario": {
+                    "op": match["op"],
+                    "start": match["start"],
+                    "mutation": match["mutation"],
+                    "trigger": match["trigger"],
+                    "undo": bool(match["undo"]),
+                    "target": match["target"],
+                },
+                "phase": match["phase"],
+                "killed": match["phase"] not in ("exited-before-kill", "no-worker"),
+                "cache_temps": cache,
+                "lock_temps": locks,
+                "workspace_temps": [""] * workspace,
+                "remote_temps": remote,
+                "download_temps": downloads,
+                "orphans": [],
+                "problems": [match["problems"]] if match["problems"] else [],
+            }
+        )
+    table: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for trial in details:
+        table[trial["scenario"]["target"]][trial["phase"]] += 1
+    return {
+        "trials": len(details),
+        "killed": sum(1 for t in details if t["killed"]),
+        "corrupt": sum(1 for t in details if t["problems"]),
+        "by_target_phase": {t: dict(r) for t, r in table.items()},
+        "details": details,
+    }
+
+
 def merge_reports(paths: Sequence[str]) -> dict[str, Any]:
-    """One summary of several campaign reports (a long campaign is run in chunks)."""
+    """One summary of several campaign reports (a long campaign is run in chunks); a ``.log``
+    stands for the report of a campaign stopped early (see :func:`report_from_log`)."""
     merged: dict[str, Any] = {"reports": list(paths), "trials": 0, "killed": 0, "corrupt": 0}
     counters: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     table: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     for path in paths:
-        data = json.loads(Path(path).read_text())
+        if path.endswith(".log"):
+            data = report_from_log(Path(path))
+        else:
+            data = json.loads(Path(path).read_text())
         for key in ("trials", "killed", "corrupt"):
             merged[key] += data[key]
         for target, row in data["by_target_phase"].items():

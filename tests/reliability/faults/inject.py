@@ -30,6 +30,9 @@ from tests.reliability.faults.project import MUTATIONS
 
 #: Longest wait for a command to reach the point where the kill clock starts.
 ARM_TIMEOUT = 120.0
+#: Watch mode and the TUI never exit: a kill waiting for a temp file they did not write
+#: lands this long after the clock started (on the idle process).
+IDLE_AFTER = 20.0
 
 
 def _events(path: Path) -> list[dict[str, Any]]:
@@ -278,6 +281,8 @@ def inject(
                     victim = rng.choice(busy or workers) if (busy or workers) else None
                     break
                 to_skip -= len(hits)
+                if op.launch != "plain" and now > armed_at + IDLE_AFTER:
+                    break  # watch mode or the TUI wrote fewer such files and idles: kill it
                 continue
             if now >= armed_at + scenario.delay:
                 if scenario.target != "worker":
@@ -287,6 +292,8 @@ def inject(
                 if busy or workers:
                     victim = rng.choice(busy or workers)
                     break
+                if op.launch != "plain" and now > armed_at + scenario.delay + 3:
+                    break  # watch mode or the TUI, idle without workers: it will not exit
             time.sleep(0.01)
         start = armed_at if armed_at is not None else began
         killed_at = time.monotonic() - start
