@@ -180,10 +180,9 @@ def normalize_path(path: str | os.PathLike[str], root: Path) -> str:
         raise ProjectError(
             f"path {text!r} holds a control character (newline, tab, NUL...); rename it"
         )
-    candidate = Path(text)
-    if candidate.is_absolute():
+    if os.path.isabs(text):
         try:
-            text = candidate.relative_to(root).as_posix()
+            text = Path(text).relative_to(root).as_posix()
         except ValueError:
             raise ProjectError(
                 f"path '{path}' is outside the project {root}; use a path inside it"

@@ -24,7 +24,6 @@ from pivot.core.pipeline.fingerprint._walk_util import (
     _class_home,
     _Context,
     _Hint,
-    _package_of,
     unwrap,
 )
 
@@ -155,16 +154,7 @@ class ClassesPart(WalkerBase):
             return key
         info = parsed.statement_info(stmt)
         self._set(key, *self._keyed(parsed, key, rel, [stmt], "statement:" + info.digest))
-        context = _Context(
-            parsed,
-            rel,
-            modpath,
-            namespace,
-            {},
-            "",
-            {imp.name: imp for imp in info.imports},
-            _package_of(namespace),
-        )
+        context = _Context.of(parsed, rel, namespace, info.imports)
         self._resolve_info(context, info)
         return key
 
@@ -262,19 +252,7 @@ class ClassesPart(WalkerBase):
     ) -> None:
         info = parsed.class_info(node)
         self._set(key, *self._keyed(parsed, key, rel, [node], info.digest))
-        package = _package_of(namespace)
-        modpath = module_path(rel)
-        context = _Context(
-            parsed,
-            rel,
-            modpath,
-            namespace,
-            {},
-            "",
-            {i.name: i for i in info.imports},
-            package,
-            pkg_only,
-        )
+        context = _Context.of(parsed, rel, namespace, info.imports, pkg_only=pkg_only)
         self._resolve_info(context, info)
         groups: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
         for stmt in node.body:
@@ -288,15 +266,7 @@ class ClassesPart(WalkerBase):
             self._set(mkey, *self._keyed(parsed, mkey, rel, methods, payload))
             for method, item in zip(methods, infos, strict=True):
                 self._node_keys.setdefault((parsed.path, id(method)), mkey)
-                method_context = _Context(
-                    parsed,
-                    rel,
-                    modpath,
-                    namespace,
-                    {},
-                    "",
-                    {i.name: i for i in item.imports},
-                    package,
-                    pkg_only,
+                method_context = _Context.of(
+                    parsed, rel, namespace, item.imports, pkg_only=pkg_only
                 )
                 self._resolve_info(method_context, item)

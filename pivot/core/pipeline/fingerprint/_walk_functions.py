@@ -22,7 +22,6 @@ from pivot.core.pipeline.fingerprint._walk_util import (
     _Context,
     _Hint,
     _module_name,
-    _package_of,
     _wrapped,
 )
 
@@ -175,15 +174,13 @@ class FunctionsPart(WalkerBase):
         def task() -> None:
             info = parsed.function_info(node, annotations=key.startswith("self:"))
             self._set(key, *self._keyed(parsed, key, rel, [node], info.digest))
-            context = _Context(
+            context = _Context.of(
                 parsed,
                 rel,
-                module_path(rel),
                 namespace,
-                closure,
-                closure_label,
-                {imp.name: imp for imp in info.imports},
-                _package_of(namespace),
+                info.imports,
+                closure=closure,
+                closure_label=closure_label,
             )
             self._resolve_info(context, info)
 

@@ -63,16 +63,7 @@ class NamesPart(WalkerBase):
         def task() -> None:
             info = parsed.module_info()
             self._set(key, *self._keyed(parsed, key, rel, [parsed.tree], info.digest))
-            context = _Context(
-                parsed,
-                rel,
-                module_path(rel),
-                namespace,
-                {},
-                "",
-                {i.name: i for i in info.imports},
-                _package_of(namespace),
-            )
+            context = _Context.of(parsed, rel, namespace, info.imports)
             self._resolve_info(context, info)
 
         self._queue.append(task)

@@ -11,9 +11,10 @@ import importlib.util
 import re
 import sys
 import types
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pivot.core.pipeline.fingerprint._classify import module_path
 from pivot.core.pipeline.fingerprint._model import (
     SourceRecord,
 )
@@ -94,6 +95,32 @@ class _Context:
     package: str | None
     #: Resolving references of Pivot's own code: only third-party versions are recorded.
     pkg_only: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        parsed: ParsedFile,
+        rel: str,
+        namespace: Mapping[str, object],
+        imports: Iterable[LocalImport],
+        *,
+        closure: Mapping[str, object] | None = None,
+        closure_label: str = "",
+        pkg_only: bool = False,
+    ) -> _Context:
+        """The context of one definition or statement of the module ``namespace`` belongs to
+        (its module path and package follow from ``rel`` and ``namespace``)."""
+        return cls(
+            parsed,
+            rel,
+            module_path(rel),
+            namespace,
+            closure or {},
+            closure_label,
+            {imp.name: imp for imp in imports},
+            _package_of(namespace),
+            pkg_only,
+        )
 
 
 def _package_of(namespace: Mapping[str, object]) -> str | None:

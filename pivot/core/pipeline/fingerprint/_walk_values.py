@@ -11,7 +11,6 @@ import types
 
 from pivot.core.pipeline.fingerprint._classify import (
     Kind,
-    module_path,
 )
 from pivot.core.pipeline.fingerprint._model import (
     SourceRecord,
@@ -165,16 +164,7 @@ class ValuesPart(WalkerBase):
                 self._set(
                     key, *self._keyed(parsed, key, hint.rel, [stmt], "statement:" + info.digest)
                 )
-                context = _Context(
-                    parsed,
-                    hint.rel,
-                    module_path(hint.rel),
-                    hint.namespace,
-                    {},
-                    "",
-                    {imp.name: imp for imp in info.imports},
-                    hint.package,
-                )
+                context = _Context.of(parsed, hint.rel, hint.namespace, info.imports)
                 self._resolve_info(context, info)
             return f"<{label} instance>"
         kind, _ = self._class_kind(cls)
