@@ -45,6 +45,7 @@ from pivot.core.remote._location import RemoteLocation, resolve_remote
 from pivot.core.remote._progress import Direction, ProgressCallback, ProgressTracker
 from pivot.core.remote._store import BlobStore, open_store
 from pivot.core.store.artifacts import ArtifactHasher
+from pivot.core.store.atomic import TMP_MARK
 from pivot.core.store.hashing import copy_hashing, walk_files
 from pivot.core.store.lock import OutRecord, StageLock
 from pivot.core.store.paths import confined_path, normalize_path
@@ -635,7 +636,9 @@ def _fetch(
         gone: list[str] = []
 
         def download(ref: BlobRef) -> None:
-            tmp = tmp_dir / f"{ref.hash}.{secrets.token_hex(4)}"
+            # Named as a temp file with its writer's pid: the run lock's sweep removes it
+            # once this process is gone (pivot.core.store.sweep).
+            tmp = tmp_dir / f"{ref.hash}{TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}"
             try:
                 store.download(ref.hash, ref.size, tmp, tracker.add_bytes)
                 os.chmod(tmp, _READ_ONLY)

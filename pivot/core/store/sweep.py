@@ -2,7 +2,8 @@
 
 Every write is temp-file-then-rename (:mod:`pivot.core.store.atomic`), so a SIGKILLed command
 can leave ``.NAME.pivot-tmp-PID-RANDOM`` files: in the cache, among the lock files, beside
-outputs and inside folder outputs. Nothing reads them, but a killed 6 MB blob write leaves
+outputs and inside folder outputs, and downloads (``HASH.pivot-tmp-PID-RANDOM``) in
+``.pivot/tmp/remote/``. Nothing reads them, but a killed 6 MB blob write leaves
 6 MB. Commands that hold the project's run lock (``run`` and every watch cycle, ``commit``,
 ``checkout``, ``pull``, ``track``, ``gc``) call :func:`sweep_leftovers` right after taking
 it.
@@ -20,8 +21,8 @@ A temp file is removed only when all of these hold:
 The pid is checked on this machine: a writer in another pid namespace sharing the project
 (a container with the same volume) looks dead. Run such writers under one namespace.
 
-Cost: one listing per cache shard, the lock folder, and each folder that holds an output
-(a folder output is walked); no other part of the workspace is read. A run the no-op fast
+Cost: one listing per cache shard, the download folder, the lock folder, and each folder
+that holds an output (a folder output is walked); no other part of the workspace is read. A run the no-op fast
 path answers (:mod:`pivot.core.run.fast_path`) does not sweep.
 """
 
@@ -99,6 +100,7 @@ def _folders(paths: PivotPaths, outputs: Iterable[str]) -> dict[Path, None]:
     for store in (paths.cache / "files", paths.run_cache):
         folders.update(dict.fromkeys(_shards(store)))
     folders.update(dict.fromkeys(_tree(paths.bytecode)))
+    folders[paths.tmp / "remote"] = None  # downloads of fetch and pull
     folders[paths.stages] = None
     for rel in outputs:
         target = paths.root / rel

@@ -68,6 +68,7 @@ def _places(project: TempProject) -> dict[str, Path]:
         "run cache": pivot_dir / "cache" / "runs" / "cd",
         "bytecode": pivot_dir / "cache" / "bytecode",
         "locks": pivot_dir / "stages",
+        "downloads": pivot_dir / "tmp" / "remote",
         "beside an output": project.root / "out",
         "inside a folder output": project.root / "out" / "parts" / "sub",
     }

@@ -152,6 +152,12 @@ def missing_from(files: Path, locks: dict[str, dict[str, Any]], label: str) -> l
     return problems
 
 
+def download_temps(root: Path) -> int:
+    """Downloads a killed fetch or pull left in ``.pivot/tmp/remote/``."""
+    folder = root / ".pivot" / "tmp" / "remote"
+    return len(list(folder.iterdir())) if folder.is_dir() else 0
+
+
 def lock_temps(root: Path) -> int:
     stages = root / ".pivot" / "stages"
     return len(list(stages.glob(f"*{TMP_MARK}*"))) if stages.is_dir() else 0

@@ -10,7 +10,12 @@ import time
 from pathlib import Path
 
 from tests.reliability.faults.bench import Bench, Scenario, Trial
-from tests.reliability.faults.checks import check_remote, missing_from, read_locks
+from tests.reliability.faults.checks import (
+    check_remote,
+    download_temps,
+    missing_from,
+    read_locks,
+)
 from tests.reliability.faults.inject import check_orphans, inject
 from tests.reliability.faults.ops import RUN
 from tests.reliability.faults.project import (
@@ -99,8 +104,7 @@ def pull_trial(bench: Bench, index: int, scenario: Scenario, rng: random.Random)
         bench.observed(scenario, trial.command_seconds)
     check_orphans(started, trial)
     check_after_kill(root, trial, clone=True)
-    downloads = root / ".pivot" / "tmp" / "remote"
-    trial.download_temps = len(list(downloads.iterdir())) if downloads.is_dir() else 0
+    trial.download_temps = download_temps(root)
     problems, _ = check_remote(bench.origin)
     trial.problems += problems
     command = scenario.op

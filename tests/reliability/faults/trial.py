@@ -13,6 +13,7 @@ from tests.reliability.faults.checks import (
     check_lock_blobs,
     check_status,
     check_verify,
+    download_temps,
     lock_temps,
     read_locks,
     workspace_temps,
@@ -57,10 +58,11 @@ def check_no_temps(root: Path, problems: list[str], after: str) -> None:
     _, cache = check_cache(root)
     left = workspace_temps(root)
     locks = lock_temps(root)
-    if cache or left or locks:
+    downloads = download_temps(root)
+    if cache or left or locks or downloads:
         problems.append(
             f"leftovers: after {after}, {cache} temp file(s) in the cache, {locks} among the "
-            f"locks, {len(left)} in the workspace {left[:3]}"
+            f"locks, {downloads} downloads, {len(left)} in the workspace {left[:3]}"
         )
 
 
