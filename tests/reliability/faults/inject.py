@@ -209,7 +209,15 @@ class TuiLaunch(Launch):
         return []
 
     def quit(self, proc: subprocess.Popen[bytes]) -> None:
+        """`q`; when a run is still going, the app asks first: `y` cancels it and quits."""
         os.write(self.master, b"q")
+        end = time.monotonic() + 5
+        while proc.poll() is None and time.monotonic() < end:
+            self.drain()
+            if b"Cancel the run and quit" in self.screen[-20000:]:
+                os.write(self.master, b"y")
+                return
+            time.sleep(0.05)
 
     def close(self) -> None:
         if self.master >= 0:
