@@ -150,12 +150,14 @@ def gc(
     from pivot.core.config import load_config
     from pivot.core.store.gc import keep_set, sweep_local
     from pivot.core.store.run_lock import ProjectRunLock
+    from pivot.core.store.sweep import sweep_leftovers
     from pivot.render.counts import plural
     from pivot.render.sizes import human_size
 
     project = cli.project()
     commits = keep_commits or load_config(project.root).gc.keep_commits
-    with ProjectRunLock(project.paths.run_lock, "gc"):
+    with ProjectRunLock(project.paths.run_lock, "gc") as run_lock:
+        sweep_leftovers(project.paths, run_lock.acquired_at)
         keep = keep_set(project, commits)
         local = sweep_local(project, keep, dry_run=dry_run)
         remote_result = None

@@ -191,3 +191,44 @@ def test_unreachable_scheduler_is_one_line(project: TempProject) -> None:
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: cannot reach the Dask scheduler")
+
+
+APPENDER = """
+import os, pathlib
+from typing import Annotated
+import pivot
+from pivot import loaders
+
+def journal(
+    log: Annotated[pathlib.Path, pivot.IncrementalOut("journal.txt", loaders.PathOnly())],
+) -> None:
+    with log.open("a") as handle:
+        handle.write("entry\\n")
+    marker = pathlib.Path("died-once")
+    if not marker.exists():
+        marker.write_text("")
+        os._exit(3)
+
+pivot.Pipeline("p").register(journal)
+"""
+
+
+def test_a_lost_dask_worker_is_not_retried_onto_its_own_append(project: TempProject) -> None:
+    """Found by the fault-injection campaign: with Dask's default `allowed-failures` (3), a
+    stage whose worker died after appending to its incremental output was re-run on top of
+    that append, and the doubled history was committed. The LocalCluster Pivot starts does
+    not retry: the stage fails and nothing of it is committed."""
+    project.write("pipeline.py", APPENDER)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pivot", "--no-tui", "run", "--json", "--executor", "dask"],
+        cwd=project.root,
+        env=pivot_env(),  # Dask's own default of allowed-failures, not the tests' 0
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    events = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    finished = [e for e in events if e["event"] == "stage_finished"]
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert [e["status"] for e in finished] == ["failed"]
+    assert not (project.root / ".pivot/stages/journal.lock").exists()

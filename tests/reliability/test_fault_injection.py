@@ -1,8 +1,9 @@
 """SIGKILL at random moments never corrupts the cache, a lock file or a workspace output.
 
-The campaign itself lives in ``fault_injection.py`` (run it with ``--trials 200`` on demand);
-CI runs a few trials. Raise the count with ``PIVOT_FAULT_TRIALS``, change the draw with
-``PIVOT_FAULT_SEED``. Below it, focused regression tests for what the campaign found.
+The campaign itself lives in ``fault_injection.py`` (run it with ``--trials 100`` per
+operation on demand); CI runs one trial of each kind of command. Raise the count with
+``PIVOT_FAULT_TRIALS``, change the draw with ``PIVOT_FAULT_SEED``. Below it, focused
+regression tests for what the campaign found.
 """
 
 from __future__ import annotations
@@ -23,14 +24,23 @@ from tests.reliability import fault_injection as fi
 pytestmark = pytest.mark.slow
 
 
+#: One trial of each kind in CI: push and pull with a folder remote, a watch cycle, the TUI,
+#: the Dask executor; `PIVOT_FAULT_TRIALS=8` adds a run, fetch and checkout (kills of runs
+#: also have the regression tests below; fetch shares pull's download path).
+CI_OPS = ("push", "pull", "watch", "tui", "dask", "run-j2", "fetch", "checkout")
+
+
 def test_random_sigkills_leave_nothing_corrupt(tmp_path: Path) -> None:
-    trials = int(os.environ.get("PIVOT_FAULT_TRIALS", "6"))
+    trials = int(os.environ.get("PIVOT_FAULT_TRIALS", "5"))
     seed = int(os.environ.get("PIVOT_FAULT_SEED", "2024"))
     lines: list[str] = []
     campaign = fi.run_campaign(
         tmp_path,
         trials=trials,
         seed=seed,
+        ops=CI_OPS,
+        round_robin=True,
+        remote_mb=4,
         # One edit, no cold start and no undo keep the clean reference runs to two; the
         # on-demand campaign draws from all of them.
         mutations=("seed",),

@@ -45,11 +45,13 @@ from pivot.core.remote._location import RemoteLocation, resolve_remote
 from pivot.core.remote._progress import Direction, ProgressCallback, ProgressTracker
 from pivot.core.remote._store import BlobStore, open_store
 from pivot.core.store.artifacts import ArtifactHasher
+from pivot.core.store.atomic import TMP_MARK
 from pivot.core.store.hashing import copy_hashing, walk_files
 from pivot.core.store.lock import OutRecord, StageLock
 from pivot.core.store.paths import confined_path, normalize_path
 from pivot.core.store.run_cache import entry_bytes, lock_key
 from pivot.core.store.run_lock import ProjectRunLock
+from pivot.core.store.sweep import sweep_leftovers
 from pivot.core.store.tracked import all_tracked, select_tracked
 from pivot.exceptions import (
     BlobCorruptError,
@@ -679,7 +681,9 @@ def _fetch(
         gone: list[str] = []
 
         def download(ref: BlobRef) -> None:
-            tmp = tmp_dir / f"{ref.hash}.{secrets.token_hex(4)}"
+            # Named as a temp file with its writer's pid: the run lock's sweep removes it
+            # once this process is gone (pivot.core.store.sweep).
+            tmp = tmp_dir / f"{ref.hash}{TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}"
             try:
                 store.download(ref.hash, ref.size, tmp, tracker.add_bytes)
                 os.chmod(tmp, _READ_ONLY)
@@ -801,8 +805,16 @@ def pull(
     """
     if dry_run:
         return _pull(project, stages, remote=remote, jobs=jobs, dry_run=True, progress=progress)
-    with ProjectRunLock(project.paths.run_lock, "pull"):
-        return _pull(project, stages, remote=remote, jobs=jobs, dry_run=False, progress=progress)
+    with ProjectRunLock(project.paths.run_lock, "pull") as run_lock:
+        return _pull(
+            project,
+            stages,
+            remote=remote,
+            jobs=jobs,
+            dry_run=False,
+            progress=progress,
+            since=run_lock.acquired_at,
+        )
 
 
 def _pull(
@@ -813,8 +825,11 @@ def _pull(
     jobs: int,
     dry_run: bool,
     progress: ProgressCallback | None,
+    since: float | None = None,
 ) -> PullResult:
     locks = select_locks(project, stages)
+    if since is not None:  # holding the run lock: sweep what killed writers left
+        sweep_leftovers(project.paths, since, [out.path for lock in locks for out in lock.outs])
     hasher = ArtifactHasher(project.root, project.state)
     plan = _plan_restore(project, locks, hasher)
     needed: dict[str, BlobRef] = {}

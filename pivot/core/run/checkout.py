@@ -13,6 +13,7 @@ from pivot.core.store.cache import Cache
 from pivot.core.store.lock import OutRecord
 from pivot.core.store.paths import confined_path, is_within, normalize_path
 from pivot.core.store.run_lock import ProjectRunLock
+from pivot.core.store.sweep import sweep_leftovers
 from pivot.core.store.tracked import MANIFEST_SUFFIX, all_tracked
 from pivot.exceptions import CacheError, UsageError
 
@@ -89,8 +90,8 @@ def checkout(
 ) -> list[CheckoutResult]:
     """Restore outputs, holding the project's run lock: a run writing the same outputs at the
     same time makes this stop with one line (RunInProgressError) instead of interleaving."""
-    with ProjectRunLock(project.paths.run_lock, "checkout"):
-        return _checkout(project, targets, force=force)
+    with ProjectRunLock(project.paths.run_lock, "checkout") as run_lock:
+        return _checkout(project, targets, force=force, since=run_lock.acquired_at)
 
 
 def _confine(project: Project, record: OutRecord) -> None:
@@ -100,10 +101,14 @@ def _confine(project: Project, record: OutRecord) -> None:
         confined_path(project.root, f"{record.path}/{entry.path}")
 
 
-def _checkout(project: Project, targets: tuple[str, ...], *, force: bool) -> list[CheckoutResult]:
+def _checkout(
+    project: Project, targets: tuple[str, ...], *, force: bool, since: float
+) -> list[CheckoutResult]:
     hasher = ArtifactHasher(project.root, project.state)
     results: list[CheckoutResult] = []
-    for record in _records(project, targets):
+    records = _records(project, targets)
+    sweep_leftovers(project.paths, since, [record.path for record in records])
+    for record in records:
         current = hasher.hash_path(record.path)
         if current is not None and current.hash == record.hash:
             results.append(CheckoutResult(record.path, "unchanged"))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from pivot.core.run.engine import Engine
+from pivot.core.run.engine import Engine, output_paths
 from pivot.core.store.lock import DepRecord, OutRecord, StageLock
 from pivot.core.store.run_lock import ProjectRunLock
+from pivot.core.store.sweep import sweep_leftovers
 from pivot.exceptions import CacheError, PivotError
 
 
@@ -22,7 +23,8 @@ def commit_stages(engine: Engine, targets: tuple[str, ...] = ()) -> list[CommitR
     planner = engine.planner()
     project = engine.project
     results: list[CommitResult] = []
-    with ProjectRunLock(project.paths.run_lock, "commit"):
+    with ProjectRunLock(project.paths.run_lock, "commit") as run_lock:
+        sweep_leftovers(project.paths, run_lock.acquired_at, output_paths(planner.pipeline))
         for name in names:
             spec = planner.pipeline[name]
             inputs = planner.inputs(name)

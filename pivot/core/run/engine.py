@@ -61,6 +61,7 @@ from pivot.core.store.atomic import is_temp_path, remove_path
 from pivot.core.store.links import unshare
 from pivot.core.store.lock import DepRecord, OutRecord, StageLock
 from pivot.core.store.run_lock import ProjectRunLock
+from pivot.core.store.sweep import sweep_leftovers
 from pivot.exceptions import CacheError, IncrementalStateError, PivotError, UsageError
 
 if TYPE_CHECKING:
@@ -118,6 +119,11 @@ def uncached_incremental_message(path: str) -> str:
         f"the previous version of incremental output '{path}' is not in the cache; "
         "`pivot pull` it, or pass --allow-uncached-incremental to start over"
     )
+
+
+def output_paths(pipeline: PipelineDefinition) -> list[str]:
+    """Every output path the pipeline declares (where a killed stage may leave temp files)."""
+    return [out.path for spec in pipeline.stages.values() for out in spec.outs]
 
 
 def change_records(decision: Decision) -> tuple[dict[str, Any], ...]:
@@ -260,6 +266,7 @@ class Engine:
                 if self._cancel_event.wait(0.2):
                     return RunSummary(run_id, {}, {}, 0.0, 130, self._cancel_reason)
         try:
+            sweep_leftovers(self.project.paths, lock.acquired_at, output_paths(pipeline))
             run = _Run(self, run_id, selected, request, emit, capacities)
             return run.execute()
         finally:

@@ -18,6 +18,7 @@ from pivot.core.store.atomic import write_text_atomic
 from pivot.core.store.lock import OutRecord
 from pivot.core.store.paths import is_within
 from pivot.core.store.run_lock import ProjectRunLock
+from pivot.core.store.sweep import sweep_leftovers
 from pivot.core.store.tracked import (
     MANIFEST_SUFFIX,
     TrackedData,
@@ -75,8 +76,9 @@ def track(project: Project, paths: Sequence[str]) -> list[TrackResult]:
 
     Every path is checked before anything is written, so one bad path changes nothing.
     """
-    with ProjectRunLock(project.paths.run_lock, "track"):
+    with ProjectRunLock(project.paths.run_lock, "track") as run_lock:
         targets = list(dict.fromkeys(paths))
+        sweep_leftovers(project.paths, run_lock.acquired_at, targets)
         for rel in targets:
             _check_trackable(project, rel)
         hasher = ArtifactHasher(project.root, project.state)

@@ -18,8 +18,11 @@ TMP_MARK = ".pivot-tmp-"
 
 
 def temp_path_for(target: Path) -> Path:
-    """A unique temporary path in ``target``'s folder that keeps its suffix (loaders care)."""
-    return target.with_name(f".{target.name}{TMP_MARK}{secrets.token_hex(4)}{target.suffix}")
+    """A unique temporary path in ``target``'s folder that keeps its suffix (loaders care):
+    ``.NAME.pivot-tmp-PID-RANDOM.SUFFIX``. The writer's pid tells a leftover of a killed
+    process from a file being written (see :mod:`pivot.core.store.sweep`)."""
+    token = f"{os.getpid()}-{secrets.token_hex(4)}"
+    return target.with_name(f".{target.name}{TMP_MARK}{token}{target.suffix}")
 
 
 def is_temp_path(path: Path) -> bool:

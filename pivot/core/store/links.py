@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Literal
 
+from pivot.core.store.atomic import temp_path_for
+
 __all__ = ["LINK_MODES", "LinkMode", "clone", "place", "unshare"]
 
 LinkMode = Literal["reflink", "hardlink", "copy"]
@@ -80,7 +82,7 @@ def unshare(path: Path) -> None:
         return
     if not path.is_file() or st.st_nlink < 2:
         return
-    tmp = path.with_name(f".{path.name}.pivot-tmp-unshare")
+    tmp = temp_path_for(path)
     shutil.copyfile(path, tmp)
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)

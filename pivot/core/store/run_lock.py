@@ -6,13 +6,15 @@ with a run. Commands that only read (``status``, ``push``, ``verify``) or only a
 blobs to the cache (``fetch``) do not take it.
 
 The kernel drops the lock when the holder dies, so a killed run never leaves it stale. The
-file holds the holder's pid and command, for the message the loser prints.
+file holds the holder's pid and command, for the message the loser prints. Whoever takes the
+lock sweeps the temp files killed writers left (:mod:`pivot.core.store.sweep`).
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import time
 from pathlib import Path
 
 from pivot.exceptions import RunInProgressError
@@ -23,6 +25,9 @@ class ProjectRunLock:
         self.path = path
         self.command = command
         self._fd: int | None = None
+        #: When the lock was taken (``time.time()``): temp files older than this that no live
+        #: process writes are leftovers of killed commands (see pivot.core.store.sweep).
+        self.acquired_at = 0.0
 
     def acquire(self, *, wait: bool = False) -> bool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -38,6 +43,7 @@ class ProjectRunLock:
         os.pwrite(fd, data, 0)
         os.ftruncate(fd, len(data))
         self._fd = fd
+        self.acquired_at = time.time()
         return True
 
     def holder(self) -> str:

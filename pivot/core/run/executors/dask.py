@@ -78,13 +78,20 @@ class DaskExecutor(Executor):
         self._cluster: Any = None
         try:
             if scheduler is None:
-                self._cluster = distributed.LocalCluster(
-                    n_workers=local_workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                    silence_logs=40,
-                )
+                import dask
+
+                # Dask re-runs a task whose worker died (3 times by default). A stage that
+                # appended to an incremental output before its worker died would append
+                # again on top of that, and the doubled history would be committed: a lost
+                # worker fails its stage instead, as with the local pool.
+                with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+                    self._cluster = distributed.LocalCluster(
+                        n_workers=local_workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                        silence_logs=40,
+                    )
                 self._client = distributed.Client(self._cluster)
             else:
                 self._client = distributed.Client(scheduler, timeout="10s")
