@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 
 #: One trial of each kind in CI: push and pull with a folder remote, a watch cycle, the TUI
-#: (~100 s for the file under load); `PIVOT_FAULT_TRIALS=8` adds Dask, a run, fetch and
+#: (54 s for the file at load average 4); `PIVOT_FAULT_TRIALS=8` adds Dask, a run, fetch and
 #: checkout (a lost Dask worker and killed runs also have regression tests; fetch shares
 #: pull's download path).
 CI_OPS = ("push", "pull", "watch", "tui", "dask", "run-j2", "fetch", "checkout")
