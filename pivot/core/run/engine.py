@@ -35,7 +35,7 @@ from pivot.core.pipeline.graph import (
 )
 from pivot.core.pipeline.selection import expand_targets
 from pivot.core.project import Project
-from pivot.core.run import history
+from pivot.core.run import fast_path, history
 from pivot.core.run.checkout import restore_record
 from pivot.core.run.events import (
     EventSink,
@@ -266,7 +266,10 @@ class Engine:
                 if self._cancel_event.wait(0.2):
                     return RunSummary(run_id, {}, {}, 0.0, 130, self._cancel_reason)
         try:
-            sweep_leftovers(self.project.paths, lock.acquired_at, output_paths(pipeline))
+            # not observed: the sweep lists output folders the run is about to change, and a
+            # listing noted now would keep this run from leaving a no-op record
+            with fast_path.observing(None):
+                sweep_leftovers(self.project.paths, lock.acquired_at, output_paths(pipeline))
             run = _Run(self, run_id, selected, request, emit, capacities)
             return run.execute()
         finally:
