@@ -25,19 +25,18 @@ by every thread; it is made on first use.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pivot.core.remote._location import AZURE_CONNECTION_STRING, RemoteLocation
 from pivot.core.remote._store import ByteCallback
-from pivot.core.remote._streams import HashingWriter, ProgressReader
-from pivot.core.store.hashing import hash_bytes, hash_file, is_digest
+from pivot.core.remote._streams import HashingWriter, ProgressReader, verified_source
+from pivot.core.store.hashing import is_digest
 from pivot.exceptions import (
     BlobCorruptError,
     BlobMissingError,
@@ -178,17 +177,8 @@ class AzureBlobStore:
         """Upload ``source`` as blob ``digest`` unless it is there; hashed first, so a corrupt
         local blob is never published (:class:`BlobCorruptError`). ``replace`` overwrites an
         object stored under the name (a repair: ``pivot push --force``)."""
-        size = source.stat().st_size
-        if size <= SINGLE_PUT:
-            data = source.read_bytes()
-            actual = hash_bytes(data)
-            handle: BinaryIO = io.BytesIO(data)
-        else:
-            actual = hash_file(source)
-            handle = open(source, "rb")  # noqa: SIM115 (closed below)
+        handle, size = verified_source(source, digest, SINGLE_PUT)
         with handle:
-            if actual != digest:
-                raise BlobCorruptError(f"local copy of blob {digest} hashes to {actual}")
             reader = ProgressReader(handle, on_bytes)
             with self._errors():
                 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError

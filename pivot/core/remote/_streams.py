@@ -8,11 +8,33 @@ to retry a chunk, and :class:`HashingWriter` hashes and counts what arrives.
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from typing import BinaryIO
 
 import xxhash
 
 from pivot.core.remote._store import ByteCallback
+from pivot.core.store.hashing import hash_bytes, hash_file
+from pivot.exceptions import BlobCorruptError
+
+
+def verified_source(source: Path, digest: str, in_memory_limit: int) -> tuple[BinaryIO, int]:
+    """``source`` opened for an upload as blob ``digest``, with its size, after checking that
+    its bytes hash to that name (:class:`BlobCorruptError` otherwise), so a corrupt local blob
+    is never published. Blobs up to ``in_memory_limit`` bytes are read once, into memory."""
+    size = source.stat().st_size
+    if size <= in_memory_limit:
+        data = source.read_bytes()
+        actual = hash_bytes(data)
+        handle: BinaryIO = io.BytesIO(data)
+    else:
+        actual = hash_file(source)
+        handle = open(source, "rb")  # noqa: SIM115 (the caller closes it)
+    if actual != digest:
+        handle.close()
+        raise BlobCorruptError(f"local copy of blob {digest} hashes to {actual}")
+    return handle, size
 
 
 class ProgressReader:
