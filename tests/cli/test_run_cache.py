@@ -8,6 +8,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import yaml
+
 from tests.helpers import TempProject, pivot_env
 
 PIPELINE = """
@@ -68,11 +70,19 @@ def test_reverting_a_param_after_two_runs_executes_nothing(project: TempProject)
     }
     assert json.loads(project.read("model.json")) == {"lr": 0.1}
     assert json.loads(project.read("metrics.json")) == {"score": 0.2}  # a Metric, too
-    # The locks are those of the first run, byte for byte: git sees no change.
-    assert {s: project.lock(s) for s in ("train", "evaluate")} == first_locks
+    # The locks are those of the first run plus one line saying where the outputs came from.
+    for stage, first in first_locks.items():
+        restored = yaml.safe_load(project.lock(stage))
+        assert restored.pop("origin") == "restored from an earlier run"
+        assert restored == yaml.safe_load(first)
+    assert "origin: restored from an earlier run\n" in project.read(".pivot/stages/train.lock")
     assert project.statuses() == {"train": "skipped", "evaluate": "skipped"}
     explained = project.pivot("explain", "train").stdout
     assert "up to date; restored from an earlier run by run " in explained
+    # Running it for real drops the line again.
+    assert _finished(project, "-f", "train")["train"][0] == "ran"
+    assert project.lock("train") == first_locks["train"]
+    assert "restored" not in project.pivot("explain", "train").stdout
 
 
 def test_forced_incremental_and_uncached_stages_are_not_restored(project: TempProject) -> None:

@@ -59,7 +59,7 @@ from pivot.core.run.resources import Capacities, Shortage, resolve_capacities, w
 from pivot.core.run.worker import StageOutcome, StageTask
 from pivot.core.store.atomic import is_temp_path, remove_path
 from pivot.core.store.links import unshare
-from pivot.core.store.lock import DepRecord, OutRecord, StageLock
+from pivot.core.store.lock import RESTORED, DepRecord, OutRecord, StageLock
 from pivot.core.store.run_lock import ProjectRunLock
 from pivot.core.store.sweep import sweep_leftovers
 from pivot.exceptions import CacheError, IncrementalStateError, PivotError, UsageError
@@ -755,7 +755,13 @@ class _Run:
                     self.planner.hasher.record(full / entry.path, entry.hash)
         self._write_lock(job.name, inputs, outcome.outs)
 
-    def _write_lock(self, name: str, inputs: StageInputs, outs: tuple[OutRecord, ...]) -> None:
+    def _write_lock(
+        self,
+        name: str,
+        inputs: StageInputs,
+        outs: tuple[OutRecord, ...],
+        origin: str | None = None,
+    ) -> None:
         """Write a stage's lock (last: the outputs are in place and cached), and remember the
         run in the run cache (best effort: an entry is only a shortcut for later)."""
         with contextlib.suppress(OSError):
@@ -770,6 +776,7 @@ class _Run:
                 if digest is not None
             ),
             outs=outs,
+            origin=origin,
         )
         self.project.locks.write(lock)
         with contextlib.suppress(OSError, PivotError):
@@ -805,7 +812,7 @@ class _Run:
             return
         if decision.earlier_run:
             assert decision.inputs is not None
-            self._write_lock(name, decision.inputs, decision.restore)
+            self._write_lock(name, decision.inputs, decision.restore, origin=RESTORED)
         self._finish(name, StageStatus.RESTORED, decision.reason, time.time() - started)
 
     def _cancel(self, pending: list[str]) -> None:

@@ -107,22 +107,27 @@ def explain(
 
 
 def _with_restores(engine: Engine, explanations: list[StageExplanation]) -> list[StageExplanation]:
-    """An up-to-date stage whose outputs the last run took from an earlier run says so: its
-    lock cannot (it is the same as if the stage had run), so run history tells."""
+    """An up-to-date stage whose lock says its outputs came from an earlier run says so, with
+    the run that restored them when run history still has it."""
     skipped = {e.stage for e in explanations if e.verdict == VERDICTS[Action.SKIP]}
-    if not skipped:
+    restored: set[str] = set()
+    for name in skipped:
+        lock = engine.project.locks.read(name)
+        if lock is not None and lock.origin == EARLIER_RUN:
+            restored.add(name)
+    if not restored:
         return explanations
     try:
-        last = history.last_results(engine.project, skipped)
+        last = history.last_results(engine.project, restored)
     except (PivotError, OSError):
-        return explanations
-    restored = {
-        name: entry["run_id"]
+        last = {}
+    by_run = {
+        name: f" by run {entry['run_id']}"
         for name, entry in last.items()
         if entry["reason"].startswith(EARLIER_RUN)
     }
     return [
-        dataclasses.replace(e, reason=f"{e.reason}; {EARLIER_RUN} by run {restored[e.stage]}")
+        dataclasses.replace(e, reason=f"{e.reason}; {EARLIER_RUN}{by_run.get(e.stage, '')}")
         if e.stage in restored
         else e
         for e in explanations

@@ -14,12 +14,12 @@ from pivot.core.pipeline.params import ParamsFiles, stage_values
 from pivot.core.project import Project
 from pivot.core.run.fast_path import UP_TO_DATE
 from pivot.core.store.artifacts import ArtifactHasher
-from pivot.core.store.lock import OutRecord, StageLock
+from pivot.core.store.lock import RESTORED, OutRecord, StageLock
 from pivot.core.store.run_cache import run_key
 from pivot.exceptions import StageDefinitionError
 
 #: How a decision (and the run's record of it) says the outputs came from the run cache.
-EARLIER_RUN = "restored from an earlier run"
+EARLIER_RUN = RESTORED
 
 
 class EarlierRuns(Protocol):

@@ -1,8 +1,9 @@
 """Per-stage lock files: ``.pivot/stages/<stage>.lock``.
 
 A lock records what a stage's last successful run consumed and produced: its code manifest,
-effective params, and the hashes of its deps and outs. It holds nothing about time or machine,
-so two identical runs anywhere write byte-identical locks (and git merges stay quiet).
+effective params, and the hashes of its deps and outs; when the outputs were restored from an
+earlier run instead (the run cache), its ``origin`` says so. It holds nothing about time or
+machine, so two identical runs anywhere write byte-identical locks (and git merges stay quiet).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from pivot.core.store.state import DB_LOCKS, StateDB, stat_key
 from pivot.exceptions import LockFileError
 
 SCHEMA = 1
+#: The ``origin`` of a lock whose outputs came from the run cache instead of running.
+RESTORED = "restored from an earlier run"
 
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 #: First path parts an output may never have: Pivot's own folder, and git's (a hook written
@@ -106,9 +109,12 @@ class StageLock:
     params: dict[str, Any]
     deps: tuple[DepRecord, ...]
     outs: tuple[OutRecord, ...]
+    #: How the outputs came to be, when the stage did not run: :data:`RESTORED` for outputs
+    #: taken from an earlier run on the same inputs (the run cache). None when it ran.
+    origin: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "schema": SCHEMA,
             "stage": self.stage,
             "code": {key: self.code[key] for key in sorted(self.code)},
@@ -118,6 +124,9 @@ class StageLock:
             ],
             "outs": [o.to_dict() for o in sorted(self.outs, key=lambda o: o.path)],
         }
+        if self.origin is not None:
+            data["origin"] = self.origin
+        return data
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "lock") -> StageLock:
@@ -135,6 +144,7 @@ class StageLock:
                     for d in data.get("deps") or []
                 ),
                 outs=tuple(OutRecord.from_dict(o) for o in data.get("outs") or []),
+                origin=None if data.get("origin") is None else str(data["origin"]),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise LockFileError(
