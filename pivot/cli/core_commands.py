@@ -428,6 +428,10 @@ def status(
     explanations: list[Any] = []
     if not explain and remote_name is None:
         rows = fast_path.status_rows(project, stages)
+        if rows is None:
+            from pivot.core.run import edit_path
+
+            rows = edit_path.status_rows(project, stages)
     if rows is None:
         rows, explanations = _evaluated_status_rows(project, stages, explain=explain)
     tracked: list[Any] = []

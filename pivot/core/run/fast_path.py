@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from pivot.core.store.artifacts import ArtifactHasher
     from pivot.core.store.lock import StageLock
 
-_VERSION = 2
+_VERSION = 3
 _KEY = b"up-to-date"
 #: Longer than a file-timestamp tick: a file modified this recently when the record is
 #: written could change again without its stat moving, so the record waits this long first.
@@ -182,6 +182,9 @@ class UpToDate:
     warnings: dict[str, tuple[str, ...]]  # stages whose code analysis warned
     #: The resources each stage declares (stages that declare none are left out).
     resources: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
+    #: Stage -> (absolute file, name) of its function, for stages whose body edits
+    #: :mod:`pivot.core.run.edit_path` can answer without importing the pipeline.
+    functions: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
 
     def is_current(self, environment: str) -> bool:
         if environment != self.environment:
@@ -223,6 +226,10 @@ class UpToDate:
                 "upstream": self.upstream,
                 "warnings": self.warnings,
                 "resources": self.resources,
+                "functions": {
+                    stage: [path[len(prefix) :] if path.startswith(prefix) else path, name]
+                    for stage, (path, name) in self.functions.items()
+                },
             },
             separators=(",", ":"),
         ).encode()
@@ -244,6 +251,10 @@ class UpToDate:
                 upstream={k: tuple(v) for k, v in raw["upstream"].items()},
                 warnings={k: tuple(v) for k, v in raw["warnings"].items()},
                 resources={k: dict(v) for k, v in raw["resources"].items()},
+                functions={
+                    stage: (os.path.join(root, path), str(name))
+                    for stage, (path, name) in raw["functions"].items()
+                },
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
@@ -363,6 +374,7 @@ class Recorder:
         verified = Observations(project.root)
         hasher = ArtifactHasher(project.root, project.state, observe=verified.record)
         covered: set[str] = set()
+        locks: dict[str, StageLock] = {}
         try:
             for name in graph.order:
                 lock_file = str(project.paths.lock_file(name))
@@ -372,6 +384,7 @@ class Recorder:
                 if lock is None or not _matches_lock(lock, spec, hasher):
                     self.forget()
                     return False
+                locks[name] = lock
                 covered.update(str(project.root / path) for path in spec.dep_paths)
                 covered.update(str(project.root / out.path) for out in spec.outs)
         except (PivotError, OSError):
@@ -389,6 +402,9 @@ class Recorder:
         if stats is None:
             self.forget()
             return False
+        from pivot.core.run import edit_path
+
+        edit_path.remember_shapes(project, stats)
         record = UpToDate(
             environment=self.environment,
             executor=self.executor,
@@ -401,6 +417,7 @@ class Recorder:
                 for name in graph.order
                 if pipeline[name].resources
             },
+            functions=edit_path.stage_functions(project, pipeline, locks),
         )
         save(project.state, project.root, record)
         return True

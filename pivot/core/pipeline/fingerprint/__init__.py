@@ -27,22 +27,36 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pivot.core.pipeline.fingerprint._cache import fingerprint_cache_entry, load_cached_fingerprint
-from pivot.core.pipeline.fingerprint._classify import project_files
+from pivot.core.pipeline.fingerprint._classify import module_path, project_files
+from pivot.core.pipeline.fingerprint._edits import (
+    BodyEdits,
+    FileShape,
+    body_edit_hash,
+    edited_bodies,
+    file_shape,
+)
 from pivot.core.pipeline.fingerprint._model import CodeFingerprint, FileStat, SourceRecord
 from pivot.core.pipeline.fingerprint._store import SourceStore, code_diff
 from pivot.core.pipeline.fingerprint._walk import Walker, unwrap
 from pivot.exceptions import FingerprintError
 
 __all__ = [
+    "BodyEdits",
     "CodeFingerprint",
+    "FileShape",
     "FileStat",
     "FingerprintError",
     "SourceRecord",
     "SourceStore",
+    "body_edit_hash",
     "code_diff",
+    "edited_bodies",
+    "file_shape",
     "fingerprint_cache_entry",
     "fingerprint_stage",
     "load_cached_fingerprint",
+    "module_path",
+    "unwrap",
 ]
 
 

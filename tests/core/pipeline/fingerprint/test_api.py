@@ -27,7 +27,6 @@ def test_all_lists_exactly_the_public_names() -> None:
         "Sequence",
         "Path",
         "Walker",
-        "unwrap",
         "project_files",
     }
     assert set(fingerprint.__all__) == public - modules - imported_helpers
