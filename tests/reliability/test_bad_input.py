@@ -238,6 +238,10 @@ BAD_LOCKS: list[tuple[str, Callable[[str], bytes], str]] = [
 ]
 
 
+#: The last line of a lock whose outputs were restored from an earlier run.
+RESTORED_LINE = b"origin: restored from an earlier run\n"
+
+
 def warning_line(proc: subprocess.CompletedProcess[str]) -> str:
     """The single line on stderr, which must start with ``warning:`` (no traceback)."""
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
@@ -255,7 +259,7 @@ def test_malformed_lock_is_a_warning_and_the_stage_re_runs(
 ) -> None:
     """A lock is only a record: one that cannot be read is one warning naming the file, and
     its stage is treated as never run (here restored from the run cache, which writes the
-    same lock back). Nothing it names is trusted: no path in it is ever written."""
+    same lock back, saying so in its last line). Nothing it names is trusted: no path in it is ever written."""
     lock = shared.root / ".pivot" / "stages" / "make.lock"
     good = lock.read_bytes()
     bad = mutate(lock.read_text() + "\n\n\n")  # the blank lines mark the end for _cut
@@ -269,7 +273,7 @@ def test_malformed_lock_is_a_warning_and_the_stage_re_runs(
             assert snapshot(shared.root) == before  # status writes nothing
 
             warning_line(shared.pivot("--no-tui", "run"))
-            assert lock.read_bytes() == good
+            assert lock.read_bytes() == good + RESTORED_LINE
             assert shared.read("data/a.txt") == A_TEXT
     finally:
         shared.write("data/a.txt", A_TEXT)
@@ -284,7 +288,8 @@ def test_a_merge_conflict_in_a_lock_is_named_as_one(two: TempProject) -> None:
     lock.write_text(f"<<<<<<< HEAD\n{good}=======\n{good.replace('make', 'make')}>>>>>>> b\n")
     line = warning_line(two.pivot("--no-tui", "run"))
     assert line == f"warning: merge conflict in {lock}: the stage will re-run"
-    assert lock.read_text() == good  # the earlier run, restored from the run cache
+    # the earlier run, restored from the run cache
+    assert lock.read_text() == good + RESTORED_LINE.decode()
     assert statuses(two) == {"make": "skipped", "use": "skipped"}
 
 
@@ -302,12 +307,12 @@ def test_other_commands_warn_about_a_malformed_lock_and_go_on(two: TempProject) 
 
 def test_a_corrupt_lock_re_runs_the_stage(two: TempProject) -> None:
     """As if the lock were deleted: the stage runs again (here its earlier run is restored
-    from the run cache, which writes the same lock)."""
+    from the run cache, which writes the same lock plus the line saying so)."""
     lock = two.root / ".pivot" / "stages" / "make.lock"
     good = lock.read_bytes()
     lock.write_bytes(b"\xff\xfe garbage")
     assert statuses(two) == {"make": "restored", "use": "skipped"}
-    assert lock.read_bytes() == good
+    assert lock.read_bytes() == good + RESTORED_LINE
     assert two.read("data/a.txt") == A_TEXT
 
 
