@@ -138,7 +138,11 @@ class _Entry:
         key = both[0]
         target = self.entry[key]
         if not isinstance(target, str):
-            self.fail(f"'{key}' must be text such as stages.train")
+            self.fail(
+                "needs 'python: module.function'"
+                if key == "python"
+                else "needs 'function: module:function'"
+            )
         if ":" in target:
             module_name, _, func_name = target.partition(":")
         elif key == "python":
