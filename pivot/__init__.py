@@ -2,7 +2,8 @@
 
 Write stages as typed functions, declare what they read and write with :class:`Dep` and
 :class:`Out` inside ``typing.Annotated``, register them on a :class:`Pipeline`, and run
-``pivot run``.
+``pivot run``. Or declare the paths beside a function that does its own I/O:
+``@stage(deps=["data.csv"], outs=["model.pkl"])`` (see ``docs/declared-stages.md``).
 """
 
 from __future__ import annotations

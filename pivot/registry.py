@@ -21,12 +21,12 @@ import os
 import re
 import sys
 import typing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeVar, overload
 
 from pivot import loaders
 from pivot.exceptions import PivotError, StageDefinitionError
-from pivot.outputs import Dep, IncrementalOut, Out, ParamsDep
+from pivot.outputs import Dep, DirectoryOut, IncrementalOut, Out, ParamsDep
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,9 +40,10 @@ ReturnKind = Literal["none", "single", "dict"]
 
 @dataclasses.dataclass(frozen=True)
 class DepSpec:
-    """One input argument of a stage."""
+    """One input of a stage: a parameter that receives the loaded value, or (``arg`` None) a
+    declared path, hashed like any dep but not passed to the function."""
 
-    arg: str
+    arg: str | None
     paths: tuple[str, ...]
     loader: loaders.Loader[Any]
     many: bool
@@ -122,6 +123,9 @@ class StageSpec:
     #: Amounts of named resources the stage holds while it runs (``{"gpu": 1}``); the
     #: scheduler starts it only when they fit in what is free (docs/resources.md).
     resources: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    #: Parameters of the function that receive a params field of the same name by keyword
+    #: (a stage whose function takes no params model; see docs/declared-stages.md).
+    params_kwargs: tuple[str, ...] = ()
 
     @property
     def dep_paths(self) -> tuple[str, ...]:
@@ -258,6 +262,42 @@ class Pipeline:
             self.add(spec)
         return func
 
+    def add_stage(
+        self,
+        func: F,
+        *,
+        deps: DeclaredPaths = (),
+        outs: DeclaredPaths = (),
+        params: type | Mapping[str, Any] | None = None,
+        name: str | None = None,
+        matrix: Mapping[str, Any] | None = None,
+        resources: Mapping[str, float] | None = None,
+    ) -> F:
+        """Add ``func`` as a stage whose files are declared beside it (the DVC-like form)::
+
+            pipeline.add_stage(train, deps=["processed.parquet"], outs=["model.pkl"])
+
+        The function does its own I/O on those paths (relative to the project root, its
+        working directory): deps are hashed but not passed to it, outs must exist when it
+        returns. ``outs`` may hold markers (``IncrementalOut("db.sqlite")``, ``Metric``,
+        ``Plot``, ``DirectoryOut``, ``Out(path, cache=False)``); a path ending in ``/`` is a
+        folder. ``params`` is a pydantic model (the parameter annotated with it receives it)
+        or a mapping of values (parameters of the same name receive them); either way
+        params.yaml overrides them under the stage's name. See docs/declared-stages.md.
+        """
+        base = build_stage_spec(
+            func,
+            name=name,
+            resources=resources,
+            deps=deps,
+            outs=outs,
+            params=params,
+            matrix=matrix,
+        )
+        for spec in expand_matrix(base, matrix) if matrix else [base]:
+            self.add(spec)
+        return func
+
     def add(self, spec: StageSpec) -> None:
         """Add a ready-made spec."""
         if spec.name in self._stages:
@@ -376,8 +416,17 @@ def build_stage_spec(
     *,
     name: str | None = None,
     resources: Mapping[str, float] | None = None,
+    deps: DeclaredPaths | None = None,
+    outs: DeclaredPaths | None = None,
+    params: type | Mapping[str, Any] | None = None,
+    matrix: Mapping[str, Any] | None = None,
 ) -> StageSpec:
-    """Read a stage's deps, outs and params from its annotations."""
+    """Read a stage's deps, outs and params from its annotations, plus the paths and params
+    declared beside it (``deps``/``outs``/``params``, see :meth:`Pipeline.add_stage`).
+
+    ``matrix`` is only read for the names of the params its variants set, which a declared
+    stage without a params model takes as its params.
+    """
     if not callable(func):
         raise StageDefinitionError(f"cannot register {func!r}: a stage must be a function")
     stage = str(name or getattr(func, "__name__", ""))
@@ -385,22 +434,36 @@ def build_stage_spec(
     needs = validate_resources(stage, resources)
     hints = _resolve_hints(func, stage)
     signature = inspect.signature(func)
+    declared = deps is not None or outs is not None or params is not None
+    deps_by_arg = _declared_deps(stage, deps, signature)
+    declared_outs = _declared_outs(stage, outs)
+    given_model = _given_model(stage, params)
 
-    deps: list[DepSpec] = []
+    deps_list: list[DepSpec] = [dep for dep in deps_by_arg if dep.arg is None]
     incremental: list[IncrementalArg] = []
     params_deps: list[ParamsDepSpec] = []
     params_arg: str | None = None
     params_model: type | None = None
+    #: Parameters nothing else claims: they may receive a params value of the same name.
+    free: list[inspect.Parameter] = []
     for param in signature.parameters.values():
         base, markers = _markers(hints.get(param.name, param.annotation))
         dep_markers = [m for m in markers if isinstance(m, Dep)]
         incremental_markers = [m for m in markers if isinstance(m, Out) and m.incremental]
         params_markers = [m for m in markers if isinstance(m, ParamsDep)]
-        if params_markers:
+        named = [dep for dep in deps_by_arg if dep.arg == param.name]
+        if named:
+            if markers:
+                raise StageDefinitionError(
+                    f"stage '{stage}': parameter '{param.name}' is both annotated and named in "
+                    "deps; declare it one way"
+                )
+            deps_list.append(named[0])
+        elif params_markers:
             params_deps.append(_params_dep(stage, param.name, params_markers[0]))
         elif dep_markers:
             marker = dep_markers[0]
-            deps.append(_dep_spec(stage, param.name, marker, base))
+            deps_list.append(_dep_spec(stage, param.name, marker, base))
         elif incremental_markers:
             out_marker = _typed_out(stage, incremental_markers[0], base)
             incremental.append(IncrementalArg(param.name, out_marker.path, out_marker.loader))
@@ -410,25 +473,60 @@ def build_stage_spec(
                     f"stage '{stage}': two params models ('{params_arg}' and '{param.name}'); "
                     "use one"
                 )
+            if given_model is not None and base is not given_model:
+                raise StageDefinitionError(
+                    f"stage '{stage}': params={given_model.__name__} but parameter "
+                    f"'{param.name}' takes {getattr(base, '__name__', base)}; use one model"
+                )
             params_arg, params_model = param.name, typing.cast(type, base)
         elif any(isinstance(m, Out) for m in markers):
             raise StageDefinitionError(
                 f"stage '{stage}': parameter '{param.name}' is marked Out; declare outputs in "
                 "the return annotation (only IncrementalOut may mark a parameter)"
             )
-        elif param.default is inspect.Parameter.empty and param.kind not in (
-            inspect.Parameter.VAR_POSITIONAL,
-            inspect.Parameter.VAR_KEYWORD,
-        ):
+        elif param.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            free.append(param)
+    if params_model is None:
+        params_model = given_model
+
+    overrides: dict[str, Any] = {}
+    if isinstance(params, Mapping) and params_model is not None:
+        fields = _model_fields(params_model)
+        unknown = [key for key in params if key not in fields]
+        if unknown:
+            raise StageDefinitionError(
+                f"stage '{stage}': params '{unknown[0]}' is not a field of "
+                f"{params_model.__name__}; use one of {sorted(fields)}"
+            )
+        overrides = dict(params)
+    elif declared and params_model is None:
+        values = dict(params) if isinstance(params, Mapping) else {}
+        params_model = _values_model(stage, values, _matrix_fields(matrix), signature, hints)
+    params_kwargs: tuple[str, ...] = ()
+    if params_model is not None and params_arg is None:
+        fields = _model_fields(params_model)
+        params_kwargs = tuple(p.name for p in free if p.name in fields)
+    for param in free:
+        if param.default is inspect.Parameter.empty and param.name not in params_kwargs:
             raise StageDefinitionError(
                 f"stage '{stage}': parameter '{param.name}' needs Annotated[..., Dep(...)], a "
                 "params model, or a default value"
             )
 
-    outs, return_kind = _return_outs(stage, hints.get("return", signature.return_annotation))
+    returned = hints.get("return", signature.return_annotation)
+    if declared_outs and _declares_outs(returned):
+        raise StageDefinitionError(
+            f"stage '{stage}': outputs are given both in outs= and in the return annotation; "
+            "declare outputs one way"
+        )
+    if declared and not _declares_outs(returned):
+        outs_list: list[OutSpec] = []
+        return_kind: ReturnKind = "none"  # a declared stage's return value is not an output
+    else:
+        outs_list, return_kind = _return_outs(stage, returned)
     stagedef = params_model is not None and hasattr(params_model, "__pivot_artifacts__")
     if stagedef:
-        if outs:
+        if outs_list:
             raise StageDefinitionError(
                 f"stage '{stage}': a StageDef stage declares its outputs on the class; its "
                 "function should return None"
@@ -436,31 +534,209 @@ def build_stage_spec(
         types = _artifact_types(params_model, stage)
         for attr, marker in params_model.__pivot_artifacts__.items():  # type: ignore[union-attr]
             if isinstance(marker, Dep):
-                deps.append(_dep_spec(stage, attr, marker, types.get(attr)))
+                deps_list.append(_dep_spec(stage, attr, marker, types.get(attr)))
             else:
-                outs.append(OutSpec(attr, marker.path, _typed_out(stage, marker, types.get(attr))))
-    declared = {out.path for out in outs}
+                outs_list.append(
+                    OutSpec(attr, marker.path, _typed_out(stage, marker, types.get(attr)))
+                )
+    outs_list.extend(declared_outs)
+    known = {out.path for out in outs_list}
     for arg in incremental:
-        if arg.path not in declared:
+        if arg.path not in known:
             if not isinstance(arg.loader, loaders.PathOnly):
                 raise StageDefinitionError(
                     f"stage '{stage}': return the new value of IncrementalOut '{arg.path}' "
                     "(declare it in the return annotation too), or use PathOnly and write it"
                 )
-            outs.append(OutSpec(None, arg.path, IncrementalOut(arg.path, arg.loader)))
+            outs_list.append(OutSpec(None, arg.path, IncrementalOut(arg.path, arg.loader)))
     return StageSpec(
         name=stage,
         func=func,
-        deps=tuple(deps),
-        outs=tuple(outs),
+        deps=tuple(deps_list),
+        outs=tuple(outs_list),
         return_kind=return_kind,
         params_arg=params_arg,
         params_model=params_model,
+        params_overrides=overrides,
         stagedef=stagedef,
         incremental_args=tuple(incremental),
         params_deps=tuple(params_deps),
         resources=needs,
+        params_kwargs=params_kwargs,
     )
+
+
+# -- declared paths and params ------------------------------------------------------------------
+
+#: Paths declared beside a stage: a list of paths or markers, or a mapping of names to them
+#: (pivot.yaml's ``deps: {data: data/clean.csv}``).
+DeclaredPaths = (
+    Sequence["str | os.PathLike[str] | Dep[Any] | Out[Any]"]
+    | Mapping[str, "str | os.PathLike[str] | Dep[Any] | Out[Any] | Sequence[str]"]
+)
+
+
+def _entries(stage: str, what: str, given: object) -> list[tuple[str | None, object]]:
+    """``(name or None, item)`` for each entry of a ``deps=``/``outs=`` value."""
+    if given is None:
+        return []
+    if isinstance(given, str | os.PathLike | Dep | Out):
+        return [(None, given)]  # one path given bare
+    if isinstance(given, Mapping):
+        for key in given:
+            if not isinstance(key, str):
+                raise StageDefinitionError(f"stage '{stage}': {what} name {key!r} is not text")
+        return list(given.items())
+    if isinstance(given, list | tuple):
+        return [(None, item) for item in given]
+    raise StageDefinitionError(
+        f"stage '{stage}': {what}= takes a list of paths, not {type(given).__name__}"
+    )
+
+
+def _declared_deps(
+    stage: str, given: object, signature: inspect.Signature | None = None
+) -> list[DepSpec]:
+    """Declared deps; a named one is passed (as its path) to the parameter of its name."""
+    specs = []
+    for key, item in _entries(stage, "deps", given):
+        arg = key if signature is not None and key in signature.parameters else None
+        if isinstance(item, Dep):
+            specs.append(DepSpec(arg, item.paths, loaders.PathOnly(), item.many))
+        elif isinstance(item, str | os.PathLike):
+            specs.append(DepSpec(arg, (os.fspath(item),), loaders.PathOnly(), False))
+        elif (
+            key is not None
+            and isinstance(item, list | tuple)
+            and item
+            and all(isinstance(p, str | os.PathLike) for p in item)
+        ):
+            specs.append(DepSpec(arg, tuple(os.fspath(p) for p in item), loaders.PathOnly(), True))
+        else:
+            hint = " (an output marker: put it in outs=)" if isinstance(item, Out) else ""
+            raise StageDefinitionError(
+                f"stage '{stage}': dep {item!r} is not a path; give a str, an os.PathLike or "
+                f"pivot.Dep(path){hint}"
+            )
+    return specs
+
+
+def _declared_outs(stage: str, given: object) -> list[OutSpec]:
+    """Declared outputs: the stage writes them itself, so their loader is PathOnly."""
+    specs = []
+    for _, item in _entries(stage, "outs", given):
+        marker: Out[Any]
+        if isinstance(item, Out):
+            marker = item
+            if not isinstance(marker.loader, loaders.PathOnly):
+                marker = dataclasses.replace(marker, loader=loaders.PathOnly())
+        elif isinstance(item, str | os.PathLike):
+            text = os.fspath(item)
+            folder = text.endswith(("/", os.sep)) and text.rstrip("/" + os.sep) != ""
+            marker = DirectoryOut(text.rstrip("/" + os.sep)) if folder else Out(text)
+        else:
+            hint = " (a dep marker: put it in deps=)" if isinstance(item, Dep) else ""
+            raise StageDefinitionError(
+                f"stage '{stage}': output {item!r} is not a path; give a str, an os.PathLike "
+                f"or an output marker such as pivot.Out(path){hint}"
+            )
+        specs.append(OutSpec(None, os.fspath(marker.path), marker))
+    return specs
+
+
+def _given_model(stage: str, params: object) -> type | None:
+    """The model of ``params=Model``; None for a mapping of values or no params."""
+    if params is None or isinstance(params, Mapping):
+        return None
+    if _is_params_model(params):
+        return typing.cast(type, params)
+    raise StageDefinitionError(
+        f"stage '{stage}': params= takes a pydantic model class or a mapping of values, not "
+        f"{params!r}"
+    )
+
+
+def _model_fields(model: type) -> dict[str, Any]:
+    return dict(getattr(model, "model_fields", {}) or {})
+
+
+def _declares_outs(annotation: object) -> bool:
+    """True when a return annotation names outputs (an Out marker, or a TypedDict)."""
+    base, markers = _markers(annotation)
+    return any(isinstance(m, Out) for m in markers) or typing.is_typeddict(base)
+
+
+def _matrix_fields(matrix: Mapping[str, Any] | None) -> list[str]:
+    """The params a matrix sets: its dimensions and the keys of its labels' params."""
+    names: dict[str, None] = {}
+    for dim, values in (matrix or {}).items():
+        names[str(dim)] = None
+        if isinstance(values, Mapping):
+            for option in values.values():
+                chosen = option.params if isinstance(option, MatrixOption) else option
+                if isinstance(chosen, Mapping):
+                    names.update(dict.fromkeys(map(str, chosen)))
+    return list(names)
+
+
+def _values_model(
+    stage: str,
+    values: Mapping[str, Any],
+    matrix_fields: list[str],
+    signature: inspect.Signature,
+    hints: Mapping[str, Any],
+) -> type | None:
+    """A params model for a declared stage whose function takes none: one field per value
+    (typed like the function's parameter of that name, if any) and per matrix-set param,
+    so that params.yaml overrides them, locks record them and typos are refused."""
+    names = list(dict.fromkeys([*values, *matrix_fields]))
+    if not names:
+        return None
+    import pydantic
+
+    fields: dict[str, Any] = {}
+    for key in names:
+        if not isinstance(key, str) or not key.isidentifier() or key.startswith("_"):
+            raise StageDefinitionError(
+                f"stage '{stage}': params key {key!r} must be a name (letters, digits, '_', "
+                "not starting with '_' or a digit)"
+            )
+        param = signature.parameters.get(key)
+        annotation: Any = Any
+        default: Any = None
+        if param is not None:
+            base, markers = _markers(hints.get(key, param.annotation))
+            if not markers and base is not inspect.Parameter.empty:
+                annotation = base
+            if param.default is not inspect.Parameter.empty:
+                default = param.default
+        if key in values:
+            default = values[key]
+        fields[key] = (annotation, default)
+    config = pydantic.ConfigDict(
+        extra="forbid", validate_default=True, arbitrary_types_allowed=True
+    )
+    try:
+        model: type = pydantic.create_model(
+            "Params", __config__=config, __module__=__name__, **fields
+        )
+    except Exception as exc:
+        raise StageDefinitionError(
+            f"stage '{stage}': cannot make params of {names}: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}"
+        ) from None
+    return model
+
+
+@dataclasses.dataclass(frozen=True)
+class MatrixOption:
+    """A labelled value of a matrix dimension that sets params and adds paths to the
+    variants holding it (pivot.yaml's ``params:``, ``deps+:``, ``outs+:`` under a label)."""
+
+    #: Params the variants take; a params field named like the dimension takes the label.
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    deps: tuple[Any, ...] = ()
+    outs: tuple[Any, ...] = ()
 
 
 RESOURCE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -514,6 +790,11 @@ def _variant_label(value: Any) -> str:
     return str(value).replace(" ", "-")
 
 
+def _raw_label(values: Mapping[Any, Any], label: str) -> Any:
+    """The key of a mapping dimension whose variant label is ``label``."""
+    return next((key for key in values if _variant_label(key) == label), label)
+
+
 def expand_matrix(base: StageSpec, matrix: Mapping[str, Any]) -> list[StageSpec]:
     """One spec per combination of the matrix dimensions' values."""
     dims: list[tuple[str, list[tuple[str, Any]]]] = []
@@ -535,8 +816,16 @@ def expand_matrix(base: StageSpec, matrix: Mapping[str, Any]) -> list[StageSpec]
     for combo in itertools.product(*(options for _, options in dims)):
         labels = {dim: label for (dim, _), (label, _) in zip(dims, combo, strict=True)}
         overrides: dict[str, Any] = {}
-        for (dim, _), (_, value) in zip(dims, combo, strict=True):
-            if isinstance(value, Mapping):
+        extra_deps: list[DepSpec] = []
+        extra_outs: list[OutSpec] = []
+        for (dim, _), (label, value) in zip(dims, combo, strict=True):
+            if isinstance(value, MatrixOption):
+                extra_deps.extend(_declared_deps(base.name, value.deps))
+                extra_outs.extend(_declared_outs(base.name, value.outs))
+                if dim in fields:  # a dimension named like a field sets it to the label
+                    overrides[dim] = _raw_label(matrix[dim], label)
+                overrides.update(value.params)
+            elif isinstance(value, Mapping):
                 overrides.update(value)
             elif dim in fields:
                 overrides[dim] = value
@@ -551,7 +840,9 @@ def expand_matrix(base: StageSpec, matrix: Mapping[str, Any]) -> list[StageSpec]
                     f"stage '{name}': '{path}' has a placeholder the matrix does not define ({exc})"
                 ) from None
 
-        spec = base.with_paths(fill)
+        spec = dataclasses.replace(
+            base, deps=(*base.deps, *extra_deps), outs=(*base.outs, *extra_outs)
+        ).with_paths(fill)
         if spec.params_deps:
             spec = dataclasses.replace(
                 spec,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 from pivot.compose._block import call_site, current_block, record_call
 from pivot.compose._handles import Handle, StageOutputs
 from pivot.compose._signature import SignaturePlan, read_signature
 from pivot.exceptions import CompositionError
+from pivot.registry import REGISTRY, DeclaredPaths
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ComposedStage:
@@ -65,6 +68,18 @@ def stage(
 ) -> Callable[[Callable[..., Any]], ComposedStage]: ...
 
 
+@overload
+def stage(
+    *,
+    deps: DeclaredPaths | None = None,
+    outs: DeclaredPaths | None = None,
+    params: type | Mapping[str, Any] | None = None,
+    name: str | None = None,
+    matrix: Mapping[str, Any] | None = None,
+    resources: Mapping[str, Any] | None = None,
+) -> Callable[[F], F]: ...
+
+
 def stage(
     func: Callable[..., Any] | None = None,
     /,
@@ -72,13 +87,44 @@ def stage(
     name: str | None = None,
     out: object | None = None,
     resources: Mapping[str, Any] | None = None,
-) -> ComposedStage | Callable[[Callable[..., Any]], ComposedStage]:
+    deps: DeclaredPaths | None = None,
+    outs: DeclaredPaths | None = None,
+    params: type | Mapping[str, Any] | None = None,
+    matrix: Mapping[str, Any] | None = None,
+) -> Any:
     """Mark ``func`` as a stage to be wired by calling it inside ``with Pipeline(...)``.
 
     ``name`` replaces the function's name; ``out`` places its single output: a path
     (``"data/clean.csv"``, the format from the suffix), a ``pivot.Out(path, loader)``, or an
     output kind such as ``pivot.Metric`` at the default path.
+
+    With ``deps=``, ``outs=`` or ``params=`` it is instead the declared form (the original
+    Pivot's and DVC's): the function, which does its own I/O on those paths, is registered at
+    once in the default registry and returned unchanged (see
+    :meth:`pivot.registry.Pipeline.add_stage`)::
+
+        @stage(deps=["data.csv"], outs=["processed.parquet"])
+        def preprocess(): ...
     """
+    if deps is not None or outs is not None or params is not None or matrix is not None:
+        if out is not None:
+            raise CompositionError(
+                "@stage: out= places a composed stage's output; a stage with deps=/outs= "
+                "lists its outputs in outs="
+            )
+
+        def declare(f: F) -> F:
+            return REGISTRY.add_stage(
+                f,
+                deps=() if deps is None else deps,
+                outs=() if outs is None else outs,
+                params=params,
+                name=name,
+                matrix=matrix,
+                resources=resources,
+            )
+
+        return declare(func) if func is not None else declare
     if func is not None:
         return ComposedStage(func, name=name, out=out, resources=resources)
     return lambda f: ComposedStage(f, name=name, out=out, resources=resources)

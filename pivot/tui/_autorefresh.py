@@ -20,7 +20,7 @@ DEBOUNCE_MS = 300
 
 def needs_reload(paths: list[str]) -> bool:
     """True when ``pipeline.py`` must be imported again to plan these changes."""
-    return any(p.endswith(".py") or p.endswith("pivot.yaml") for p in paths)
+    return any(p.endswith((".py", "pivot.yaml", "pivot.yml")) for p in paths)
 
 
 class ChangeFeed:

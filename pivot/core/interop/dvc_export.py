@@ -41,7 +41,7 @@ from typing import Any
 
 import yaml
 
-from pivot.core.pipeline.discovery import PipelineDefinition
+from pivot.core.pipeline.discovery import MATRIX_FILES, PipelineDefinition
 from pivot.core.pipeline.graph import StageGraph
 from pivot.core.store.paths import PIPELINE_FILE
 from pivot.exceptions import UsageError
@@ -107,18 +107,21 @@ def _code_files(spec: StageSpec, root: Path) -> list[str]:
     extra: list[object] = list(spec.loaders())
     if spec.params_model is not None:
         extra.append(spec.params_model)
-    files = {PIPELINE_FILE}
+    # The files that define stages: pipeline.py, and pivot.yaml (or .yml) when present.
+    files = {PIPELINE_FILE} | {name for name in MATRIX_FILES if (root / name).is_file()}
+    if not (root / PIPELINE_FILE).is_file() and len(files) > 1:
+        files.discard(PIPELINE_FILE)
     try:
         fingerprint = fingerprint_stage(spec.func, project_root=root, extra_objects=extra)
     except Exception:  # the walk only fails on a broken root; pipeline.py is still a dep
-        return [PIPELINE_FILE]
+        return sorted(files)
     real_root = Path(os.path.realpath(root))
     for file in fingerprint.files:
         try:
             files.add(Path(os.path.realpath(file)).relative_to(real_root).as_posix())
         except ValueError:
             continue
-    return sorted(files, key=lambda f: (f != PIPELINE_FILE, f))
+    return sorted(files, key=lambda f: (f not in (PIPELINE_FILE, *MATRIX_FILES), f))
 
 
 def _params(

@@ -29,12 +29,13 @@ from pivot.core.store.paths import (
     PivotPaths,
     normalize_path,
 )
-from pivot.core.store.safe_yaml import load_yaml
 from pivot.exceptions import PipelineError, PivotError, ProjectError, StageDefinitionError
 from pivot.registry import StageSpec
 
 MODULE_NAME = "pipeline"
 MATRIX_FILE = "pivot.yaml"
+#: The stages file's names, in the order they are looked for (one of them may exist).
+MATRIX_FILES = (MATRIX_FILE, "pivot.yml")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,9 +207,11 @@ def load_pipeline(root: Path, *, fresh: bool = False) -> PipelineDefinition:
     With ``fresh``, project modules imported earlier in this process are dropped first.
     """
     path = root / PIPELINE_FILE
-    matrix_file = root / MATRIX_FILE
-    if not path.is_file() and not matrix_file.is_file():
-        raise PipelineError(f"no {PIPELINE_FILE} in {root}; create one that registers your stages")
+    matrix_file = stages_file(root)
+    if not path.is_file() and matrix_file is None:
+        raise PipelineError(
+            f"no {PIPELINE_FILE} or {MATRIX_FILE} in {root}; create one that registers your stages"
+        )
     if fresh:
         purge_project_modules(root)
     root_str = str(root)
@@ -223,7 +226,7 @@ def load_pipeline(root: Path, *, fresh: bool = False) -> PipelineDefinition:
         sys.modules.pop(".".join(sub.relative_to(root).with_suffix("").parts), None)
     if path.is_file():
         _exec_pipeline_file(path, root)
-    if matrix_file.is_file():
+    if matrix_file is not None:
         load_matrix_file(matrix_file, root)
     for sub in subs:
         _import_sub_pipeline(sub, root)
@@ -325,62 +328,18 @@ def _install_hint(exc: BaseException) -> str:
 
 
 def load_matrix_file(path: Path, root: Path) -> None:
-    """Register the stages of ``pivot.yaml``::
+    """Register the stages of ``pivot.yaml`` (see :mod:`pivot.core.pipeline.stages_file`)."""
+    from pivot.core.pipeline.stages_file import load_stages_file
 
-    stages:
-      train:
-        function: stages:train       # module:function, importable from the project root
-        matrix:
-          model: [bert, gpt]
-          lang: [swe, eng]
-        resources: {gpu: 1}          # optional: what each variant holds while it runs
-    """
-    import yaml
+    load_stages_file(path)
 
-    try:
-        data = load_yaml(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise PipelineError(f"{path.name} is not valid YAML: {str(exc).splitlines()[0]}") from None
-    except UnicodeDecodeError:
-        raise PipelineError(f"{path.name} is not UTF-8 text; fix it") from None
-    except RecursionError:
-        raise PipelineError(f"{path.name} nests too deeply to read; fix it") from None
-    except OSError as exc:
-        raise PipelineError(f"cannot read {path.name} ({exc.strerror}); fix it") from None
-    stages = data.get("stages") if isinstance(data, dict) else None
-    if not isinstance(stages, dict):
-        raise PipelineError(f"{path.name} needs a top-level 'stages:' mapping of name to stage")
-    pipeline = registry.Pipeline(path.name)
-    for name, entry in stages.items():
-        if not isinstance(name, str):
-            raise PipelineError(f"{path.name}: stage name {name!r} is not text; quote it")
-        if not isinstance(entry, dict) or not isinstance(entry.get("function"), str):
-            raise PipelineError(f"{path.name}: stage '{name}' needs 'function: module:function'")
-        unknown = set(entry) - {"function", "matrix", "resources"}
-        if unknown:
-            raise PipelineError(
-                f"{path.name}: stage '{name}' has unknown key '{sorted(map(str, unknown))[0]}'"
-            )
-        module_name, _, func_name = entry["function"].partition(":")
-        if not module_name or not func_name:
-            raise PipelineError(f"{path.name}: stage '{name}' needs 'function: module:function'")
-        try:
-            module = importlib.import_module(module_name)
-            func = getattr(module, func_name)
-        except Exception as exc:
-            raise PipelineError(
-                f"{path.name}: stage '{name}': cannot import '{entry['function']}' "
-                f"({type(exc).__name__}: {exc})"
-            ) from None
-        matrix = entry.get("matrix")
-        if matrix is not None and not isinstance(matrix, dict):
-            raise PipelineError(f"{path.name}: stage '{name}': 'matrix' must be a mapping")
-        resources = entry.get("resources")
-        if resources is not None and not isinstance(resources, dict):
-            raise PipelineError(
-                f"{path.name}: stage '{name}': 'resources' must be a mapping such as {{gpu: 1}}"
-            )
-        pipeline.register(func, name=str(name), matrix=matrix, resources=resources)
+
+def stages_file(root: Path) -> Path | None:
+    """The project's ``pivot.yaml`` or ``pivot.yml``; PipelineError when both exist."""
+    found = [root / name for name in MATRIX_FILES if (root / name).is_file()]
+    if len(found) > 1:
+        raise PipelineError(f"both {' and '.join(MATRIX_FILES)} exist in {root}; keep one of them")
+    return found[0] if found else None
 
 
 def collect(root: Path) -> PipelineDefinition:

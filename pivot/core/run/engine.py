@@ -26,7 +26,12 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pivot.core.pipeline.discovery import PipelineDefinition, is_project_module_file, load_pipeline
+from pivot.core.pipeline.discovery import (
+    MATRIX_FILES,
+    PipelineDefinition,
+    is_project_module_file,
+    load_pipeline,
+)
 from pivot.core.pipeline.graph import (
     StageGraph,
     build_graph,
@@ -147,7 +152,8 @@ def code_token(root: Path) -> str:
     import xxhash
 
     digest = xxhash.xxh64()
-    for file in project_module_files(root):
+    # pivot.yaml is imported too: a worker must reload when it changes.
+    for file in [*project_module_files(root), *(str(root / name) for name in MATRIX_FILES)]:
         with contextlib.suppress(OSError):
             st = os.stat(file)
             digest.update(f"{file}:{st.st_mtime_ns}:{st.st_size};".encode())

@@ -297,9 +297,10 @@ UP_TO_DATE = "up to date"
 def _fixed_paths(root: Path) -> list[str]:
     """Files whose mere appearance changes what an evaluation would find."""
     from pivot.core.config_files import Scope, config_path
-    from pivot.core.pipeline.discovery import MATRIX_FILE
+    from pivot.core.pipeline.discovery import MATRIX_FILES
 
-    paths = [root / PIPELINE_FILE, root / MATRIX_FILE, root / PARAMS_FILE, root / ".pivotignore"]
+    paths = [root / PIPELINE_FILE, *(root / name for name in MATRIX_FILES)]
+    paths += [root / PARAMS_FILE, root / ".pivotignore"]
     paths += [config_path(scope, root) for scope in Scope]
     paths.append(root / PIVOT_DIR / "stages")
     return [str(path) for path in paths]

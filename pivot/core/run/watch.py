@@ -199,7 +199,7 @@ class WatchSession:
         restart = False
         # Code and pivot.yaml are imported: they need a reload and fresh workers. Params files
         # are read by every plan, so a params edit keeps the warm workers.
-        code_changed = any(p.endswith(".py") or p.endswith("pivot.yaml") for p in relevant)
+        code_changed = any(p.endswith((".py", "pivot.yaml", "pivot.yml")) for p in relevant)
         params_changed = bool(relevant & self._params_files())
         with self._lock:
             self._pending |= relevant

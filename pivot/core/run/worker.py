@@ -153,6 +153,8 @@ def _run(spec: StageSpec, where: Workspace, params: dict[str, Any]) -> tuple[Out
     kwargs: dict[str, Any] = {}
     loaded_deps: dict[str, Any] = {}
     for dep in spec.deps:
+        if dep.arg is None:
+            continue  # a declared path: hashed by the engine, read by the stage itself
         loaded = [dep.loader.load(root / path) for path in dep.paths]
         loaded_deps[dep.arg] = loaded if dep.many else loaded[0]
     for arg in spec.incremental_args:
@@ -163,11 +165,14 @@ def _run(spec: StageSpec, where: Workspace, params: dict[str, Any]) -> tuple[Out
         else:
             kwargs[arg.arg] = arg.loader.load(previous) if previous.exists() else arg.loader.empty()
     stage_object: Any = None
-    if spec.params_arg is not None and spec.params_model is not None:
+    if spec.params_model is not None and (spec.params_arg is not None or spec.params_kwargs):
         from pivot.core.pipeline.params import model_values
 
         stage_object = spec.params_model(**model_values(params))
-        kwargs[spec.params_arg] = stage_object
+        if spec.params_arg is not None:
+            kwargs[spec.params_arg] = stage_object
+        for name in spec.params_kwargs:
+            kwargs[name] = getattr(stage_object, name)
     if spec.params_deps:
         from pivot.core.pipeline.params import tracked_arguments
 

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from pivot.core.pipeline.discovery import MATRIX_FILE
+from pivot.core.pipeline.discovery import MATRIX_FILES
 from pivot.core.run.engine import Engine, RunRequest, code_token
 from pivot.core.run.events import Event, EventSink, Message
 from pivot.core.serve._rpc import NOT_AVAILABLE, RUN_IN_PROGRESS
@@ -45,10 +45,10 @@ class EngineHost:
     # -- queries -------------------------------------------------------------------------------
 
     def _code_key(self) -> tuple[str, float]:
-        try:
-            matrix = os.stat(self.engine.project.root / MATRIX_FILE).st_mtime_ns
-        except OSError:
-            matrix = 0
+        matrix = 0
+        for name in MATRIX_FILES:
+            with contextlib.suppress(OSError):
+                matrix += os.stat(self.engine.project.root / name).st_mtime_ns
         return code_token(self.engine.project.root), float(matrix)
 
     def _refresh(self) -> None:

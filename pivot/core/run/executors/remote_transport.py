@@ -54,7 +54,7 @@ TRANSFER_JOBS = 16
 T = TypeVar("T")
 
 _CODE_SUFFIXES = (".py",)
-_CODE_NAMES = frozenset({"pivot.yaml", "params.yaml"})
+_CODE_NAMES = frozenset({"pivot.yaml", "pivot.yml", "params.yaml"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,7 +74,7 @@ class RemoteResult:
 
 
 def bundle_code(root: Path) -> CodeBundle:
-    """Every ``*.py`` file of the project, plus ``pivot.yaml`` and ``params.yaml``.
+    """Every ``*.py`` file of the project, plus ``pivot.yaml`` (or ``.yml``) and ``params.yaml``.
 
     Hidden folders (``.git``, ``.pivot``, ``.venv``) and the folders that are never project
     code (``NON_PROJECT_DIRS``: virtualenvs, installed packages, bytecode) are left out, the
