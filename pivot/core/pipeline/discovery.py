@@ -19,6 +19,8 @@ import types
 from collections.abc import Sequence
 from pathlib import Path
 
+import xxhash
+
 from pivot import registry
 from pivot._frames import INSTALL_PANDAS
 from pivot.core.store.atomic import write_bytes_atomic
@@ -66,6 +68,26 @@ def is_project_module_file(file: str | None, root: Path) -> bool:
     except ValueError:
         return False
     return NON_PROJECT_DIRS.isdisjoint(rel.parts)
+
+
+def project_module_files(root: Path) -> list[str]:
+    """The files of the project's modules imported in this process, sorted."""
+    return sorted(
+        str(getattr(m, "__file__", ""))
+        for m in list(sys.modules.values())
+        if is_project_module_file(getattr(m, "__file__", None), root)
+    )
+
+
+def code_token(root: Path) -> str:
+    """Identifies the project code loaded in this process: workers reload when it differs."""
+    digest = xxhash.xxh64()
+    # pivot.yaml is imported too: a worker must reload when it changes.
+    for file in [*project_module_files(root), *(str(root / name) for name in MATRIX_FILES)]:
+        with contextlib.suppress(OSError):
+            st = os.stat(file)
+            digest.update(f"{file}:{st.st_mtime_ns}:{st.st_size};".encode())
+    return digest.hexdigest()
 
 
 class FreshSourceLoader(importlib.machinery.SourceFileLoader):

@@ -18,7 +18,6 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import json
-import os
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -27,10 +26,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pivot.core.pipeline.discovery import (
-    MATRIX_FILES,
     PipelineDefinition,
-    is_project_module_file,
+    code_token,
     load_pipeline,
+    project_module_files,
 )
 from pivot.core.pipeline.graph import (
     StageGraph,
@@ -136,30 +135,6 @@ def change_records(decision: Decision) -> tuple[dict[str, Any], ...]:
     return tuple(dataclasses.asdict(change) for change in decision.changes)
 
 
-def project_module_files(root: Path) -> list[str]:
-    """The files of the project's modules imported in this process, sorted."""
-    import sys
-
-    return sorted(
-        str(getattr(m, "__file__", ""))
-        for m in list(sys.modules.values())
-        if is_project_module_file(getattr(m, "__file__", None), root)
-    )
-
-
-def code_token(root: Path) -> str:
-    """Identifies the project code loaded in this process: workers reload when it differs."""
-    import xxhash
-
-    digest = xxhash.xxh64()
-    # pivot.yaml is imported too: a worker must reload when it changes.
-    for file in [*project_module_files(root), *(str(root / name) for name in MATRIX_FILES)]:
-        with contextlib.suppress(OSError):
-            st = os.stat(file)
-            digest.update(f"{file}:{st.st_mtime_ns}:{st.st_size};".encode())
-    return digest.hexdigest()
-
-
 class Engine:
     """Plans and runs one project's pipeline."""
 
@@ -256,6 +231,9 @@ class Engine:
     def run(self, request: RunRequest, emit: EventSink) -> RunSummary:
         self._cancel_reason = None
         self._cancel_event.clear()
+        if not request.dry_run and self._pipeline is None:
+            # Workers import the pipeline while this process does, instead of after planning.
+            self.executor.preload(self.project.root)
         selected = self.select(request.targets, no_deps=request.no_deps)
         run_id = new_run_id()
         capacities = self.capacities(request, selected)

@@ -20,7 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pivot
-from pivot.core.pipeline.discovery import PipelineDefinition, load_pipeline, unload_project
+from pivot.core.pipeline.discovery import (
+    PipelineDefinition,
+    code_token,
+    load_pipeline,
+    unload_project,
+)
 from pivot.core.run.capture import captured_output
 from pivot.core.run.jobs import peak_rss
 from pivot.core.store.atomic import atomic_path, remove_path
@@ -98,6 +103,21 @@ def _pipeline(root: Path, code_token: str) -> PipelineDefinition:
             unload_project(Path(_loaded[0][0]))
         _loaded = (key, load_pipeline(root, fresh=_loaded is not None))
     return _loaded[1]
+
+
+def preload(root: str) -> None:
+    """Import the project's pipeline in this worker before its first stage arrives, so the
+    import overlaps the main process's own import and planning. The code is keyed by the
+    token this process computes from what it imported; a stage whose token differs (the code
+    changed in between) reloads as usual."""
+    global _loaded
+    path = Path(root)
+    if _loaded is not None and _loaded[0] == (root, code_token(path)):
+        return
+    if _loaded is not None and _loaded[0][0] != root:
+        unload_project(Path(_loaded[0][0]))
+    pipeline = load_pipeline(path, fresh=_loaded is not None)
+    _loaded = ((root, code_token(path)), pipeline)
 
 
 def execute_stage(task: StageTask, where: Workspace | None = None) -> StageOutcome:

@@ -17,8 +17,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from pivot.core.pipeline.discovery import MATRIX_FILES
-from pivot.core.run.engine import Engine, RunRequest, code_token
+from pivot.core.pipeline.discovery import MATRIX_FILES, code_token
+from pivot.core.run.engine import Engine, RunRequest
 from pivot.core.run.events import Event, EventSink, Message
 from pivot.core.serve._rpc import NOT_AVAILABLE, RUN_IN_PROGRESS
 from pivot.exceptions import PivotError, RpcError, RunInProgressError

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 from concurrent.futures import Future
+from pathlib import Path
 
 from pivot.core.run.worker import StageOutcome, StageTask
 
@@ -30,6 +31,10 @@ class Executor(abc.ABC):
 
     #: Why ``capacity`` is lower than the CPU count (memory), said at the start of a run.
     jobs_note: str | None = None
+
+    def preload(self, root: Path) -> None:  # noqa: B027 - optional hook, no-op by default
+        """Have the workers import ``root``'s pipeline now, while the engine plans (a hint:
+        nothing waits for it, and a failure shows up where the stage runs)."""
 
     @property
     @abc.abstractmethod

@@ -11,7 +11,7 @@ from typing import Any
 
 from pivot.core.run.executors.base import Executor
 from pivot.core.run.jobs import JobsChoice, default_jobs
-from pivot.core.run.worker import StageOutcome, StageTask, execute_stage
+from pivot.core.run.worker import StageOutcome, StageTask, execute_stage, preload
 
 #: Keep idle workers warm this long (seconds) so a TUI or watch session reuses them.
 IDLE_TIMEOUT = 600
@@ -65,6 +65,14 @@ class LocalExecutor(Executor):
         """Start the worker processes now (e.g. before a Textual app owns stderr): loky only
         spawns them for a first task."""
         self._executor().submit(os.getpid).result()
+
+    def preload(self, root: Path) -> None:
+        try:
+            pool = self._executor()
+            for _ in range(self._jobs):
+                pool.submit(preload, str(root))
+        except RuntimeError:  # a broken pool: submit() starts a fresh one for the stages
+            self._pool = None
 
     def submit(self, task: StageTask) -> Future[StageOutcome]:
         try:
