@@ -428,7 +428,8 @@ def test_corrupt_lock_file_is_a_one_line_warning(two: TempProject) -> None:
     lock.write_text("schema: 99\nstage: make\n")
     proc = two.pivot("--no-tui", "run")
     assert "unknown schema" in proc.stderr and "the stage will re-run" in proc.stderr
-    assert lock.read_text() == good  # the run it recorded came back from the run cache
+    # the run it recorded came back from the run cache, and the lock says so
+    assert lock.read_text() == good + "origin: restored from an earlier run\n"
     assert two.read("data/b.txt") == "11"  # nothing lost
 
 
