@@ -253,6 +253,7 @@ def run(
     from pivot.core.run.executors import make_executor
 
     engine = Engine(project, make_executor(project.root, executor, scheduler, jobs))
+    engine.freeze_after_load = not watch
     if not watch and executor in (None, "local"):
         engine.recorder = fast_path.Recorder(project, fast_path.configured_executor(project.root))
     request = RunRequest(
@@ -613,6 +614,7 @@ def _evaluated_status_rows(
     from pivot.core.run.status import status_row
 
     engine = Engine(project)
+    engine.freeze_after_load = True
     engine.recorder = fast_path.Recorder(project, fast_path.configured_executor(project.root))
     with fast_path.observing(engine.recorder.read):
         decisions = engine.plan(stages)

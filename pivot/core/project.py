@@ -60,6 +60,10 @@ class Project:
     @functools.cached_property
     def link_mode(self) -> LinkMode:
         """``cache.link`` from the configuration (read once, when first needed)."""
+        from pivot.core.config_files import any_config_file
+
+        if not any_config_file(self.root):
+            return "reflink"  # the default, without importing the config model (pydantic)
         from pivot.core.config import load_config
 
         return load_config(self.root).cache.link

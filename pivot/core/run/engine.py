@@ -17,6 +17,7 @@ import collections
 import concurrent.futures
 import contextlib
 import dataclasses
+import gc
 import json
 import threading
 import time
@@ -98,6 +99,10 @@ _SMALL_OUTPUT = 1 << 20
 
 def _remote_runs(project: Project) -> RemoteRuns | None:
     """Earlier runs on the default remote, when the project has one (None otherwise)."""
+    from pivot.core.config_files import any_config_file
+
+    if not any_config_file(project.root):
+        return None  # no config file, so no remote
     from pivot.core.config import load_config
 
     try:
@@ -149,14 +154,28 @@ class Engine:
         #: Set by the command line: writes (or removes) the record a later no-op `run` or
         #: `status` answers from without importing the pipeline (run.fast_path).
         self.recorder: Recorder | None = None
+        #: Set by one-shot commands: what loading the pipeline built lives until the process
+        #: ends, so it is moved out of the collector's sight (see :meth:`load`).
+        self.freeze_after_load = False
 
     # -- loading -------------------------------------------------------------------------------
 
     def load(self, *, fresh: bool = False) -> tuple[PipelineDefinition, StageGraph]:
         """Import pipeline.py (again, with ``fresh``) and build the graph."""
         if self._pipeline is None or fresh:
-            pipeline = load_pipeline(self.project.root, fresh=fresh)
-            graph = build_graph(pipeline)
+            # Importing a large pipeline.py allocates millions of objects that all survive:
+            # the cyclic collector would walk them again and again for nothing (~0.5 s at
+            # 2,000 stages), so it waits until the load is done.
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                pipeline = load_pipeline(self.project.root, fresh=fresh)
+                graph = build_graph(pipeline)
+            finally:
+                if collecting:
+                    gc.enable()
+            if self.freeze_after_load:
+                gc.freeze()
             self._pipeline, self._graph = pipeline, graph
             self._token = code_token(self.project.root)
             if self.recorder is not None:
@@ -206,16 +225,15 @@ class Engine:
     def capacities(self, request: RunRequest, selected: Iterable[str]) -> Capacities:
         """The resource capacities of a run; refuses (ResourceError) when a selected stage
         asks for more than one of them."""
-        from pivot.core.config import configured_capacities
-
         pipeline, graph = self.load()
         requests = {name: pipeline[name].resources for name in graph.order}
         requests = {name: needs for name, needs in requests.items() if needs}
-        capacities = resolve_capacities(
-            configured_capacities(self.project.root) if requests else {},
-            request.resources,
-            requests,
-        )
+        configured: dict[str, float] = {}
+        if requests:  # the config module (and pydantic) is only imported when it matters
+            from pivot.core.config import configured_capacities
+
+            configured = configured_capacities(self.project.root)
+        capacities = resolve_capacities(configured, request.resources, requests)
         capacities.check({name: requests[name] for name in selected if name in requests})
         return capacities
 
