@@ -10,7 +10,6 @@ output.
 from __future__ import annotations
 
 import dataclasses
-import gc
 import os
 import sys
 
@@ -142,11 +141,4 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(code)
     from pivot.cli import main as cli_main
 
-    try:
-        cli_main(argv)
-    finally:
-        # A command that loaded a large pipeline leaves millions of objects; the collection
-        # the interpreter runs at exit would walk them all (~1 s at 2,000 stages) to free
-        # memory the OS takes back anyway. Frozen objects are skipped by it; reference
-        # counting still finalizes everything as usual.
-        gc.freeze()
+    cli_main(argv)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import threading
 import time
@@ -15,6 +16,8 @@ from pivot.core.run.worker import StageOutcome, StageTask, execute_stage, preloa
 
 #: Keep idle workers warm this long (seconds) so a TUI or watch session reuses them.
 IDLE_TIMEOUT = 600
+#: How long closing waits for workers still importing the pipeline for a preload.
+PRELOAD_GRACE = 60
 #: How often a worker checks that the pivot process that started it is still alive.
 PARENT_POLL_SECONDS = 0.1
 
@@ -43,6 +46,8 @@ class LocalExecutor(Executor):
         self._jobs = max(1, choice.jobs)
         self.jobs_note = choice.reason
         self._pool: Any = None
+        #: Pipeline imports started by :meth:`preload`; waited for before workers are killed.
+        self._preloads: list[Future[None]] = []
 
     @property
     def capacity(self) -> int:
@@ -69,8 +74,7 @@ class LocalExecutor(Executor):
     def preload(self, root: Path) -> None:
         try:
             pool = self._executor()
-            for _ in range(self._jobs):
-                pool.submit(preload, str(root))
+            self._preloads = [pool.submit(preload, str(root)) for _ in range(self._jobs)]
         except RuntimeError:  # a broken pool: submit() starts a fresh one for the stages
             self._pool = None
 
@@ -83,6 +87,13 @@ class LocalExecutor(Executor):
             return self._executor().submit(execute_stage, task)
 
     def kill(self) -> None:
+        # A worker killed in the middle of an import leaves loky's resource tracker warning
+        # about semaphores on stderr: let pending preloads finish first (a command that
+        # stops early, say on a broken pipeline.py, waits at most for that import).
+        pending = [future for future in self._preloads if not future.done()]
+        self._preloads = []
+        if pending:
+            concurrent.futures.wait(pending, timeout=PRELOAD_GRACE)
         if self._pool is not None:
             self._pool.shutdown(wait=True, kill_workers=True)
             self._pool = None
