@@ -279,8 +279,12 @@ def test_an_installed_package_changes_the_environment(tmp_path: Path) -> None:
         from typing import Annotated
         from pivot import loaders
 
-        with open({str(marker)!r}, "a") as marker:
-            marker.write("imported\\n")
+        import multiprocessing
+
+        # Only the main process counts: workers may import it too, to be ready for stages.
+        if multiprocessing.current_process().name == "MainProcess":
+            with open({str(marker)!r}, "a") as marker:
+                marker.write("imported\\n")
 
         pipeline = pivot.Pipeline("env")
 

@@ -17,7 +17,7 @@ from pivot.core.run.worker import StageOutcome, StageTask, execute_stage, preloa
 #: Keep idle workers warm this long (seconds) so a TUI or watch session reuses them.
 IDLE_TIMEOUT = 600
 #: How long closing waits for workers still importing the pipeline for a preload.
-PRELOAD_GRACE = 60
+PRELOAD_GRACE = 5
 #: How often a worker checks that the pivot process that started it is still alive.
 PARENT_POLL_SECONDS = 0.1
 
@@ -87,9 +87,9 @@ class LocalExecutor(Executor):
             return self._executor().submit(execute_stage, task)
 
     def kill(self) -> None:
-        # A worker killed in the middle of an import leaves loky's resource tracker warning
-        # about semaphores on stderr: let pending preloads finish first (a command that
-        # stops early, say on a broken pipeline.py, waits at most for that import).
+        # A worker killed in the middle of an import may leave loky's resource tracker
+        # warning about semaphores on stderr: give pending preloads a moment to finish (a
+        # broken pipeline.py fails in the workers as fast as in this process).
         pending = [future for future in self._preloads if not future.done()]
         self._preloads = []
         if pending:
