@@ -155,7 +155,9 @@ class Engine:
         #: `status` answers from without importing the pipeline (run.fast_path).
         self.recorder: Recorder | None = None
         #: Set by one-shot commands: what loading the pipeline built lives until the process
-        #: ends, so it is moved out of the collector's sight (see :meth:`load`).
+        #: ends, so the load runs with the collector paused and its result is then moved out
+        #: of the collector's sight (see :meth:`load`). Long-lived sessions (watch, the TUI,
+        #: serve) reload and keep the collector as it is.
         self.freeze_after_load = False
 
     # -- loading -------------------------------------------------------------------------------
@@ -165,14 +167,15 @@ class Engine:
         if self._pipeline is None or fresh:
             # Importing a large pipeline.py allocates millions of objects that all survive:
             # the cyclic collector would walk them again and again for nothing (~0.5 s at
-            # 2,000 stages), so it waits until the load is done.
-            collecting = gc.isenabled()
-            gc.disable()
+            # 2,000 stages, and ~1 s more at exit), so a one-shot command pauses it.
+            paused = self.freeze_after_load and gc.isenabled()
+            if paused:
+                gc.disable()
             try:
                 pipeline = load_pipeline(self.project.root, fresh=fresh)
                 graph = build_graph(pipeline)
             finally:
-                if collecting:
+                if paused:
                     gc.enable()
             if self.freeze_after_load:
                 gc.freeze()
