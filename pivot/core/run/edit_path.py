@@ -169,9 +169,6 @@ def _status_rows(project: Project, targets: Iterable[str]) -> list[dict[str, Any
         row: dict[str, Any]
         if name in changed:
             change = changed[name]
-            lock = project.locks.read(name)
-            if lock is None or _earlier_run(project, lock, change):
-                return None
             row = _row(name, Action.RUN, f"code changed: {change.key}", [change.to_dict()])
             running.add(name)
         else:
@@ -194,7 +191,8 @@ def _changed_stages(
     shapes: Mapping[str, FileShape],
 ) -> dict[str, Change] | None:
     """The code change of each stage whose function's body was edited; None when the edit
-    is not one this module can answer."""
+    is not one this module can answer (including when an earlier run matches a changed
+    stage's new inputs)."""
     by_function: dict[tuple[str, str], list[str]] = {}
     for stage, function in record.functions.items():
         by_function.setdefault(function, []).append(stage)
@@ -217,15 +215,20 @@ def _changed_stages(
             key = f"self:{name}"
             for stage in stages:
                 lock = project.locks.read(stage)
-                old = lock.code.get(key) if lock is not None else None
-                source = store.get(old) if old is not None else None
-                if old is None or source is None:
+                if lock is None or key not in lock.code:
+                    return None
+                old = lock.code[key]
+                source = store.get(old)
+                if source is None:
                     return None
                 new = body_edit_hash(key, source.source, edits, node)
                 if new is None:
                     return None
                 if new != old:
-                    changed[stage] = Change("code", key, old, new)
+                    change = Change("code", key, old, new)
+                    if _earlier_run(project, lock, change):
+                        return None  # whether it can be restored is the planner's to decide
+                    changed[stage] = change
     return changed
 
 
