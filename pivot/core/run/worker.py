@@ -15,7 +15,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -91,17 +91,10 @@ _loaded: tuple[tuple[str, str], PipelineDefinition] | None = None
 
 
 def _pipeline(root: Path, code_token: str) -> PipelineDefinition:
-    """The project's pipeline, imported once per worker and re-imported when code changed.
-
-    A worker that moves to other code (another project, another shipped copy) first unloads
-    the previous one, so a same-named helper module can never be served from the old copy.
-    """
-    global _loaded
-    key = (str(root), code_token)
-    if _loaded is None or _loaded[0] != key:
-        if _loaded is not None and _loaded[0][0] != key[0]:
-            unload_project(Path(_loaded[0][0]))
-        _loaded = (key, load_pipeline(root, fresh=_loaded is not None))
+    """The project's pipeline, imported once per worker and re-imported when code changed."""
+    if _loaded is None or _loaded[0] != (str(root), code_token):
+        _import(root, lambda: code_token)
+    assert _loaded is not None
     return _loaded[1]
 
 
@@ -110,14 +103,22 @@ def preload(root: str) -> None:
     import overlaps the main process's own import and planning. The code is keyed by the
     token this process computes from what it imported; a stage whose token differs (the code
     changed in between) reloads as usual."""
-    global _loaded
     path = Path(root)
-    if _loaded is not None and _loaded[0] == (root, code_token(path)):
-        return
-    if _loaded is not None and _loaded[0][0] != root:
+    if _loaded is None or _loaded[0] != (str(path), code_token(path)):
+        _import(path, lambda: code_token(path))
+
+
+def _import(root: Path, token: Callable[[], str]) -> None:
+    """(Re)import ``root``'s pipeline, keyed by ``token()`` as it is after the import.
+
+    A worker that moves to other code (another project, another shipped copy) first unloads
+    the previous one, so a same-named helper module can never be served from the old copy.
+    """
+    global _loaded
+    if _loaded is not None and _loaded[0][0] != str(root):
         unload_project(Path(_loaded[0][0]))
-    pipeline = load_pipeline(path, fresh=_loaded is not None)
-    _loaded = ((root, code_token(path)), pipeline)
+    pipeline = load_pipeline(root, fresh=_loaded is not None)
+    _loaded = ((str(root), token()), pipeline)
 
 
 def execute_stage(task: StageTask, where: Workspace | None = None) -> StageOutcome:
