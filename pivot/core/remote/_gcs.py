@@ -26,13 +26,13 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pivot.core.remote._location import RemoteLocation
-from pivot.core.remote._store import ByteCallback
+from pivot.core.remote._store import ByteCallback, one_line_errors
 from pivot.core.remote._streams import HashingWriter, ProgressReader, verified_source
 from pivot.core.store.hashing import is_digest
 from pivot.exceptions import (
@@ -103,17 +103,9 @@ class GcsBlobStore:
                 self._bucket = self._client.bucket(self.location.bucket)
             return self._bucket
 
-    @contextlib.contextmanager
-    def _errors(self) -> Iterator[None]:
+    def _errors(self) -> contextlib.AbstractContextManager[None]:
         """Keep the contract: the SDK's errors leave as one-line RemoteErrors."""
-        try:
-            yield
-        except RemoteError:
-            raise
-        except Exception as exc:
-            if _is_local(exc):
-                raise
-            raise translate(exc, self.location) from None
+        return one_line_errors(self.location, translate, _is_local)
 
     # -- queries ------------------------------------------------------------------------------
 

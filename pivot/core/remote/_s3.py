@@ -29,14 +29,14 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import xxhash
 
 from pivot.core.remote._location import RemoteLocation
-from pivot.core.remote._store import CORRUPT_REMOTE_HINT, ByteCallback
+from pivot.core.remote._store import CORRUPT_REMOTE_HINT, ByteCallback, one_line_errors
 from pivot.core.store.hashing import CHUNK, hash_bytes, hash_file, is_digest
 from pivot.exceptions import (
     BlobCorruptError,
@@ -286,17 +286,9 @@ class S3BlobStore:
     def identity(self) -> str:
         return self.location.identity
 
-    @contextlib.contextmanager
-    def _errors(self) -> Iterator[None]:
+    def _errors(self) -> contextlib.AbstractContextManager[None]:
         """Keep the contract: botocore's errors leave as one-line RemoteErrors."""
-        try:
-            yield
-        except RemoteError:
-            raise
-        except Exception as exc:
-            if _is_local(exc):
-                raise
-            raise translate(exc, self.location) from None
+        return one_line_errors(self.location, translate, _is_local)
 
     def put_run(self, key: str, data: bytes) -> None:
         with self._errors():

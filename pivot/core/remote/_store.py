@@ -11,17 +11,38 @@ about them stays in ``_transfer``; a store only moves and finds single blobs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
 from pivot.core.remote._location import RemoteLocation
+from pivot.exceptions import RemoteError
 
 #: Bytes moved since the last call (negative: bytes of an attempt that is being retried).
 ByteCallback = Callable[[int], None]
 
 #: The end of a "remote object … is corrupt" message: what repairs the remote.
 CORRUPT_REMOTE_HINT = "; repair the remote with `pivot push --force` where a good copy is cached"
+
+
+@contextlib.contextmanager
+def one_line_errors(
+    location: RemoteLocation,
+    translate: Callable[[BaseException, RemoteLocation], RemoteError],
+    is_local: Callable[[BaseException], bool],
+) -> Iterator[None]:
+    """Keep the contract for a cloud SDK: its errors leave as one-line RemoteErrors
+    (``translate``), while RemoteErrors and errors of the caller's own files (``is_local``)
+    pass as they are."""
+    try:
+        yield
+    except RemoteError:
+        raise
+    except Exception as exc:
+        if is_local(exc):
+            raise
+        raise translate(exc, location) from None
 
 
 class BlobStore(Protocol):
