@@ -174,23 +174,46 @@ class RpcClient:
     def next_event(self, event: str, **fields: Any) -> dict[str, Any]:
         """Read pushed events until one of type ``event`` (with these field values)."""
         while True:
-            note = self.next_note()
-            params: dict[str, Any] = note["params"]
+            params = self.next_pushed_event()
             matches = all(params.get(k) == v for k, v in fields.items())
-            if note["method"] == "event" and params["event"] == event and matches:
+            if params["event"] == event and matches:
                 return params
 
     def events_until(self, event: str, **fields: Any) -> list[dict[str, Any]]:
-        """Every pushed event up to and including the first matching one."""
+        """Every event up to and including the first matching one; none may be lost."""
         seen: list[dict[str, Any]] = []
         while True:
-            note = self.next_note()
-            if note["method"] != "event":
-                continue
-            seen.append(note["params"])
-            params = note["params"]
+            params = self.next_pushed_event(lossless=True)
+            seen.append(params)
             if params["event"] == event and all(params.get(k) == v for k, v in fields.items()):
                 return seen
+
+    def next_pushed_event(self, *, lossless: bool = False) -> dict[str, Any]:
+        """The next event in seq order, as a careful client reads them: events the server
+        dropped while this client was slow (an ``events_dropped`` marker) are fetched back
+        from the ring with ``events``. ``lossless`` fails if the ring no longer had some."""
+        while True:
+            note = self.next_note()
+            if note["method"] == "event":
+                params: dict[str, Any] = note["params"]
+                return params
+            if note["method"] == "events_dropped":
+                self._catch_up(note["params"], lossless=lossless)
+
+    def _catch_up(self, marker: dict[str, Any], *, lossless: bool) -> None:
+        pending, self.notes = self.notes, []  # notes that came after the marker
+        recovered: list[dict[str, Any]] = []
+        cursor, last = marker["first"] - 1, marker["last"]
+        while cursor < last:
+            page = self.result("events", since=cursor)
+            assert not (lossless and page["missed"]), f"the ring lost events: {page['missed']}"
+            recovered += [e for e in page["events"] if e["seq"] <= last]
+            if page["next"] == cursor:
+                break
+            cursor = page["next"]
+        pushed_during = self.notes  # pushed while paging: all after ``last``
+        self.notes = [{"method": "event", "params": e} for e in recovered] + pending
+        self.notes += pushed_during
 
     def close(self) -> None:
         import contextlib
