@@ -416,6 +416,7 @@ def status(
       pivot status train --json
       pivot status --remote         # and what is missing locally / on the remote
       pivot status --imports        # and which imports are behind their source
+      pivot -q status               # only the stages that are not cached, and the count
     """
     from rich.markup import escape
 
@@ -459,8 +460,9 @@ def status(
         click.echo(json.dumps(data, indent=2, default=str))
         sys.exit(1 if any(r["status"] == "error" for r in rows) else 0)
     console = cli.console()
-    width = max([8, *(len(r["stage"]) for r in rows)])
-    for row in rows:
+    shown = [r for r in rows if r["status"] != "cached"] if cli.quiet else rows
+    width = max([8, *(len(r["stage"]) for r in shown)])
+    for row in shown:
         needs = f"  [needs {format_amounts(row['resources'])}]" if row["resources"] else ""
         if not console.is_terminal:  # piped: plain text, without rich's per-line rendering
             console.file.write(

@@ -362,6 +362,16 @@ def test_status_lists_each_stage_with_reason(two: TempProject) -> None:
     assert "stale" in plain and "make" in plain
 
 
+def test_quiet_status_shows_only_what_needs_attention(two: TempProject) -> None:
+    two.pivot("run")
+    two.write("data/b.txt", "edited by hand")
+    lines = two.pivot("--no-tui", "status", "-q").stdout.splitlines()
+    assert [line.split()[:2] for line in lines[:-1]] == [["stale", "use"]]
+    assert lines[-1] == "2 stages, 1 stale"
+    everything = two.pivot("--no-tui", "status").stdout.splitlines()
+    assert [line.split()[:2] for line in everything[:-1]] == [["cached", "make"], ["stale", "use"]]
+
+
 def test_run_from_a_subdirectory_finds_the_project(two: TempProject) -> None:
     sub = two.root / "deep" / "er"
     sub.mkdir(parents=True)
