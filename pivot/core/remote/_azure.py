@@ -239,6 +239,20 @@ class AzureBlobStore:
                 return None
             return data
 
+    def get_object(self, name: str, target: Path) -> bool:
+        with self._errors():
+            from azure.core.exceptions import ResourceNotFoundError
+
+            try:
+                download = self._open().download_blob(self.location.object_key(name))
+                with open(target, "wb") as handle:
+                    download.readinto(handle)
+            except ResourceNotFoundError as exc:
+                if _code(exc) == "ContainerNotFound":
+                    raise
+                return False
+            return True
+
     def delete(self, digests: Sequence[str]) -> None:
         """One request per blob, on a few threads (the batch API is not offered everywhere,
         and these deletes are rare: ``pivot gc --remote``)."""

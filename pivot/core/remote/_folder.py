@@ -23,6 +23,7 @@ import contextlib
 import errno
 import functools
 import os
+import shutil
 import stat
 from collections.abc import Sequence
 from pathlib import Path
@@ -181,6 +182,16 @@ class FolderBlobStore:
             return None
         except OSError as exc:
             raise self._error(exc, f"cannot read {source}") from None
+
+    def get_object(self, name: str, target: Path) -> bool:
+        source = self.folder / name
+        try:
+            shutil.copyfile(source, target)
+        except (FileNotFoundError, IsADirectoryError):
+            return False
+        except OSError as exc:
+            raise self._error(exc, f"cannot read {source}") from None
+        return True
 
     def delete(self, digests: Sequence[str]) -> None:
         for digest in digests:

@@ -230,6 +230,20 @@ class GcsBlobStore:
                 return None
             return data
 
+    def get_object(self, name: str, target: Path) -> bool:
+        with self._errors():
+            from google.api_core.exceptions import NotFound
+
+            blob = self._open().blob(self.location.object_key(name))
+            try:
+                with open(target, "wb") as handle:
+                    blob.download_to_file(
+                        handle, raw_download=True, timeout=_TIMEOUT, retry=self._retry
+                    )
+            except NotFound:
+                return False
+            return True
+
     def delete(self, digests: Sequence[str]) -> None:
         """One request per blob, on a few threads: the JSON API's batch endpoint is not
         offered by every server that speaks GCS (fake-gcs-server answers it wrongly)."""

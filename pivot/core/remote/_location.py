@@ -154,6 +154,11 @@ class RemoteLocation:
         runs = f"{self.prefix}/runs/" if self.prefix else "runs/"
         return f"{runs}{key[:2]}/{key[2:]}"
 
+    def object_key(self, name: str) -> str:
+        """The key of object ``name`` (a relative path with slashes) below the prefix: for
+        reading objects laid out by another tool (a DVC remote)."""
+        return f"{self.prefix}/{name}" if self.prefix else name
+
     def key(self, digest: str) -> str:
         """The S3 key of blob ``digest`` (for a folder: its path below :attr:`folder`)."""
         return f"{self.files_prefix}{digest[:2]}/{digest[2:]}"

@@ -309,6 +309,18 @@ class S3BlobStore:
             data: bytes = answer["Body"].read()
             return data
 
+    def get_object(self, name: str, target: Path) -> bool:
+        with self._errors():
+            try:
+                self._transfers().download(
+                    self.location.bucket, self.location.object_key(name), str(target)
+                ).result()
+            except Exception as exc:
+                if _error_code(exc) in _MISSING_CODES:
+                    return False
+                raise
+            return True
+
     def delete(self, digests: Sequence[str]) -> None:
         bucket = self.location.bucket
         for start in range(0, len(digests), _DELETE_BATCH):

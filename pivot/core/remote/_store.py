@@ -127,6 +127,12 @@ class BlobStore(Protocol):
         """Run-cache entry ``key``, or None if the remote has none."""
         ...
 
+    def get_object(self, name: str, target: Path) -> bool:
+        """Write the object ``name`` (a path below the remote's prefix, not a blob of this
+        layout: another tool's object, such as a DVC remote's ``files/md5/ab/cdef…``) into
+        ``target``, unverified; False if the remote has no such object."""
+        ...
+
     def delete(self, digests: Sequence[str]) -> None:
         """Remove these blobs (``pivot gc``); one that is already gone is not an error. The
         store batches requests as it likes."""

@@ -37,12 +37,15 @@ class VerifyProblem:
 
 
 def verify_local(project: Project, stages: Sequence[str] = ()) -> list[VerifyProblem]:
-    """Check every stage of the pipeline (or ``stages``): its lock exists, each cached output's
-    blobs are in the local cache with bytes matching their hash, and each output in the
-    workspace matches its lock. Empty list: all good."""
-    from pivot.core.pipeline.discovery import load_pipeline
+    """Check every stage of the pipeline (or ``stages``), and tracked data: its lock exists,
+    each cached output's blobs are in the local cache with bytes matching their hash, and each
+    output in the workspace matches its lock. Empty list: all good."""
+    from pivot.core.pipeline.discovery import PipelineDefinition, has_pipeline, load_pipeline
 
-    pipeline = load_pipeline(project.root)
+    if has_pipeline(project.root):
+        pipeline = load_pipeline(project.root)
+    else:  # data only (tracked files, imports): nothing to load
+        pipeline = PipelineDefinition(project.root, {})
     from pivot.core.pipeline.selection import expand_targets
 
     names = expand_targets(stages, pipeline.stages) or list(pipeline.stages)

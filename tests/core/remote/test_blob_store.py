@@ -86,6 +86,18 @@ def test_download_of_a_missing_blob(case: StoreCase, tmp_path: Path) -> None:
         case.store.download("0123456789abcdef", 10, tmp_path / "x", lambda n: None)
 
 
+def test_get_object_reads_any_name_below_the_prefix(case: StoreCase, tmp_path: Path) -> None:
+    """How another tool's layout is read (a DVC remote): by name, unverified, missing is False."""
+    data = b"written by someone else" * 50
+    digest = hash_bytes(data)
+    case.put_raw(digest, data)
+    target = tmp_path / "object"
+
+    assert case.store.get_object(f"files/{digest[:2]}/{digest[2:]}", target) is True
+    assert target.read_bytes() == data
+    assert case.store.get_object("files/md5/00/no-such-object", tmp_path / "none") is False
+
+
 def test_download_refuses_a_corrupt_blob(case: StoreCase, tmp_path: Path) -> None:
     digest = hash_bytes(b"the real bytes")
     case.put_raw(digest, b"tampered bytes")
