@@ -420,15 +420,18 @@ def status(
     """
     from rich.markup import escape
 
+    from pivot.core.pipeline.discovery import has_pipeline
     from pivot.core.run import fast_path
     from pivot.core.run.resources import format_amounts
 
     stages = _all_or_named(stages, all_stages)
     project = cli.project()
     stages = _folder_scope(project, stages, all_stages)
-    rows = None
+    rows: list[dict[str, Any]] | None = None
     explanations: list[Any] = []
-    if not explain and remote_name is None:
+    if not stages and not has_pipeline(project.root):
+        rows = []  # data only: tracked files and imports, listed below
+    if rows is None and not explain and remote_name is None:
         rows = fast_path.status_rows(project, stages)
         if rows is None:
             from pivot.core.run import edit_path

@@ -136,6 +136,21 @@ def test_a_fresh_clone_pulls_tracked_data_and_runs_nothing(
     assert other.read("data/raw.csv") == "a\n1\n2\n"
 
 
+def test_a_data_only_project_has_status_and_verify(project: TempProject) -> None:
+    """A data registry: tracked data and no pipeline.py. Commands about data work; only the
+    ones about stages ask for a pipeline."""
+    project.write("data/raw.csv", "a\n1\n")
+    project.pivot("track", "data/raw.csv")
+    assert project.pivot("--no-tui", "status").stdout.splitlines() == ["no stages"]
+    assert project.pivot("verify").returncode == 0
+
+    project.write("data/raw.csv", "a\n1\n2\n")
+    lines = project.pivot("--no-tui", "status").stdout.splitlines()
+    assert lines[0] == "no stages" and "modified" in lines[1] and "data/raw.csv" in lines[1]
+    assert "data/raw.csv" in project.pivot("verify", check=1).stdout
+    assert "no pipeline.py" in project.pivot("run", check=2).stderr
+
+
 def test_bad_track_targets_get_one_line_and_change_nothing(project: TempProject) -> None:
     _with_raw_data(project)
     project.pivot("track", "data/images")

@@ -223,14 +223,19 @@ def unload_project(root: Path) -> None:
     ]
 
 
+def has_pipeline(root: Path) -> bool:
+    """Whether ``root`` defines stages at all (a data-only project, such as a data registry of
+    tracked files and imports, has none)."""
+    return (root / PIPELINE_FILE).is_file() or stages_file(root) is not None
+
+
 def load_pipeline(root: Path, *, fresh: bool = False) -> PipelineDefinition:
     """Import ``root/pipeline.py`` and return its stages.
 
     With ``fresh``, project modules imported earlier in this process are dropped first.
     """
     path = root / PIPELINE_FILE
-    matrix_file = stages_file(root)
-    if not path.is_file() and matrix_file is None:
+    if not has_pipeline(root):
         raise PipelineError(
             f"no {PIPELINE_FILE} or {MATRIX_FILE} in {root}; create one that registers your stages"
         )
@@ -248,6 +253,7 @@ def load_pipeline(root: Path, *, fresh: bool = False) -> PipelineDefinition:
         sys.modules.pop(".".join(sub.relative_to(root).with_suffix("").parts), None)
     if path.is_file():
         _exec_pipeline_file(path, root)
+    matrix_file = stages_file(root)
     if matrix_file is not None:
         load_matrix_file(matrix_file, root)
     for sub in subs:
