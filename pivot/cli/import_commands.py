@@ -43,11 +43,12 @@ def import_(
     force: bool,
     jobs: int,
 ) -> None:
-    """Bring PATH, an output or tracked data of the Pivot repository REPO, into this project.
+    """Bring PATH, an output or tracked data of the Pivot or DVC repository REPO, into this project.
 
     REPO is a git URL or a local path. PATH is relative to REPO's root. The data is fetched
-    from REPO's remote by the hash its lock files (or .pvt manifest) record at REV, written to
-    --out, and recorded in OUT.pvt with where it came from; commit that manifest. From then on
+    from REPO's remote by the hash its lock files (or .pvt manifest; for DVC, its dvc.lock or
+    .dvc files) record at REV, written to --out, and recorded in OUT.pvt with where it came
+    from; commit that manifest. From then on
     it is tracked data: a dep for stages, pushed and pulled with this project's remote.
     `pivot update` moves it to REV's newest commit; `pivot status --imports` says when it is
     behind.
@@ -57,6 +58,7 @@ def import_(
       pivot import ../features out/features.parquet
       pivot import git@github.com:org/data.git models/model.pkl --rev v2 -o models/base.pkl
       pivot import ../features out/clean.csv --rev HEAD~1 --remote s3://team-cache/features
+      pivot import ../dvc-registry data/images -o images     # a DVC repository
     """
     from pivot.core.run.imports import import_data
     from pivot.core.store.paths import normalize_path

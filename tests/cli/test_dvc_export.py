@@ -1,18 +1,12 @@
 """`pivot export` checked by a real DVC: validation, and `dvc repro` giving `pivot run`'s bytes.
 
-DVC is not a dependency of Pivot. These tests use `dvc` from PATH, or from the throwaway venv
-benchmarks/.work/dvc-venv. With PIVOT_TEST_DVC=1 they create that venv and install DVC into it
-when it is missing; otherwise they are skipped.
+DVC comes from `tests/dvc_tool.py` (skipped without it, installed with PIVOT_TEST_DVC=1).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
-import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,60 +16,8 @@ from pivot.core.interop.dvc_export import build_export, validate_with_dvc
 from pivot.core.pipeline.discovery import load_pipeline
 from pivot.core.pipeline.graph import build_graph
 from tests.cli.test_project_commands import DEMO_OUTPUTS, write_demo
-from tests.helpers import REPO, TempProject, make_project
-
-DVC_VENV = REPO / "benchmarks" / ".work" / "dvc-venv"
-
-
-def _venv_dvc() -> Path:
-    return DVC_VENV / ("Scripts/dvc.exe" if os.name == "nt" else "bin/dvc")
-
-
-def _install_dvc() -> Path:
-    DVC_VENV.parent.mkdir(parents=True, exist_ok=True)
-    if not DVC_VENV.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(DVC_VENV)], check=True, timeout=300)
-    pip = DVC_VENV / ("Scripts/pip.exe" if os.name == "nt" else "bin/pip")
-    subprocess.run([str(pip), "install", "-q", "dvc"], check=True, timeout=1800)
-    return _venv_dvc()
-
-
-@pytest.fixture(scope="session")
-def dvc_bin() -> Path:
-    found = shutil.which("dvc")
-    if found:
-        return Path(found)
-    if _venv_dvc().exists():
-        return _venv_dvc()
-    if os.environ.get("PIVOT_TEST_DVC") == "1":
-        return _install_dvc()
-    pytest.skip(
-        "DVC is not installed: put `dvc` on PATH, or set PIVOT_TEST_DVC=1 to install it into "
-        "benchmarks/.work/dvc-venv"
-    )
-
-
-@pytest.fixture
-def dvc_env(dvc_bin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """PATH with `dvc` and a `pivot` that runs this checkout (DVC runs the exported cmds)."""
-    bin_dir = tmp_path / "shims"
-    bin_dir.mkdir()
-    shim = bin_dir / "pivot"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m pivot "$@"\n')
-    shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
-    path = os.pathsep.join([str(bin_dir), str(dvc_bin.parent), os.environ.get("PATH", "")])
-    monkeypatch.setenv("PATH", path)  # TempProject.pivot copies os.environ
-    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
-    monkeypatch.delenv("PIVOT_DVC", raising=False)
-    return {**os.environ, "PYTHONPATH": str(REPO)}
-
-
-def dvc(project: TempProject, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        ["dvc", *args], cwd=project.root, env=env, capture_output=True, text=True, timeout=600
-    )
-    assert proc.returncode == 0, f"dvc {' '.join(args)}\n{proc.stdout}\n{proc.stderr}"
-    return proc
+from tests.dvc_tool import dvc
+from tests.helpers import TempProject, make_project
 
 
 def test_dvc_repro_of_the_export_writes_the_same_bytes_as_pivot_run(

@@ -1,5 +1,8 @@
 """``pivot import`` and ``pivot update``: data from another repository, kept as tracked data.
 
+The source may be a Pivot project or a DVC repository (read by
+:mod:`pivot.core.interop.dvc_source`: its dvc.lock and .dvc files, its DVC remote).
+
 An import finds what the source repository records for a path at a revision (a stage output
 in its lock files, or its tracked data, or a file or folder inside either), fetches those
 blobs from the source's remote into this cache (verified, as every fetch), writes the data and
@@ -22,6 +25,7 @@ from pathlib import PurePosixPath
 
 from pivot.core import remote as remotes
 from pivot.core.config import PivotConfig, load_config, parse_config
+from pivot.core.interop import dvc_source
 from pivot.core.project import Project
 from pivot.core.run.checkout import restore_record
 from pivot.core.run.track import gitignore_data
@@ -78,7 +82,7 @@ class ImportResult:
     changed: bool  # False: the data was already at the resolved commit
     size: int
     files: int | None  # a folder's file count
-    fetched: int  # blobs downloaded from the source remote
+    fetched: int  # blobs (DVC: objects) downloaded from the source remote
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,24 +176,10 @@ def _bring(
     the previous manifest in charge)."""
     commit = source.resolve(rev)
     label = _label(rev, commit)
-    found = locate(source, commit, path, label)
-    location = source_remote(project, source, commit, label, remote)
-    try:
-        fetched = remotes.fetch_from(project, location, [found], jobs=jobs)
-    except RemoteUnavailableError as exc:
-        raise RemoteUnavailableError(
-            f"the remote of {source.repo} at {label}: {exc}; or pass --remote NAME_OR_URL"
-        ) from None
-    if fetched.missing:
-        problem = fetched.missing[0]
-        raise RemoteError(
-            f"'{path}' of {source.repo} at {label} is not on {location.describe()} (blob "
-            f"{problem.hash}); push it from {source.repo} (outputs kept out of the cache, such "
-            "as metrics, are never pushed)"
-        )
-    if fetched.failed:
-        raise RemoteError(f"cannot fetch '{path}' of {source.repo}: {fetched.failed[0].reason}")
-    record = OutRecord(out, found.hash, found.size, found.files)
+    if dvc_source.is_dvc_repo(source, commit) and not _is_pivot_project(source, commit):
+        record, fetched = _fetch_from_dvc(project, source, commit, path, out, label, remote, jobs)
+    else:
+        record, fetched = _fetch_from_pivot(project, source, commit, path, out, label, remote, jobs)
     confined_path(project.root, out, folder=record.files is not None)
     hasher = ArtifactHasher(project.root, project.state)
     try:
@@ -207,8 +197,69 @@ def _bring(
         changed=previous != commit,
         size=record.size,
         files=None if record.files is None else len(record.files),
-        fetched=len(fetched.transferred),
+        fetched=fetched,
     )
+
+
+def _is_pivot_project(source: SourceRepo, commit: str) -> bool:
+    return source.kind(commit, PIVOT_DIR) == "tree"
+
+
+def _fetch_from_pivot(
+    project: Project,
+    source: SourceRepo,
+    commit: str,
+    path: str,
+    out: str,
+    label: str,
+    remote: str | None,
+    jobs: int,
+) -> tuple[OutRecord, int]:
+    """The blobs of ``path`` as the source's lock or manifest records them, into this cache."""
+    found = locate(source, commit, path, label)
+    location = source_remote(project, source, commit, label, remote)
+    try:
+        fetched = remotes.fetch_from(project, location, [found], jobs=jobs)
+    except RemoteUnavailableError as exc:
+        raise RemoteUnavailableError(
+            f"the remote of {source.repo} at {label}: {exc}; or pass --remote NAME_OR_URL"
+        ) from None
+    if fetched.missing:
+        problem = fetched.missing[0]
+        raise RemoteError(
+            f"'{path}' of {source.repo} at {label} is not on {location.describe()} (blob "
+            f"{problem.hash}); push it from {source.repo} (outputs kept out of the cache, such "
+            "as metrics, are never pushed)"
+        )
+    if fetched.failed:
+        raise RemoteError(f"cannot fetch '{path}' of {source.repo}: {fetched.failed[0].reason}")
+    return OutRecord(out, found.hash, found.size, found.files), len(fetched.transferred)
+
+
+def _fetch_from_dvc(
+    project: Project,
+    source: SourceRepo,
+    commit: str,
+    path: str,
+    out: str,
+    label: str,
+    remote: str | None,
+    jobs: int,
+) -> tuple[OutRecord, int]:
+    """The objects of ``path`` as the DVC repository's dvc.lock or .dvc file records them,
+    checked by MD5 and entered into this cache under their xxhash."""
+    found = dvc_source.locate_dvc(source, commit, path, label)
+    location = dvc_source.dvc_remote(project, source, commit, label, remote)
+    what = f"{source.repo} at {label}"
+    try:
+        brought = dvc_source.fetch_dvc_out(
+            project, location, found, path, out, what=what, jobs=jobs
+        )
+    except RemoteUnavailableError as exc:
+        raise RemoteUnavailableError(
+            f"the DVC remote of {what}: {exc}; or pass --remote NAME_OR_URL"
+        ) from None
+    return brought.record, brought.fetched
 
 
 def _label(rev: str | None, commit: str) -> str:
@@ -267,10 +318,6 @@ def _within(record: OutRecord, path: str) -> OutRecord | None:
 def _not_data(source: SourceRepo, commit: str, path: str, label: str) -> str:
     where = f"{source.repo} at {label}"
     if source.kind(commit, PIVOT_DIR) != "tree":
-        if source.kind(commit, "dvc.lock") == "blob" or source.kind(commit, "dvc.yaml") == "blob":
-            return (
-                f"{where} is a DVC repository; importing from DVC repositories is not supported yet"
-            )
         return f"{where} is not a Pivot project (no {PIVOT_DIR}/ folder committed there)"
     kind = source.kind(commit, path)
     if kind is not None:

@@ -148,6 +148,11 @@ class SourceRepo:
             pos += size + 1
         return found
 
+    def list_files(self, commit: str) -> list[str]:
+        """Every file path committed at ``commit``."""
+        listing = self._git_ok(["ls-tree", "-r", "-z", "--name-only", commit])
+        return [name.decode("utf-8", "surrogateescape") for name in listing.split(b"\0") if name]
+
     def kind(self, commit: str, path: str) -> str | None:
         """``blob``, ``tree`` or None: what git holds at ``path`` at ``commit``."""
         out = self._git_ok(["cat-file", "--batch-check"], stdin=f"{commit}:{path}\n".encode())

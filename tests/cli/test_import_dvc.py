@@ -1,0 +1,162 @@
+"""`pivot import` and `pivot update` from a real DVC repository (DVC from tests/dvc_tool.py).
+
+The source is made by DVC itself: `dvc add` of a file and a folder, a `dvc.yaml` stage writing a
+file and a folder, `dvc push` to a folder remote named by a relative path in `.dvc/config`, and
+git commits. The consumer is a Pivot project that imports from it, runs a stage on the import,
+pushes it to its own remote and is cloned.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.dvc_tool import dvc
+from tests.helpers import TempProject, make_project
+
+DVC_YAML = """
+stages:
+  prepare:
+    cmd: python -c "import pathlib; p = pathlib.Path('out/feat'); p.mkdir(parents=True, exist_ok=True); (p / 'a.txt').write_text('feature a'); (p / 'b.txt').write_text('feature b'); pathlib.Path('out/prepared.csv').write_text(pathlib.Path('data/raw.csv').read_text().upper())"
+    deps:
+    - data/raw.csv
+    outs:
+    - out/prepared.csv
+    - out/feat
+"""
+
+CONSUMER_PIPELINE = """
+from typing import Annotated
+
+import pivot
+from pivot import loaders
+
+
+def count(images: Annotated[str, pivot.Dep("images/one.txt", loaders.Text())]) -> Annotated[
+    str, pivot.Out("count.txt", loaders.Text())
+]:
+    return images.strip() + "!"
+
+
+pipeline = pivot.Pipeline("consumer")
+pipeline.register(count)
+"""
+
+
+@pytest.fixture
+def source(tmp_path: Path, dvc_env: dict[str, str]) -> TempProject:
+    """A DVC repository, pushed to ``../dvc-remote`` (a relative url in .dvc/config)."""
+    project = TempProject(tmp_path / "dvc-source")
+    project.root.mkdir()
+    project.git("init", "-q")
+    dvc(project, dvc_env, "init", "-q")
+    project.write("data/raw.csv", "a,b\n1,2\n")
+    project.write("data/images/one.txt", "one")
+    project.write("data/images/two.txt", "two")
+    dvc(project, dvc_env, "add", "-q", "data/raw.csv", "data/images")
+    project.write("dvc.yaml", DVC_YAML)
+    dvc(project, dvc_env, "repro", "-q")
+    (tmp_path / "dvc-remote").mkdir()
+    dvc(project, dvc_env, "remote", "add", "-d", "store", "../dvc-remote")
+    dvc(project, dvc_env, "push", "-q")
+    project.commit_all("data and a stage")
+    return project
+
+
+@pytest.fixture
+def consumer(tmp_path: Path) -> TempProject:
+    return make_project(tmp_path / "consumer")
+
+
+def _import(consumer: TempProject, *args: str, check: int = 0) -> subprocess.CompletedProcess[str]:
+    return consumer.pivot("import", "../dvc-source", *args, check=check)
+
+
+def test_added_data_and_stage_outputs_come_over_byte_for_byte(
+    source: TempProject, consumer: TempProject
+) -> None:
+    _import(consumer, "data/raw.csv")
+    _import(consumer, "data/images", "--out", "images")
+    _import(consumer, "out/prepared.csv")
+    _import(consumer, "out/feat/b.txt", "--out", "b.txt")
+
+    assert consumer.read("raw.csv") == source.read("data/raw.csv")
+    assert consumer.read("images/one.txt") == "one" and consumer.read("images/two.txt") == "two"
+    assert consumer.read("prepared.csv") == "A,B\n1,2\n"
+    assert consumer.read("b.txt") == "feature b"
+    manifest = yaml.safe_load(consumer.read("images.pvt"))
+    assert [f["path"] for f in manifest["files"]] == ["one.txt", "two.txt"]
+    assert manifest["import"]["repo"] == "../dvc-source"
+    assert manifest["import"]["path"] == "data/images"
+    head = source.git("rev-parse", "HEAD").strip()
+    assert manifest["import"]["commit"] == head
+    assert consumer.pivot("verify").returncode == 0
+
+
+def test_an_import_is_a_dep_that_is_pushed_pulled_and_updated(
+    source: TempProject, consumer: TempProject, tmp_path: Path, dvc_env: dict[str, str]
+) -> None:
+    _import(consumer, "data/images", "--out", "images")
+    consumer.write("pipeline.py", CONSUMER_PIPELINE)
+    assert consumer.statuses() == {"count": "ran"}
+    assert consumer.statuses() == {"count": "skipped"}
+
+    source.write("data/images/one.txt", "ONE, edited")
+    source.write("data/images/three.txt", "three")
+    dvc(source, dvc_env, "add", "-q", "data/images")
+    dvc(source, dvc_env, "push", "-q")
+    source.commit_all("more images")
+    status = consumer.pivot("--no-tui", "status", "--imports").stdout
+    assert "behind" in status and "images" in status
+
+    updated = consumer.pivot("update", "images").stdout
+    assert "3 files" in updated
+    assert consumer.read("images/three.txt") == "three"
+    assert consumer.statuses() == {"count": "ran"}
+    assert consumer.read("count.txt") == "ONE, edited!"
+
+    _import(consumer, "data/images", "--rev", "HEAD~1", "--out", "old_images")
+    assert sorted(p.name for p in (consumer.root / "old_images").iterdir()) == [
+        "one.txt",
+        "two.txt",
+    ]
+
+    (tmp_path / "consumer-remote").mkdir()
+    consumer.pivot("config", "set", "remotes.origin", str(tmp_path / "consumer-remote"))
+    consumer.pivot("push")
+    consumer.commit_all("imports")
+    clone = TempProject(tmp_path / "clone")
+    subprocess.run(
+        ["git", "clone", "-q", str(consumer.root), str(clone.root)], check=True, timeout=60
+    )
+    clone.pivot("pull")
+    assert clone.read("images/one.txt") == "ONE, edited"
+    assert clone.statuses() == {"count": "skipped"}
+
+
+def test_what_cannot_be_imported_is_one_line_and_writes_nothing(
+    source: TempProject, consumer: TempProject, tmp_path: Path
+) -> None:
+    in_git = _import(consumer, "dvc.yaml", check=2).stderr
+    assert "committed to git" in in_git and len(in_git.strip().splitlines()) == 1
+    unknown = _import(consumer, "data/nothing.csv", check=2).stderr
+    assert "neither an output in a dvc.lock nor data of a .dvc file" in unknown
+
+    # a corrupt object on the DVC remote is refused; nothing enters the workspace
+    lock = yaml.safe_load(source.read("data/raw.csv.dvc"))
+    md5 = lock["outs"][0]["md5"]
+    blob = tmp_path / "dvc-remote" / "files" / "md5" / md5[:2] / md5[2:]
+    blob.chmod(0o644)
+    blob.write_text("tampered")
+    corrupt = _import(consumer, "data/raw.csv", check=1).stderr
+    assert "corrupt" in corrupt and len(corrupt.strip().splitlines()) == 1
+    assert not (consumer.root / "raw.csv").exists()
+    assert not (consumer.root / "raw.csv.pvt").exists()
+
+    blob.unlink()
+    missing = _import(consumer, "data/raw.csv", check=1).stderr
+    assert "dvc push" in missing and len(missing.strip().splitlines()) == 1
+    assert not (consumer.root / "raw.csv.pvt").exists()
