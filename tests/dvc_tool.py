@@ -18,7 +18,7 @@ import pytest
 
 from tests.helpers import REPO, TempProject
 
-__all__ = ["dvc", "dvc_bin", "dvc_env"]
+__all__ = ["dvc", "dvc_bin", "dvc_env", "make_dvc_source"]
 
 DVC_VENV = REPO / "benchmarks" / ".work" / "dvc-venv"
 
@@ -72,3 +72,37 @@ def dvc(project: TempProject, env: dict[str, str], *args: str) -> subprocess.Com
     )
     assert proc.returncode == 0, f"dvc {' '.join(args)}\n{proc.stdout}\n{proc.stderr}"
     return proc
+
+
+DVC_YAML = """
+stages:
+  prepare:
+    cmd: python -c "import pathlib; p = pathlib.Path('out/feat'); p.mkdir(parents=True, exist_ok=True); (p / 'a.txt').write_text('feature a'); (p / 'b.txt').write_text('feature b'); pathlib.Path('out/prepared.csv').write_text(pathlib.Path('data/raw.csv').read_text().upper())"
+    deps:
+    - data/raw.csv
+    outs:
+    - out/prepared.csv
+    - out/feat
+"""
+
+
+def make_dvc_source(root: Path, env: dict[str, str]) -> TempProject:
+    """A DVC repository made by DVC: `dvc add` of ``data/raw.csv`` and the folder
+    ``data/images``, a stage writing ``out/prepared.csv`` and the folder ``out/feat``, all
+    pushed to the folder remote ``store`` (``<root>/../dvc-remote``, a relative url in
+    ``.dvc/config``) and committed."""
+    project = TempProject(root)
+    project.root.mkdir(parents=True)
+    project.git("init", "-q")
+    dvc(project, env, "init", "-q")
+    project.write("data/raw.csv", "a,b\n1,2\n")
+    project.write("data/images/one.txt", "one")
+    project.write("data/images/two.txt", "two")
+    dvc(project, env, "add", "-q", "data/raw.csv", "data/images")
+    project.write("dvc.yaml", DVC_YAML)
+    dvc(project, env, "repro", "-q")
+    (root.parent / "dvc-remote").mkdir()
+    dvc(project, env, "remote", "add", "-d", "store", "../dvc-remote")
+    dvc(project, env, "push", "-q")
+    project.commit_all("data and a stage")
+    return project

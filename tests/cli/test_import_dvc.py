@@ -14,19 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.dvc_tool import dvc
+from tests.dvc_tool import dvc, make_dvc_source
 from tests.helpers import TempProject, make_project
-
-DVC_YAML = """
-stages:
-  prepare:
-    cmd: python -c "import pathlib; p = pathlib.Path('out/feat'); p.mkdir(parents=True, exist_ok=True); (p / 'a.txt').write_text('feature a'); (p / 'b.txt').write_text('feature b'); pathlib.Path('out/prepared.csv').write_text(pathlib.Path('data/raw.csv').read_text().upper())"
-    deps:
-    - data/raw.csv
-    outs:
-    - out/prepared.csv
-    - out/feat
-"""
 
 CONSUMER_PIPELINE = """
 from typing import Annotated
@@ -48,22 +37,7 @@ pipeline.register(count)
 
 @pytest.fixture
 def source(tmp_path: Path, dvc_env: dict[str, str]) -> TempProject:
-    """A DVC repository, pushed to ``../dvc-remote`` (a relative url in .dvc/config)."""
-    project = TempProject(tmp_path / "dvc-source")
-    project.root.mkdir()
-    project.git("init", "-q")
-    dvc(project, dvc_env, "init", "-q")
-    project.write("data/raw.csv", "a,b\n1,2\n")
-    project.write("data/images/one.txt", "one")
-    project.write("data/images/two.txt", "two")
-    dvc(project, dvc_env, "add", "-q", "data/raw.csv", "data/images")
-    project.write("dvc.yaml", DVC_YAML)
-    dvc(project, dvc_env, "repro", "-q")
-    (tmp_path / "dvc-remote").mkdir()
-    dvc(project, dvc_env, "remote", "add", "-d", "store", "../dvc-remote")
-    dvc(project, dvc_env, "push", "-q")
-    project.commit_all("data and a stage")
-    return project
+    return make_dvc_source(tmp_path / "dvc-source", dvc_env)
 
 
 @pytest.fixture
