@@ -1,8 +1,14 @@
-"""The stage pane: every stage with a live status symbol and elapsed time (Line API)."""
+"""The stage pane: every stage with a live status symbol and elapsed time (Line API).
+
+With stages of several pipelines on screen, each pipeline's stages sit under a heading line
+(``demo · 3 stages``); headings are drawn, never selected.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import bisect
+import dataclasses
+from collections.abc import Callable, Sequence
 
 from rich.segment import Segment
 from rich.style import Style
@@ -13,6 +19,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from pivot.core.pipeline.selection import grouped
+from pivot.render.counts import plural
 from pivot.tui._model import PHASE_STYLE, Phase, PipelineModel
 from pivot.tui._text import format_duration, shorten_middle
 
@@ -36,8 +44,44 @@ TONE_CSS = """
 """
 
 
+@dataclasses.dataclass(frozen=True)
+class Heading:
+    """The line above a pipeline's stages: its name, and how many of its stages are shown."""
+
+    #: None for the stages named without a pipeline (the root pipeline.py's, as `pivot list`
+    #: calls them).
+    pipeline: str | None
+    shown: int
+    total: int
+
+    @property
+    def text(self) -> str:
+        title = self.pipeline if self.pipeline is not None else "pipeline.py"
+        count = plural(self.total, "stage")
+        return f"{title} · {count if self.shown == self.total else f'{self.shown} of {count}'}"
+
+
+def pane_lines(rows: Sequence[str], order: Sequence[str]) -> list[str | Heading]:
+    """The lines drawn for ``rows`` (stage names): the rows themselves, each pipeline's under a
+    heading when they come from two pipelines or more. ``order`` is every stage, for totals."""
+    groups = grouped(rows)
+    if len(groups) < 2:
+        return list(rows)
+    totals = {group: len(members) for group, members in grouped(order)}
+    lines: list[str | Heading] = []
+    for group, members in groups:
+        lines.append(Heading(group, len(members), totals.get(group, len(members))))
+        lines.extend(members)
+    return lines
+
+
 class StageList(ScrollView, can_focus=True):
-    """Stages in run order (optionally filtered); the cursor row is the selected stage."""
+    """Stages in run order (optionally filtered); the cursor row is the selected stage.
+
+    ``rows`` are the stage names shown and ``cursor`` indexes them; the lines drawn are
+    ``rows`` with a heading above each pipeline's (see :func:`pane_lines`), so the cursor can
+    only ever be on a stage.
+    """
 
     BINDINGS = [
         Binding("j,down", "cursor(1)", "Down", show=False),
@@ -53,6 +97,7 @@ class StageList(ScrollView, can_focus=True):
         "stages--cursor",
         "stages--cursor-blurred",
         "stages--time",
+        "stages--heading",
         *TONE_CLASSES.values(),
     }
 
@@ -64,6 +109,7 @@ class StageList(ScrollView, can_focus=True):
         & > .stages--cursor { background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold; }
         & > .stages--cursor-blurred { background: $block-cursor-blurred-background; text-style: bold; }
         & > .stages--time { color: $text-muted; }
+        & > .stages--heading { color: $text-accent; text-style: bold; }
     """
         + TONE_CSS
         + "}"
@@ -89,13 +135,31 @@ class StageList(ScrollView, can_focus=True):
         self.cursor = 0
         self.filter_text = ""
         self._index: dict[str, int] = {}
+        #: What each line of the pane draws: a stage name or a pipeline's heading.
+        self._lines: list[str | Heading] = []
+        #: The line of each row (``_line_of[cursor]`` is the cursor's line).
+        self._line_of: list[int] = []
         self._reindex()
 
     # -- data ----------------------------------------------------------------------------------
 
     def _reindex(self) -> None:
         self._index = {name: i for i, name in enumerate(self.rows)}
-        self.virtual_size = Size(self.size.width, len(self.rows))
+        self._lines = pane_lines(self.rows, self.model.order)
+        self._line_of = [i for i, line in enumerate(self._lines) if isinstance(line, str)]
+        self.virtual_size = Size(self.size.width, len(self._lines))
+
+    @property
+    def headed(self) -> bool:
+        """Whether the pane shows pipeline headings (the rows come from several pipelines)."""
+        return len(self._lines) > len(self.rows)
+
+    def _row_at(self, line: int) -> int | None:
+        """The row drawn on ``line``; a heading's first stage for a heading; None past the end."""
+        if not 0 <= line < len(self._lines):
+            return None
+        # the first row on or after the line: a heading is always followed by its stages
+        return bisect.bisect_left(self._line_of, line)
 
     @property
     def selected(self) -> str | None:
@@ -125,7 +189,7 @@ class StageList(ScrollView, can_focus=True):
         for name in names:
             index = self._index.get(name)
             if index is not None:
-                self.refresh_line(index)
+                self.refresh_line(self._line_of[index])
 
     def select(self, name: str) -> None:
         index = self._index.get(name)
@@ -146,14 +210,19 @@ class StageList(ScrollView, can_focus=True):
             return
         previous = self.cursor
         self.cursor = index
-        self.refresh_line(previous)
-        self.refresh_line(index)
+        self.refresh_line(self._line_of[previous])
+        self.refresh_line(self._line_of[index])
         self._scroll_to_cursor()
         self._announce()
 
     def _scroll_to_cursor(self) -> None:
+        if not self.rows:
+            return
+        line = self._line_of[self.cursor]
+        # The first stage of a pipeline brings its heading into view with it.
+        top = line - 1 if line and isinstance(self._lines[line - 1], Heading) else line
         self.scroll_to_region(
-            Region(0, self.cursor, 1, 1), animate=False, force=True, immediate=True
+            Region(0, top, 1, line - top + 1), animate=False, force=True, immediate=True
         )
 
     def _announce(self) -> None:
@@ -165,7 +234,12 @@ class StageList(ScrollView, can_focus=True):
         self._move(self.cursor + delta)
 
     def action_page(self, direction: int) -> None:
-        self._move(self.cursor + direction * max(1, self.size.height - 1))
+        if not self.rows:
+            return
+        line = self._line_of[self.cursor] + direction * max(1, self.size.height - 1)
+        row = self._row_at(max(0, min(line, len(self._lines) - 1)))
+        if row is not None:
+            self._move(row)
 
     def action_first(self) -> None:
         self._move(0)
@@ -179,18 +253,22 @@ class StageList(ScrollView, can_focus=True):
             self.post_message(self.FilterCleared())
 
     def on_click(self, event: events.Click) -> None:
-        index = event.y + self.scroll_offset.y
-        if 0 <= index < len(self.rows):
-            self._move(index)
+        row = self._row_at(event.y + self.scroll_offset.y)
+        if row is not None:
+            self._move(row)
+
+    def _refresh_cursor(self) -> None:
+        if self.rows:
+            self.refresh_line(self._line_of[self.cursor])
 
     def on_focus(self) -> None:
-        self.refresh_line(self.cursor)
+        self._refresh_cursor()
 
     def on_blur(self) -> None:
-        self.refresh_line(self.cursor)
+        self._refresh_cursor()
 
     def on_resize(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self.rows))
+        self.virtual_size = Size(self.size.width, len(self._lines))
 
     # -- drawing -------------------------------------------------------------------------------
 
@@ -199,20 +277,26 @@ class StageList(ScrollView, can_focus=True):
         # The region left of a vertical scrollbar: the time column must not slide under it.
         width = self.scrollable_content_region.width
         base = self.rich_style
-        if index >= len(self.rows):
+        if index >= len(self._lines):
             if not self.rows and y == 0:
                 text = (
                     f" no stage matches {self.filter_text!r}" if self.filter_text else " no stages"
                 )
                 return Strip([Segment(text, base)]).adjust_cell_length(width, base)
             return Strip.blank(width, base)
-        if index == self.cursor:
+        line = self._lines[index]
+        if isinstance(line, Heading):
+            style = self.get_component_rich_style("stages--heading")
+            heading = base + Style(color=style.color, bold=style.bold)
+            text = " " + shorten_middle(line.text, max(1, width - 1))
+            return Strip([Segment(text, heading)]).adjust_cell_length(width, base)
+        if index == self._line_of[self.cursor]:
             # The cursor's colours go into every segment's style: Strip.apply_style would put
             # them under the segments' own background, and the highlight would be lost.
             base = base + self.get_component_rich_style(
                 "stages--cursor" if self.has_focus else "stages--cursor-blurred"
             )
-        name = self.rows[index]
+        name = line
         state = self.model.stages[name]
         phase = state.phase
         symbol, tone = PHASE_STYLE[phase]
@@ -226,13 +310,16 @@ class StageList(ScrollView, can_focus=True):
         time_style = self.get_component_rich_style("stages--time")
         if elapsed and len(elapsed) > width // 2:
             elapsed = shorten_middle(elapsed, max(1, width // 2))
-        name_width = max(1, width - 3 - (len(elapsed) + 2 if elapsed else 1))
-        shown = shorten_middle(name, name_width).ljust(name_width)
-        prefix, slash, _ = name.partition("/")
+        # Under a heading, a stage is indented one cell and its `demo/` (the heading's) dropped.
+        indent = " " if self.headed else ""
+        prefix, slash, rest = name.partition("/")
+        label = rest if slash and indent else name
+        name_width = max(1, width - 3 - len(indent) - (len(elapsed) + 2 if elapsed else 1))
+        shown = shorten_middle(label, name_width).ljust(name_width)
         # a composed stage's pipeline, dimmed: the rows of one pipeline read as a group
-        dimmed = len(prefix) + 1 if slash and shown.startswith(prefix + "/") else 0
+        dimmed = len(prefix) + 1 if slash and not indent and shown.startswith(prefix + "/") else 0
         segments = [
-            Segment(" ", base),
+            Segment(" " + indent, base),
             Segment(symbol, tone_colour),
             Segment(" ", base),
         ]

@@ -109,6 +109,58 @@ def demo_ran(demo: TempProject) -> TempProject:
     return demo
 
 
+#: Two composed pipelines in one pipeline.py: `prep` (3 stages) feeds `model` (2 stages).
+TWO_PIPELINES = """
+import pivot
+from pivot import stage
+
+
+@stage
+def clean(raw: str) -> str:
+    return raw.strip().lower()
+
+
+@stage
+def words(text: str) -> dict:
+    return {"words": text.split()}
+
+
+@stage
+def report(counted: dict) -> str:
+    return f"{len(counted['words'])} words"
+
+
+@stage
+def fit(counted: dict) -> dict:
+    return {"weight": len(counted["words"])}
+
+
+@stage
+def score(model: dict, counted: dict) -> dict:
+    return {"score": model["weight"] / max(1, len(counted["words"]))}
+
+
+with pivot.Pipeline("prep") as prep:
+    counted = words(clean(prep.input("raw.txt")))
+    report(counted)
+
+with pivot.Pipeline("model") as model:
+    score(fit(counted), counted)
+"""
+
+
+def write_two_pipelines(project: TempProject) -> TempProject:
+    project.write("pipeline.py", TWO_PIPELINES)
+    project.write("raw.txt", "The quick brown fox jumps over the lazy dog\n")
+    return project
+
+
+@pytest.fixture
+def two_pipelines(tmp_path: Path) -> TempProject:
+    """Two composed pipelines in one project, never run (every stage stale)."""
+    return write_two_pipelines(make_project(tmp_path / "multi"))
+
+
 @pytest.fixture(autouse=True)
 def _forget_project_modules(tmp_path: Path) -> Iterator[None]:
     """Each test imports its own project's pipeline.py and helpers in this process; forget

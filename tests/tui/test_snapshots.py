@@ -106,3 +106,16 @@ def test_data_diff_screen(demo_ran: TempProject, snap_compare: Any) -> None:
 
 def test_too_small_terminal(demo: TempProject, make_app: AppFactory, snap_compare: Any) -> None:
     assert snap_compare(make_app(demo.root), terminal_size=(50, 14), run_before=settle)
+
+
+def test_two_pipelines_under_headings(
+    two_pipelines: TempProject, make_app: AppFactory, snap_compare: Any
+) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("j", "j", "j")  # past the `model` heading, onto model/fit
+        await settle(pilot)
+
+    assert snap_compare(
+        make_app(two_pipelines.root), terminal_size=(100, 30), run_before=run_before
+    )
