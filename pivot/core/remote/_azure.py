@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pivot.core.remote._location import AZURE_CONNECTION_STRING, RemoteLocation
-from pivot.core.remote._store import ByteCallback, one_line_errors
+from pivot.core.remote._store import ByteCallback, one_line_errors, shard_listing
 from pivot.core.remote._streams import HashingWriter, ProgressReader, verified_source
 from pivot.core.store.hashing import is_digest
 from pivot.exceptions import (
@@ -150,16 +150,9 @@ class AzureBlobStore:
 
     def list_shard(self, shard: str) -> tuple[set[str], int]:
         prefix = f"{self.location.files_prefix}{shard}/"
-        found: set[str] = set()
-        pages = 0
         with self._errors():
-            for page in self._open().list_blobs(name_starts_with=prefix).by_page():
-                pages += 1
-                for blob in page:
-                    rest = blob.name[len(prefix) :]
-                    if rest and "/" not in rest:
-                        found.add(shard + rest)
-        return found, max(pages, 1)
+            pages = self._open().list_blobs(name_starts_with=prefix).by_page()
+            return shard_listing(shard, prefix, ([blob.name for blob in page] for page in pages))
 
     # -- transfers ----------------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pivot.core.remote._location import RemoteLocation
-from pivot.core.remote._store import ByteCallback, one_line_errors
+from pivot.core.remote._store import ByteCallback, one_line_errors, shard_listing
 from pivot.core.remote._streams import HashingWriter, ProgressReader, verified_source
 from pivot.core.store.hashing import is_digest
 from pivot.exceptions import (
@@ -139,17 +139,11 @@ class GcsBlobStore:
 
     def list_shard(self, shard: str) -> tuple[set[str], int]:
         prefix = f"{self.location.files_prefix}{shard}/"
-        found: set[str] = set()
-        pages = 0
         with self._errors():
             blobs = self._open().list_blobs(prefix=prefix, timeout=_TIMEOUT, retry=self._retry)
-            for page in blobs.pages:
-                pages += 1
-                for blob in page:
-                    rest = blob.name[len(prefix) :]
-                    if rest and "/" not in rest:
-                        found.add(shard + rest)
-        return found, max(pages, 1)
+            return shard_listing(
+                shard, prefix, ([blob.name for blob in page] for page in blobs.pages)
+            )
 
     # -- transfers ----------------------------------------------------------------------------
 

@@ -36,7 +36,12 @@ from typing import TYPE_CHECKING, Any
 import xxhash
 
 from pivot.core.remote._location import RemoteLocation
-from pivot.core.remote._store import CORRUPT_REMOTE_HINT, ByteCallback, one_line_errors
+from pivot.core.remote._store import (
+    CORRUPT_REMOTE_HINT,
+    ByteCallback,
+    one_line_errors,
+    shard_listing,
+)
 from pivot.core.store.hashing import CHUNK, hash_bytes, hash_file, is_digest
 from pivot.exceptions import (
     BlobCorruptError,
@@ -397,17 +402,14 @@ class S3BlobStore:
     def list_shard(self, shard: str) -> tuple[set[str], int]:
         """Hashes stored under ``files/<shard>/``, and how many pages the listing took."""
         prefix = f"{self.location.files_prefix}{shard}/"
-        found: set[str] = set()
-        pages = 0
         with self._errors():
             paginator = self.client.get_paginator("list_objects_v2")
-            for page in paginator.paginate(Bucket=self.location.bucket, Prefix=prefix):
-                pages += 1
-                for item in page.get("Contents", []):
-                    rest = item["Key"][len(prefix) :]
-                    if rest and "/" not in rest:
-                        found.add(shard + rest)
-        return found, pages
+            pages = paginator.paginate(Bucket=self.location.bucket, Prefix=prefix)
+            return shard_listing(
+                shard,
+                prefix,
+                ([item["Key"] for item in page.get("Contents", [])] for page in pages),
+            )
 
     # -- transfers ----------------------------------------------------------------------------
 

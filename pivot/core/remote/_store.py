@@ -12,7 +12,7 @@ about them stays in ``_transfer``; a store only moves and finds single blobs.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -43,6 +43,21 @@ def one_line_errors(
         if is_local(exc):
             raise
         raise translate(exc, location) from None
+
+
+def shard_listing(shard: str, prefix: str, pages: Iterable[Iterable[str]]) -> tuple[set[str], int]:
+    """The hashes in a cloud listing of ``prefix`` (``…/files/<shard>/``) given as pages of
+    object names, and how many pages it took (at least one: the request was made). Names with
+    a further ``/`` are not blobs of this layout."""
+    found: set[str] = set()
+    count = 0
+    for page in pages:
+        count += 1
+        for name in page:
+            rest = name[len(prefix) :]
+            if rest and "/" not in rest:
+                found.add(shard + rest)
+    return found, max(count, 1)
 
 
 class BlobStore(Protocol):
