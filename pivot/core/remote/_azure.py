@@ -36,7 +36,6 @@ from urllib.parse import urlsplit
 from pivot.core.remote._location import AZURE_CONNECTION_STRING, RemoteLocation
 from pivot.core.remote._store import ByteCallback, one_line_errors, shard_listing
 from pivot.core.remote._streams import HashingWriter, ProgressReader, verified_source
-from pivot.core.store.hashing import is_digest
 from pivot.exceptions import (
     BlobCorruptError,
     BlobMissingError,
@@ -136,13 +135,8 @@ class AzureBlobStore:
                 probe.close()
         if complete:
             self.complete_listing = {
-                digest for name in names if (digest := self._digest_of(name)) is not None
+                digest for name in names if (digest := self.location.digest_of(name)) is not None
             }
-
-    def _digest_of(self, key: str) -> str | None:
-        shard, _, name = key[len(self.location.files_prefix) :].partition("/")
-        digest = shard + name
-        return digest if len(shard) == 2 and is_digest(digest) else None
 
     def exists(self, digest: str) -> bool:
         with self._errors():

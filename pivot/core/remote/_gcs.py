@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, Any
 from pivot.core.remote._location import RemoteLocation
 from pivot.core.remote._store import ByteCallback, one_line_errors, shard_listing
 from pivot.core.remote._streams import HashingWriter, ProgressReader, verified_source
-from pivot.core.store.hashing import is_digest
 from pivot.exceptions import (
     BlobCorruptError,
     BlobMissingError,
@@ -124,13 +123,8 @@ class GcsBlobStore:
             names = [blob.name for blob in page] if page is not None else []
             if blobs.next_page_token is None:
                 self.complete_listing = {
-                    digest for name in names if (digest := self._digest_of(name)) is not None
+                    digest for name in names if (digest := self.location.digest_of(name)) is not None
                 }
-
-    def _digest_of(self, key: str) -> str | None:
-        shard, _, name = key[len(self.location.files_prefix) :].partition("/")
-        digest = shard + name
-        return digest if len(shard) == 2 and is_digest(digest) else None
 
     def exists(self, digest: str) -> bool:
         with self._errors():

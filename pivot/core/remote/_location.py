@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pivot.core.config import remote_folder
+from pivot.core.store.hashing import is_digest
 from pivot.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -158,6 +159,13 @@ class RemoteLocation:
         """The key of object ``name`` (a relative path with slashes) below the prefix: for
         reading objects laid out by another tool (a DVC remote)."""
         return f"{self.prefix}/{name}" if self.prefix else name
+
+    def digest_of(self, key: str) -> str | None:
+        """The blob hash a listed key names (``<prefix>/files/ab/cdef…``), or None for any other
+        key."""
+        shard, _, name = key[len(self.files_prefix) :].partition("/")
+        digest = shard + name
+        return digest if len(shard) == 2 and is_digest(digest) else None
 
     def key(self, digest: str) -> str:
         """The S3 key of blob ``digest`` (for a folder: its path below :attr:`folder`)."""

@@ -42,7 +42,7 @@ from pivot.core.remote._store import (
     one_line_errors,
     shard_listing,
 )
-from pivot.core.store.hashing import CHUNK, hash_bytes, hash_file, is_digest
+from pivot.core.store.hashing import CHUNK, hash_bytes, hash_file
 from pivot.exceptions import (
     BlobCorruptError,
     BlobMissingError,
@@ -381,13 +381,8 @@ class S3BlobStore:
             self.complete_listing = {
                 digest
                 for item in page.get("Contents", [])
-                if (digest := self._digest_of(item["Key"])) is not None
+                if (digest := self.location.digest_of(item["Key"])) is not None
             }
-
-    def _digest_of(self, key: str) -> str | None:
-        shard, _, name = key[len(self.location.files_prefix) :].partition("/")
-        digest = shard + name
-        return digest if len(shard) == 2 and is_digest(digest) else None
 
     def exists(self, digest: str) -> bool:
         with self._errors():
