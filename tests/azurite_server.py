@@ -16,17 +16,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import shutil
-import signal
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.gcs_server import free_port
+from tests.server_process import ServerProcess, free_port, launch, listening
 
 AZURE_CONTAINER = "pivot-tests"
 ACCOUNT = "devstoreaccount1"
@@ -64,15 +61,13 @@ def install_azurite() -> Path | None:
 
 
 @dataclasses.dataclass
-class AzuriteServer:
+class AzuriteServer(ServerProcess):
     """A running ``azurite-blob``; ``endpoint_url`` is its blob service for the dev account."""
 
-    endpoint_url: str
-    data_dir: Path
-    process: subprocess.Popen[bytes]
-    log_path: Path
     account: str = ACCOUNT
     account_key: str = ACCOUNT_KEY
+
+    label = "azurite"
 
     @property
     def connection_string(self) -> str:
@@ -91,25 +86,6 @@ class AzuriteServer:
 
         with contextlib.suppress(ResourceExistsError):
             self.service().create_container(name)
-
-    @property
-    def running(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self) -> None:
-        if self.running:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=30)
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
 
 
 def start_azurite(
@@ -134,28 +110,9 @@ def start_azurite(
         "--disableTelemetry",
     ]
     log_path = data_dir / "azurite.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            args,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=data_dir,
-            start_new_session=True,
-        )
+    process = launch(args, data_dir, log_path)
     server = AzuriteServer(f"http://127.0.0.1:{port}/{ACCOUNT}", data_dir, process, log_path)
-    deadline = time.monotonic() + timeout
-    while True:
-        if not server.running:
-            raise RuntimeError(f"azurite exited with {process.returncode}:\n{server.log_tail()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError as exc:
-            if time.monotonic() > deadline:
-                server.stop()
-                raise RuntimeError(f"azurite did not listen in {timeout:.0f}s") from exc
-            time.sleep(0.1)
+    server.wait_ready(listening(port), timeout)
     for container in containers:
         server.create_container(container)
     return server
@@ -170,8 +127,5 @@ def azurite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite
             "Azurite is not installed and npm/node are not available to install it "
             "(npm ci --prefix .ci/azurite); the azure:// tests need it"
         )
-    server = start_azurite(tmp_path_factory.mktemp("azurite"), containers=[AZURE_CONTAINER])
-    try:
+    with start_azurite(tmp_path_factory.mktemp("azurite"), containers=[AZURE_CONTAINER]) as server:
         yield server
-    finally:
-        server.stop()

