@@ -77,18 +77,22 @@ def dvc(project: TempProject, env: dict[str, str], *args: str) -> subprocess.Com
 DVC_YAML = """
 stages:
   prepare:
-    cmd: python -c "import pathlib; p = pathlib.Path('out/feat'); p.mkdir(parents=True, exist_ok=True); (p / 'a.txt').write_text('feature a'); (p / 'b.txt').write_text('feature b'); pathlib.Path('out/prepared.csv').write_text(pathlib.Path('data/raw.csv').read_text().upper())"
+    cmd: python -c "import pathlib; p = pathlib.Path('out/feat'); p.mkdir(parents=True, exist_ok=True); (p / 'a.txt').write_text('feature a'); (p / 'b.txt').write_text('feature b'); pathlib.Path('out/prepared.csv').write_text(pathlib.Path('data/raw.csv').read_text().upper()); pathlib.Path('out/metrics.json').write_text('[1]')"
     deps:
     - data/raw.csv
     outs:
     - out/prepared.csv
     - out/feat
+    metrics:
+    - out/metrics.json:
+        cache: false
 """
 
 
 def make_dvc_source(root: Path, env: dict[str, str]) -> TempProject:
     """A DVC repository made by DVC: `dvc add` of ``data/raw.csv`` and the folder
-    ``data/images``, a stage writing ``out/prepared.csv`` and the folder ``out/feat``, all
+    ``data/images``, a stage writing ``out/prepared.csv``, the folder ``out/feat`` and the
+    metric ``out/metrics.json`` (``cache: false``, so committed to git), all
     pushed to the folder remote ``store`` (``<root>/../dvc-remote``, a relative url in
     ``.dvc/config``) and committed."""
     project = TempProject(root)

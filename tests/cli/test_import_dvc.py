@@ -116,6 +116,8 @@ def test_what_cannot_be_imported_is_one_line_and_writes_nothing(
 ) -> None:
     in_git = _import(consumer, "dvc.yaml", check=2).stderr
     assert "committed to git" in in_git and len(in_git.strip().splitlines()) == 1
+    metric = _import(consumer, "out/metrics.json", check=2).stderr
+    assert "cache: false" in metric and len(metric.strip().splitlines()) == 1
     unknown = _import(consumer, "data/nothing.csv", check=2).stderr
     assert "neither an output in a dvc.lock nor data of a .dvc file" in unknown
 

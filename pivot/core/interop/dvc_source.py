@@ -92,13 +92,15 @@ def locate_dvc(source: SourceRepo, commit: str, path: str, label: str) -> DvcOut
             out_record = DvcOut(out_path, digest, md5.endswith(".dir"), record_path)
             if out_path != path and not out_record.is_dir:
                 continue
-            return out_record
-    where = f"{source.repo} at {label}"
+            if out_path not in files:  # else `cache: false`: kept in git, never on the remote
+                return out_record
     if path in files:
         raise UsageError(
-            f"'{path}' is a file committed to git in {where}, not data DVC caches; only stage "
-            "outputs (dvc.lock) and `dvc add`-ed data (.dvc files) can be imported"
+            f"'{path}' is a file committed to git in {source.repo} at {label} (for DVC an "
+            "output with `cache: false`, such as a metric), not data DVC caches; only cached "
+            "stage outputs (dvc.lock) and `dvc add`-ed data (.dvc files) can be imported"
         )
+    where = f"{source.repo} at {label}"
     raise UsageError(
         f"'{path}' is not in {where}: neither an output in a dvc.lock nor data of a .dvc file "
         "(check the path, which is relative to that repository's root, and the revision)"
