@@ -123,7 +123,9 @@ class GcsBlobStore:
             names = [blob.name for blob in page] if page is not None else []
             if blobs.next_page_token is None:
                 self.complete_listing = {
-                    digest for name in names if (digest := self.location.digest_of(name)) is not None
+                    digest
+                    for name in names
+                    if (digest := self.location.digest_of(name)) is not None
                 }
 
     def exists(self, digest: str) -> bool:
