@@ -160,6 +160,11 @@ def dvc_remote(
             "define it; pass --remote with a remote of this project or the URL it pushes to"
         )
     url = options.get("url", "")
+    if not url:
+        raise ConfigError(
+            f"the DVC remote '{name}' of {source.repo} at {label} has no url; pass --remote "
+            "with a remote of this project or the URL it pushes to"
+        )
     folder_root = source.local_root / DVC_DIR if source.local_root is not None else None
     if not url.startswith(_SCHEMES) and "://" in url:
         raise ConfigError(
@@ -172,6 +177,7 @@ def dvc_remote(
             url,
             options.get("endpointurl") if url.startswith("s3://") else None,
             options.get("region") if url.startswith("s3://") else None,
+            account=options.get("account_name") if url.startswith("azure://") else None,
             root=folder_root,
         )
     except ConfigError as exc:
