@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from pivot.cli._context import CliContext
+from pivot.cli._progress import transfer_progress
 
 if TYPE_CHECKING:
     from pivot.core.run.imports import ImportResult
@@ -71,9 +72,18 @@ def import_(
     recorded = repo
     if not is_url(repo) and not os.path.isabs(os.path.expanduser(repo)):
         recorded = os.path.relpath(Path.cwd() / repo, project.root)
-    result = import_data(
-        project, recorded, source_path, rel, rev=rev, remote=remote, force=force, jobs=jobs
-    )
+    with transfer_progress(cli, "import") as progress:
+        result = import_data(
+            project,
+            recorded,
+            source_path,
+            rel,
+            rev=rev,
+            remote=remote,
+            force=force,
+            jobs=jobs,
+            progress=progress,
+        )
     _report(result)
 
 
@@ -99,7 +109,8 @@ def update(cli: CliContext, paths: tuple[str, ...], rev: str | None, jobs: int) 
 
     project = cli.project()
     targets = [normalize_path(Path.cwd() / path, project.root) for path in paths]
-    results = do_update(project, targets, rev=rev, jobs=jobs)
+    with transfer_progress(cli, "update") as progress:
+        results = do_update(project, targets, rev=rev, jobs=jobs, progress=progress)
     if not results:
         click.echo("no imports in this project; `pivot import REPO PATH` adds one")
     for result in results:

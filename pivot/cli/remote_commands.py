@@ -5,21 +5,20 @@ Everything heavy (boto3, pydantic, rich) is imported inside the commands.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from pivot.cli._context import CliContext
+from pivot.cli._progress import transfer_progress
 from pivot.cli.project_commands import complete_stages
 from pivot.render.counts import plural
 
 if TYPE_CHECKING:
-    from pivot.core.remote import BlobProblem, ProgressCallback, TransferResult
+    from pivot.core.remote import BlobProblem, TransferResult
 
 pass_cli = click.make_pass_decorator(CliContext)
 
@@ -46,18 +45,6 @@ def _transfer_options(func: Any) -> Any:
     for option in reversed(options):
         func = option(func)
     return func
-
-
-@contextlib.contextmanager
-def _progress(cli: CliContext, label: str, as_json: bool) -> Iterator[ProgressCallback | None]:
-    """A progress bar on stderr when it is a terminal; otherwise no callback at all."""
-    if as_json or cli.quiet or not sys.stderr.isatty():
-        yield None
-        return
-    from pivot.render.progress import ConsoleProgress
-
-    with ConsoleProgress(label) as bar:
-        yield bar
 
 
 def _files(count: int) -> str:
@@ -139,7 +126,7 @@ def push(
     from pivot.core import remote as remote_api
 
     project = cli.project()
-    with _progress(cli, "push", as_json) as progress:
+    with transfer_progress(cli, "push", as_json=as_json) as progress:
         result = remote_api.push(
             project,
             stages,
@@ -185,7 +172,7 @@ def fetch(
     from pivot.core import remote as remote_api
 
     project = cli.project()
-    with _progress(cli, "fetch", as_json) as progress:
+    with transfer_progress(cli, "fetch", as_json=as_json) as progress:
         result = remote_api.fetch(
             project, stages, remote=remote, jobs=jobs, dry_run=dry_run, progress=progress
         )
@@ -223,7 +210,7 @@ def pull(
     from pivot.exceptions import RemoteError
 
     project = cli.project()
-    with _progress(cli, "pull", as_json) as progress:
+    with transfer_progress(cli, "pull", as_json=as_json) as progress:
         result = remote_api.pull(
             project, stages, remote=remote, jobs=jobs, dry_run=dry_run, progress=progress
         )

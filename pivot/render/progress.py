@@ -65,7 +65,7 @@ class ConsoleProgress:
         self._progress.update(
             self._task,
             description=self.label,
-            total=max(snapshot.bytes_total, 1),
+            total=snapshot.bytes_total or None,  # 0: not known before the files arrive
             completed=snapshot.bytes_done,
             files=f"{snapshot.files_done}/{plural(snapshot.files_total, 'file')}",
         )

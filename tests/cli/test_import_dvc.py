@@ -136,3 +136,24 @@ def test_what_cannot_be_imported_is_one_line_and_writes_nothing(
     missing = _import(consumer, "data/raw.csv", check=1).stderr
     assert "dvc push" in missing and len(missing.strip().splitlines()) == 1
     assert not (consumer.root / "raw.csv.pvt").exists()
+
+
+def test_progress_hears_of_each_file_of_a_folder(
+    source: TempProject, consumer: TempProject
+) -> None:
+    """What the CLI's progress bar draws on a terminal: one snapshot per file, then done."""
+    from pivot.core.project import Project
+    from pivot.core.remote import Phase, TransferProgress
+    from pivot.core.run.imports import import_data
+
+    snapshots: list[TransferProgress] = []
+    result = import_data(
+        Project(consumer.root), "../dvc-source", "data/images", "images", progress=snapshots.append
+    )
+
+    assert result.files == 2 and result.fetched == 3  # the folder's listing and its two files
+    done = [s for s in snapshots if s.phase is Phase.TRANSFERRING and s.current is not None]
+    assert sorted(s.current for s in done if s.current) == ["one.txt", "two.txt"]
+    assert snapshots[-1].phase is Phase.DONE
+    assert snapshots[-1].files_done == snapshots[-1].files_total == 2
+    assert snapshots[-1].bytes_done == len("one") + len("two")

@@ -35,7 +35,14 @@ from typing import Any
 from pivot.core import remote as remotes
 from pivot.core.config import load_config
 from pivot.core.project import Project
-from pivot.core.remote import BlobStore, RemoteLocation, open_store
+from pivot.core.remote import (
+    BlobStore,
+    Direction,
+    ProgressCallback,
+    ProgressTracker,
+    RemoteLocation,
+    open_store,
+)
 from pivot.core.store.hashing import FileEntry, hash_file, manifest_hash
 from pivot.core.store.lock import OutRecord
 from pivot.core.store.paths import is_within
@@ -62,6 +69,7 @@ class DvcOut:
     md5: str  # 32 hex digits, without ".dir"
     is_dir: bool
     where: str  # the file that records it, for messages
+    size: int = 0  # bytes as recorded (a folder's total); 0 if not recorded
 
 
 def is_dvc_repo(source: SourceRepo, commit: str) -> bool:
@@ -89,7 +97,14 @@ def locate_dvc(source: SourceRepo, commit: str, path: str, label: str) -> DvcOut
                     f"{record_path} of {source.repo} at {label} records no usable MD5 for "
                     f"'{out_path}' ({md5!r}); `dvc commit` it there"
                 )
-            out_record = DvcOut(out_path, digest, md5.endswith(".dir"), record_path)
+            size = out.get("size")
+            out_record = DvcOut(
+                out_path,
+                digest,
+                md5.endswith(".dir"),
+                record_path,
+                size if isinstance(size, int) and size >= 0 else 0,
+            )
             if out_path != path and not out_record.is_dir:
                 continue
             if out_path not in files:  # else `cache: false`: kept in git, never on the remote
@@ -238,20 +253,26 @@ def fetch_dvc_out(
     *,
     what: str,
     jobs: int,
+    progress: ProgressCallback | None = None,
 ) -> DvcFetch:
     """Bring ``path`` (``out`` itself, or a file or sub-folder of a folder out) into this cache,
-    each object checked against its MD5; the record names it ``target`` in this project."""
+    each object checked against its MD5; the record names it ``target`` in this project.
+    ``progress`` hears of each file; the byte total is the recorded size of a whole out, and
+    unknown (0) for a part of a folder."""
     store = open_store(location, jobs=jobs)
+    tracker = ProgressTracker(Direction.FETCH, progress)
     try:
         store.check()
         with tempfile.TemporaryDirectory(dir=_scratch(project)) as scratch:
-            reader = _ObjectReader(project, store, Path(scratch), what)
+            reader = _ObjectReader(project, store, Path(scratch), what, tracker)
             if not out.is_dir:
+                tracker.start(1, out.size)
                 digest, size = reader.file(out.md5, out.path)
                 return DvcFetch(OutRecord(target, digest, size), reader.fetched)
             listing = reader.listing(out.md5, out.path)
             rel = "" if path == out.path else path[len(out.path) + 1 :]
             if rel in listing:  # one file of the folder
+                tracker.start(1, 0)
                 digest, size = reader.file(listing[rel], path)
                 return DvcFetch(OutRecord(target, digest, size), reader.fetched)
             inner = {
@@ -263,6 +284,7 @@ def fetch_dvc_out(
                 raise UsageError(
                     f"'{path}' is not in {what}: the folder '{out.path}' has no such entry"
                 )
+            tracker.start(len(inner), 0 if rel else out.size)
             with ThreadPoolExecutor(max_workers=max(1, min(jobs, 16, len(inner)))) as pool:
                 got = list(
                     pool.map(
@@ -276,6 +298,7 @@ def fetch_dvc_out(
                 OutRecord(target, manifest_hash(entries), total, tuple(entries)), reader.fetched
             )
     finally:
+        tracker.finish()
         store.close()
 
 
@@ -289,8 +312,11 @@ def _scratch(project: Project) -> Path:
 class _ObjectReader:
     """Reads DVC objects by MD5 from one store into this cache (thread-safe for files)."""
 
-    def __init__(self, project: Project, store: BlobStore, scratch: Path, what: str) -> None:
+    def __init__(
+        self, project: Project, store: BlobStore, scratch: Path, what: str, tracker: ProgressTracker
+    ) -> None:
         self.project = project
+        self.tracker = tracker
         self.store = store
         self.scratch = scratch
         self.what = what
@@ -326,6 +352,8 @@ class _ObjectReader:
         digest = hash_file(downloaded)
         size = downloaded.stat().st_size
         self.project.cache.add_written(digest, downloaded.replace)
+        self.tracker.add_bytes(size)
+        self.tracker.file_done(name)
         return digest, size
 
     def listing(self, md5: str, name: str) -> dict[str, str]:

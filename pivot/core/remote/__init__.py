@@ -39,6 +39,7 @@ from pivot.core.remote._progress import (
     Direction,
     Phase,
     ProgressCallback,
+    ProgressTracker,
     TransferProgress,
 )
 from pivot.core.remote._runs import RemoteRuns
@@ -73,6 +74,7 @@ __all__ = [
     "Direction",
     "Phase",
     "ProgressCallback",
+    "ProgressTracker",
     "PullResult",
     "RemoteGcResult",
     "RemoteLocation",

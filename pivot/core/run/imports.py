@@ -120,6 +120,7 @@ def import_data(
     remote: str | None = None,
     force: bool = False,
     jobs: int = remotes.DEFAULT_JOBS,
+    progress: remotes.ProgressCallback | None = None,
 ) -> ImportResult:
     """Import ``path`` of ``repo`` (a URL, or a path relative to the project root) at ``rev``
     into ``out`` (project-relative), holding the run lock. Nothing in the workspace changes
@@ -128,7 +129,17 @@ def import_data(
         _check_target(project, out, force=force)
         source = SourceRepo(project.root, repo)
         source.fetch()
-        return _bring(project, source, path, out, rev=rev, remote=remote, previous=None, jobs=jobs)
+        return _bring(
+            project,
+            source,
+            path,
+            out,
+            rev=rev,
+            remote=remote,
+            previous=None,
+            jobs=jobs,
+            progress=progress,
+        )
 
 
 def _check_target(project: Project, out: str, *, force: bool) -> None:
@@ -171,15 +182,17 @@ def _bring(
     remote: str | None,
     previous: str | None,
     jobs: int,
+    progress: remotes.ProgressCallback | None = None,
 ) -> ImportResult:
     """Resolve, locate, fetch, write the data, then its manifest (last, so a failure leaves
     the previous manifest in charge)."""
     commit = source.resolve(rev)
     label = _label(rev, commit)
+    wanted = _Wanted(source, commit, label, path, out, remote, jobs, progress)
     if dvc_source.is_dvc_repo(source, commit) and not _is_pivot_project(source, commit):
-        record, fetched = _fetch_from_dvc(project, source, commit, path, out, label, remote, jobs)
+        record, fetched = _fetch_from_dvc(project, wanted)
     else:
-        record, fetched = _fetch_from_pivot(project, source, commit, path, out, label, remote, jobs)
+        record, fetched = _fetch_from_pivot(project, wanted)
     confined_path(project.root, out, folder=record.files is not None)
     hasher = ArtifactHasher(project.root, project.state)
     try:
@@ -205,21 +218,29 @@ def _is_pivot_project(source: SourceRepo, commit: str) -> bool:
     return source.kind(commit, PIVOT_DIR) == "tree"
 
 
-def _fetch_from_pivot(
-    project: Project,
-    source: SourceRepo,
-    commit: str,
-    path: str,
-    out: str,
-    label: str,
-    remote: str | None,
-    jobs: int,
-) -> tuple[OutRecord, int]:
-    """The blobs of ``path`` as the source's lock or manifest records them, into this cache."""
-    found = locate(source, commit, path, label)
-    location = source_remote(project, source, commit, label, remote)
+@dataclasses.dataclass(frozen=True)
+class _Wanted:
+    """One path of a source at a resolved commit, and how to fetch it."""
+
+    source: SourceRepo
+    commit: str
+    label: str  # the revision as said in messages: "main (3f2a9c0d1b)"
+    path: str  # in the source
+    out: str  # in this project
+    remote: str | None
+    jobs: int
+    progress: remotes.ProgressCallback | None
+
+
+def _fetch_from_pivot(project: Project, wanted: _Wanted) -> tuple[OutRecord, int]:
+    """The blobs of the path as the source's lock or manifest records them, into this cache."""
+    source, label, path = wanted.source, wanted.label, wanted.path
+    found = locate(source, wanted.commit, path, label)
+    location = source_remote(project, source, wanted.commit, label, wanted.remote)
     try:
-        fetched = remotes.fetch_from(project, location, [found], jobs=jobs)
+        fetched = remotes.fetch_from(
+            project, location, [found], jobs=wanted.jobs, progress=wanted.progress
+        )
     except RemoteUnavailableError as exc:
         raise RemoteUnavailableError(
             f"the remote of {source.repo} at {label}: {exc}; or pass --remote NAME_OR_URL"
@@ -233,27 +254,26 @@ def _fetch_from_pivot(
         )
     if fetched.failed:
         raise RemoteError(f"cannot fetch '{path}' of {source.repo}: {fetched.failed[0].reason}")
-    return OutRecord(out, found.hash, found.size, found.files), len(fetched.transferred)
+    return OutRecord(wanted.out, found.hash, found.size, found.files), len(fetched.transferred)
 
 
-def _fetch_from_dvc(
-    project: Project,
-    source: SourceRepo,
-    commit: str,
-    path: str,
-    out: str,
-    label: str,
-    remote: str | None,
-    jobs: int,
-) -> tuple[OutRecord, int]:
-    """The objects of ``path`` as the DVC repository's dvc.lock or .dvc file records them,
+def _fetch_from_dvc(project: Project, wanted: _Wanted) -> tuple[OutRecord, int]:
+    """The objects of the path as the DVC repository's dvc.lock or .dvc file records them,
     checked by MD5 and entered into this cache under their xxhash."""
-    found = dvc_source.locate_dvc(source, commit, path, label)
-    location = dvc_source.dvc_remote(project, source, commit, label, remote)
+    source, label = wanted.source, wanted.label
+    found = dvc_source.locate_dvc(source, wanted.commit, wanted.path, label)
+    location = dvc_source.dvc_remote(project, source, wanted.commit, label, wanted.remote)
     what = f"{source.repo} at {label}"
     try:
         brought = dvc_source.fetch_dvc_out(
-            project, location, found, path, out, what=what, jobs=jobs
+            project,
+            location,
+            found,
+            wanted.path,
+            wanted.out,
+            what=what,
+            jobs=wanted.jobs,
+            progress=wanted.progress,
         )
     except RemoteUnavailableError as exc:
         raise RemoteUnavailableError(
@@ -390,6 +410,7 @@ def update(
     *,
     rev: str | None = None,
     jobs: int = remotes.DEFAULT_JOBS,
+    progress: remotes.ProgressCallback | None = None,
 ) -> list[ImportResult]:
     """Move imports to what their revision (or ``rev``, which replaces it) names now."""
     with ProjectRunLock(project.paths.run_lock, "update"):
@@ -420,6 +441,7 @@ def update(
                     remote=item.source.remote,
                     previous=item.source.commit,
                     jobs=jobs,
+                    progress=progress,
                 )
             )
         return results
