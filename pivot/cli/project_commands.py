@@ -221,8 +221,10 @@ def _echo_stage(spec: StageSpec) -> None:
 def dag(cli: CliContext, stages: tuple[str, ...], fmt: str | None, ascii_only: bool) -> None:
     """Draw the stage graph.
 
-    With STAGES, only those and their upstream. In the terminal each stage is printed once, on the layer of its longest path from a
-    source; lines join every stage to the stages that read its outputs.
+    With STAGES, only those and their upstream. In the terminal each stage is printed once, on
+    the layer of its longest path from a source; lines join every stage to the stages that read
+    its outputs. With several pipelines, each is drawn under its own heading, and a stage of
+    another pipeline that it reads is drawn above it in parentheses.
 
     \b
     Examples:

@@ -18,7 +18,10 @@ The text layout is a small Sugiyama-style drawing:
    is drawn unbroken and the horizontal stops short of it, so a crossing never looks like a
    junction.
 
-Each stage is printed exactly once, however many parents it has.
+Each stage is printed exactly once, however many parents it has. With stages of several
+pipelines, each pipeline gets a drawing of its own under a heading; the stages of other
+pipelines it reads are drawn at its top, in parentheses (they are printed once more there,
+as labels, so that every edge still has both ends in one drawing).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from collections.abc import Iterable, Mapping
 
 from pivot.core.pipeline.selection import grouped
 from pivot.core.reports.dag_view import DagView, layers
+from pivot.render.counts import plural
 
 __all__ = ["render_dot", "render_mermaid", "render_text"]
 
@@ -79,11 +83,16 @@ class _Node:
         return self.left + (self.width - 1) // 2
 
 
-def _layered(view: DagView) -> tuple[list[list[_Node]], dict[str, _Node]]:
+def _layered(
+    view: DagView, labels: Mapping[str, str] | None = None
+) -> tuple[list[list[_Node]], dict[str, _Node]]:
     """Layers of real and dummy nodes where every edge joins adjacent layers."""
-    grouped = layers(view)
-    depth = {name: index for index, names in enumerate(grouped) for name in names}
-    rows: list[list[_Node]] = [[_Node(name, name) for name in names] for names in grouped]
+    by_layer = layers(view)
+    depth = {name: index for index, names in enumerate(by_layer) for name in names}
+    label = labels or {}
+    rows: list[list[_Node]] = [
+        [_Node(name, label.get(name, name)) for name in names] for names in by_layer
+    ]
     nodes = {node.key: node for row in rows for node in row}
     dummies = 0
     for up, down in view.edges:
@@ -253,10 +262,41 @@ def _cell_char(cell: dict[int, int]) -> str:
 
 
 def render_text(view: DagView, *, ascii_only: bool = False) -> str:
-    """A layered drawing with each stage once and every edge visible (see module docstring)."""
+    """A layered drawing with each stage once and every edge visible (see module docstring).
+
+    With stages of several pipelines, each pipeline is drawn on its own under a heading (as
+    ``pivot list`` titles them); a stage of another pipeline that it reads is drawn above it
+    in parentheses, so every edge is still shown once.
+    """
     if not view.nodes:
         return "(no stages)"
-    rows, nodes = _layered(view)
+    groups = grouped(view.nodes)
+    if len(groups) < 2:
+        return _drawing(view, ascii_only=ascii_only)
+    dash = "--" if ascii_only else "──"
+    parts = []
+    for group, members in groups:
+        title = f"pipeline {group}" if group is not None else "pipeline.py"
+        sub, labels = _pipeline_view(view, members)
+        drawing = _drawing(sub, labels, ascii_only=ascii_only)
+        parts.append(f"{dash} {title} ({plural(len(members), 'stage')})\n{drawing}")
+    return "\n\n".join(parts)
+
+
+def _pipeline_view(view: DagView, members: list[str]) -> tuple[DagView, dict[str, str]]:
+    """The stages of one pipeline, with the stages of others they read (labelled in
+    parentheses) ahead of them, and the edges among all of these."""
+    inside = set(members)
+    readers = [(up, down) for up, down in view.edges if down in inside]
+    outside = {up for up, _ in readers if up not in inside}
+    nodes = tuple(name for name in view.nodes if name in outside or name in inside)
+    return DagView(nodes, tuple(readers)), {name: f"({name})" for name in outside}
+
+
+def _drawing(
+    view: DagView, labels: Mapping[str, str] | None = None, *, ascii_only: bool = False
+) -> str:
+    rows, nodes = _layered(view, labels)
     _order(rows, nodes)
     _place(rows, nodes)
     lines: list[str] = []

@@ -154,6 +154,9 @@ def test_list_groups_stages_by_pipeline(project: TempProject) -> None:
     )
     drawn = project.pivot("dag", "analysis/").stdout
     assert "prep/clean" in drawn and "analysis/report" in drawn and "seed" not in drawn
+    headings = [line for line in project.pivot("dag").stdout.splitlines() if "── " in line]
+    assert headings[0] == "── pipeline.py (1 stage)"
+    assert "── pipeline analysis (2 stages)" in headings and len(headings) == len(set(headings))
 
 
 def test_a_folder_that_is_a_project_of_its_own_is_not_loaded(project: TempProject) -> None:

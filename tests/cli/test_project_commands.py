@@ -160,6 +160,34 @@ def test_long_edges_pass_through_intermediate_layers() -> None:
     assert "│" in b_line.replace("b", ""), text  # the a -> d edge runs beside b
 
 
+def test_text_draws_each_pipeline_under_its_heading() -> None:
+    """Several pipelines: one drawing each; a stage of another pipeline that one reads is drawn
+    above it in parentheses, so every edge is still drawn exactly once."""
+    dag = view(
+        ("prep/clean", "prep/words"),
+        ("prep/words", "model/fit"),
+        ("model/fit", "model/score"),
+        ("prep/words", "model/score"),
+        ("train", "prep/clean"),
+    )
+    text = render_text(dag)
+    parts = text.split("\n\n")
+    assert [part.splitlines()[0] for part in parts] == [
+        "── pipeline.py (1 stage)",
+        "── pipeline prep (2 stages)",
+        "── pipeline model (2 stages)",
+    ]
+    prep, model = parts[1].splitlines()[1:], parts[2].splitlines()[1:]
+    assert prep[0].strip() == "(train)" and "prep/clean" in prep[3]
+    assert model[0].strip() == "(prep/words)"
+    assert model[-1].strip() == "model/score"
+    assert text.count("▼") == 4  # one arrow into each stage with parents, in its own drawing
+    assert all(text.count(name) == 1 for name in ("model/fit", "model/score", "prep/clean"))
+    assert render_text(dag, ascii_only=True).splitlines()[0] == "-- pipeline.py (1 stage)"
+    one_pipeline = view(("prep/a", "prep/b"))
+    assert "pipeline" not in render_text(one_pipeline)  # one pipeline: no heading
+
+
 def test_mermaid_dot_and_json() -> None:
     dag = view(("prep", "train"), ("train", 'say "hi"'))
     mermaid = render_mermaid(dag)
