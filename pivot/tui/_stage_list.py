@@ -109,7 +109,7 @@ class StageList(ScrollView, can_focus=True):
         & > .stages--cursor { background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold; }
         & > .stages--cursor-blurred { background: $block-cursor-blurred-background; text-style: bold; }
         & > .stages--time { color: $text-muted; }
-        & > .stages--heading { color: $text-accent; text-style: bold; }
+        & > .stages--heading { color: $foreground; text-style: bold; }
     """
         + TONE_CSS
         + "}"

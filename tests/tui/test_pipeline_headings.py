@@ -90,9 +90,11 @@ def cursor_line(app: PivotApp) -> str:
     return found[0]
 
 
-async def test_each_pipeline_has_a_heading_in_the_accent_colour(
+async def test_each_pipeline_has_a_bold_heading_in_no_status_colour(
     two_pipelines: TempProject, make_app: AppFactory
 ) -> None:
+    """Headings are bold text in the pane's foreground: never the colour of a status symbol
+    (orange would read as stale or running)."""
     app = make_app(two_pipelines.root)
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot, app)
@@ -104,14 +106,17 @@ async def test_each_pipeline_has_a_heading_in_the_accent_colour(
             "model/fit",
             "model/score",
         ]
-        accent = theme_colour(app, "text-accent")
+        foreground = theme_colour(app, "foreground")
+        tones = {
+            theme_colour(app, f"text-{tone}") for tone in ("warning", "accent", "success", "error")
+        }
         for line in (0, 4):
             styles = {style for char, style in pane_cells(app)[line] if char.strip()}
-            assert {style.color for style in styles} == {accent}
+            assert {style.color for style in styles} == {foreground}
+            assert foreground not in tones
             assert all(style.bold for style in styles)
-        # A stage's name is in the pane's own colour, not the heading's.
-        names = {style.color for char, style in pane_cells(app)[5][4:7]}
-        assert accent not in names
+        # A stage's name is not bold: only headings (and the cursor's row) are.
+        assert not any(style.bold for char, style in pane_cells(app)[5][4:7])
         assert app.selected == "prep/clean" and cursor_line(app) == "○ clean"
 
 
