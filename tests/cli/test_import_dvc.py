@@ -157,3 +157,26 @@ def test_progress_hears_of_each_file_of_a_folder(
     assert snapshots[-1].phase is Phase.DONE
     assert snapshots[-1].files_done == snapshots[-1].files_total == 2
     assert snapshots[-1].bytes_done == len("one") + len("two")
+
+
+def test_an_update_downloads_only_the_objects_that_changed(
+    source: TempProject, consumer: TempProject, dvc_env: dict[str, str]
+) -> None:
+    from pivot.core.project import Project
+    from pivot.core.run.imports import import_data, update
+
+    project = Project(consumer.root)
+    first = import_data(project, "../dvc-source", "data/images", "images")
+    assert first.fetched == 3  # the listing and both files
+
+    source.write("data/images/two.txt", "TWO, edited")
+    dvc(source, dvc_env, "add", "-q", "data/images")
+    dvc(source, dvc_env, "push", "-q")
+    source.commit_all("one image edited")
+
+    (moved,) = update(project, ["images"])
+    assert moved.changed and moved.fetched == 2  # the new listing and the edited file
+    assert consumer.read("images/two.txt") == "TWO, edited"
+    back = import_data(project, "../dvc-source", "data/images", "old", rev="HEAD~1")
+    assert back.fetched == 1  # only the listing: both files' bytes are in the cache
+    assert consumer.read("old/two.txt") == "two"

@@ -10,7 +10,9 @@ The objects are read from the source's DVC remote (``.dvc/config`` at the commit
 and its ``url``, ``endpointurl`` and ``region``) through the same :class:`BlobStore` as every
 other remote, by name: ``files/md5/ab/cdef…`` (DVC 3), else ``ab/cdef…`` (DVC 2). Each object
 is checked against its MD5, then enters this cache under its xxhash like any other blob, so
-from here on the import is ordinary tracked data.
+from here on the import is ordinary tracked data. Each MD5's xxhash is remembered in the local
+state (``DB_FOREIGN``): an update, or an import of another revision, downloads only the objects
+whose bytes the cache does not hold yet.
 
 Not read: ``.dvc/config.local`` (not committed), a stage's ``wdir``, and remotes of a kind
 Pivot has no store for (ssh, http, webdav…): those are one line that says so.
@@ -43,11 +45,12 @@ from pivot.core.remote import (
     RemoteLocation,
     open_store,
 )
-from pivot.core.store.hashing import FileEntry, hash_file, manifest_hash
+from pivot.core.store.hashing import FileEntry, hash_file, is_digest, manifest_hash
 from pivot.core.store.lock import OutRecord
 from pivot.core.store.paths import is_within
 from pivot.core.store.safe_yaml import load_yaml
 from pivot.core.store.source_repo import SourceRepo
+from pivot.core.store.state import DB_FOREIGN
 from pivot.exceptions import ConfigError, RemoteError, UsageError
 
 __all__ = ["DvcFetch", "DvcOut", "dvc_remote", "fetch_dvc_out", "is_dvc_repo", "locate_dvc"]
@@ -345,16 +348,30 @@ class _ObjectReader:
         return target
 
     def file(self, md5: str, name: str) -> tuple[str, int]:
-        """The xxhash and size of the file object ``md5``, now in this cache."""
+        """The xxhash and size of the file object ``md5``, now in this cache: downloaded,
+        unless an earlier import saw those bytes and the cache still holds them."""
         if not _MD5.match(md5):
             raise RemoteError(f"{self.what} lists '{name}' with an unusable MD5 {md5!r}")
-        downloaded = self._get(name, md5)
-        digest = hash_file(downloaded)
-        size = downloaded.stat().st_size
-        self.project.cache.add_written(digest, downloaded.replace)
+        known = self._known(md5)
+        if known is not None and self.project.cache.has(known[0]):
+            digest, size = known
+        else:
+            downloaded = self._get(name, md5)
+            digest = hash_file(downloaded)
+            size = downloaded.stat().st_size
+            self.project.cache.add_written(digest, downloaded.replace)
+            entry = f"{digest} {size}".encode()
+            self.project.state.put_many(DB_FOREIGN, [(b"md5:" + md5.encode(), entry)])
         self.tracker.add_bytes(size)
         self.tracker.file_done(name)
         return digest, size
+
+    def _known(self, md5: str) -> tuple[str, int] | None:
+        value = self.project.state.get(DB_FOREIGN, b"md5:" + md5.encode())
+        if value is None:
+            return None
+        digest, _, size = value.decode().partition(" ")
+        return (digest, int(size)) if is_digest(digest) and size.isdigit() else None
 
     def listing(self, md5: str, name: str) -> dict[str, str]:
         """A folder object: relative path -> MD5 of each file."""

@@ -28,6 +28,9 @@ DB_RUNS = b"runs"
 DB_REMOTE = b"remote"
 DB_LOCKS = b"locks"
 DB_FAST_PATH = b"fast-path"
+#: What other tools call the blobs of this cache: ``md5:<DVC's MD5>`` -> ``<xxhash> <size>``,
+#: so an import from DVC skips objects whose bytes the cache already holds.
+DB_FOREIGN = b"foreign-hashes"
 
 _ENVS: dict[Path, lmdb.Environment] = {}
 _ENVS_LOCK = threading.Lock()
@@ -75,7 +78,15 @@ class StateDB:
         self.env = _open_env(path)
         self._dbs = {
             name: self.env.open_db(name)
-            for name in (DB_HASHES, DB_FINGERPRINTS, DB_RUNS, DB_REMOTE, DB_LOCKS, DB_FAST_PATH)
+            for name in (
+                DB_HASHES,
+                DB_FINGERPRINTS,
+                DB_RUNS,
+                DB_REMOTE,
+                DB_LOCKS,
+                DB_FAST_PATH,
+                DB_FOREIGN,
+            )
         }
 
     # -- file hashes -------------------------------------------------------------------------
