@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -33,6 +34,7 @@ pass_cli = click.make_pass_decorator(CliContext)
 )
 @click.option("-f", "--force", is_flag=True, help="Replace a file or folder already at --out.")
 @click.option("-j", "--jobs", type=click.IntRange(1, 512), default=16, help="Parallel transfers.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_cli
 def import_(
     cli: CliContext,
@@ -43,6 +45,7 @@ def import_(
     remote: str | None,
     force: bool,
     jobs: int,
+    as_json: bool,
 ) -> None:
     """Bring PATH, an output or tracked data of the Pivot or DVC repository REPO, into this project.
 
@@ -72,7 +75,7 @@ def import_(
     recorded = repo
     if not is_url(repo) and not os.path.isabs(os.path.expanduser(repo)):
         recorded = os.path.relpath(Path.cwd() / repo, project.root)
-    with transfer_progress(cli, "import") as progress:
+    with transfer_progress(cli, "import", as_json=as_json) as progress:
         result = import_data(
             project,
             recorded,
@@ -84,6 +87,9 @@ def import_(
             jobs=jobs,
             progress=progress,
         )
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+        return
     _report(result)
 
 
@@ -91,8 +97,11 @@ def import_(
 @click.argument("paths", nargs=-1)
 @click.option("--rev", metavar="REV", help="Move to this revision instead (one import only).")
 @click.option("-j", "--jobs", type=click.IntRange(1, 512), default=16, help="Parallel transfers.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @pass_cli
-def update(cli: CliContext, paths: tuple[str, ...], rev: str | None, jobs: int) -> None:
+def update(
+    cli: CliContext, paths: tuple[str, ...], rev: str | None, jobs: int, as_json: bool
+) -> None:
     """Move imported data to what its revision names now in its source repository.
 
     PATHS are imports (the data or its .pvt manifest); all imports if none. A branch (or the
@@ -109,8 +118,11 @@ def update(cli: CliContext, paths: tuple[str, ...], rev: str | None, jobs: int) 
 
     project = cli.project()
     targets = [normalize_path(Path.cwd() / path, project.root) for path in paths]
-    with transfer_progress(cli, "update") as progress:
+    with transfer_progress(cli, "update", as_json=as_json) as progress:
         results = do_update(project, targets, rev=rev, jobs=jobs, progress=progress)
+    if as_json:
+        click.echo(json.dumps({"imports": [r.to_dict() for r in results]}, indent=2))
+        return
     if not results:
         click.echo("no imports in this project; `pivot import REPO PATH` adds one")
     for result in results:

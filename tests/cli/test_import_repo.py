@@ -77,6 +77,27 @@ def test_import_at_a_branch_a_tag_and_head_1(source: Source, consumer: TempProje
     assert not {"clean.txt", "old/tagged.txt", "prev.txt"} & set(tracked)
 
 
+def test_import_and_update_print_json(source: Source, consumer: TempProject) -> None:
+    imported = json.loads(
+        consumer.pivot("import", "../source", "out/parts", "--rev", "v1", "--json").stdout
+    )
+    assert imported["path"] == "parts" and imported["manifest"] == "parts.pvt"
+    assert imported["source"] == {
+        "repo": "../source",
+        "path": "out/parts",
+        "rev": "v1",
+        "commit": source.commit("v1"),
+    }
+    assert imported["previous"] is None and imported["changed"] is True
+    assert imported["files"] == 2 and imported["fetched"] == 2
+    source.release("zeta\n")
+    same = json.loads(consumer.pivot("update", "--json").stdout)["imports"]
+    assert [(row["path"], row["changed"]) for row in same] == [("parts", False)]
+    moved = json.loads(consumer.pivot("update", "parts", "--rev", "main", "--json").stdout)
+    (row,) = moved["imports"]
+    assert row["previous"] == source.commit("v1") and row["source"]["commit"] == source.commit()
+
+
 def test_folders_files_inside_folders_and_tracked_data(
     source: Source, consumer: TempProject
 ) -> None:

@@ -22,6 +22,7 @@ import dataclasses
 import re
 from collections.abc import Sequence
 from pathlib import PurePosixPath
+from typing import Any
 
 from pivot.core import remote as remotes
 from pivot.core.config import PivotConfig, load_config, parse_config
@@ -83,6 +84,19 @@ class ImportResult:
     size: int
     files: int | None  # a folder's file count
     fetched: int  # blobs (DVC: objects) downloaded from the source remote
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as ``import --json`` and ``update --json`` print it."""
+        return {
+            "path": self.path,
+            "manifest": self.manifest,
+            "source": self.source.to_dict(),
+            "previous": self.previous,
+            "changed": self.changed,
+            "size": self.size,
+            "files": self.files,
+            "fetched": self.fetched,
+        }
 
 
 @dataclasses.dataclass(frozen=True)
