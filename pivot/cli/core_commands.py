@@ -420,7 +420,6 @@ def status(
     """
     from rich.markup import escape
 
-    from pivot.core.pipeline.discovery import has_pipeline
     from pivot.core.run import fast_path
     from pivot.core.run.resources import format_amounts
 
@@ -429,16 +428,19 @@ def status(
     stages = _folder_scope(project, stages, all_stages)
     rows: list[dict[str, Any]] | None = None
     explanations: list[Any] = []
-    if not stages and not has_pipeline(project.root):
-        rows = []  # data only: tracked files and imports, listed below
-    if rows is None and not explain and remote_name is None:
+    if not explain and remote_name is None:
         rows = fast_path.status_rows(project, stages)
         if rows is None:
             from pivot.core.run import edit_path
 
             rows = edit_path.status_rows(project, stages)
     if rows is None:
-        rows, explanations = _evaluated_status_rows(project, stages, explain=explain)
+        from pivot.core.pipeline.discovery import has_pipeline
+
+        if not stages and not has_pipeline(project.root):
+            rows = []  # data only: tracked files and imports, listed below
+        else:
+            rows, explanations = _evaluated_status_rows(project, stages, explain=explain)
     tracked: list[Any] = []
     if not stages:
         from pivot.core.run.track import tracked_status
