@@ -8,6 +8,7 @@ pushes it to its own remote and is cloned.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -136,6 +137,13 @@ def test_what_cannot_be_imported_is_one_line_and_writes_nothing(
     missing = _import(consumer, "data/raw.csv", check=1).stderr
     assert "dvc push" in missing and len(missing.strip().splitlines()) == 1
     assert not (consumer.root / "raw.csv.pvt").exists()
+
+    # the whole DVC remote gone (an unmounted share): one line naming it, nothing written
+    shutil.rmtree(tmp_path / "dvc-remote")
+    dead = _import(consumer, "data/images", check=1).stderr
+    assert "the DVC remote of ../dvc-source" in dead and "--remote" in dead
+    assert len(dead.strip().splitlines()) == 1
+    assert not (consumer.root / "images").exists()
 
 
 def test_progress_hears_of_each_file_of_a_folder(
