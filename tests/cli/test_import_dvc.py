@@ -138,6 +138,13 @@ def test_what_cannot_be_imported_is_one_line_and_writes_nothing(
     assert "dvc push" in missing and len(missing.strip().splitlines()) == 1
     assert not (consumer.root / "raw.csv.pvt").exists()
 
+    # --remote: a remote of the source's .dvc/config, else a folder or URL, else an error
+    _import(consumer, "data/images", "--remote", "store", "--out", "named")
+    _import(consumer, "data/images", "--remote", str(tmp_path / "dvc-remote"), "--out", "given")
+    assert consumer.read("named/one.txt") == consumer.read("given/one.txt") == "one"
+    nowhere = _import(consumer, "data/images", "--remote", "nowhere", check=2).stderr
+    assert "no remote 'nowhere' in ../dvc-source's .dvc/config" in nowhere
+
     # the whole DVC remote gone (an unmounted share): one line naming it, nothing written
     shutil.rmtree(tmp_path / "dvc-remote")
     dead = _import(consumer, "data/images", check=1).stderr

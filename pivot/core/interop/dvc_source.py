@@ -34,8 +34,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from pivot.core import remote as remotes
-from pivot.core.config import load_config
 from pivot.core.project import Project
 from pivot.core.remote import (
     BlobStore,
@@ -53,7 +51,16 @@ from pivot.core.store.source_repo import SourceRepo
 from pivot.core.store.state import DB_FOREIGN
 from pivot.exceptions import ConfigError, RemoteError, UsageError
 
-__all__ = ["DvcFetch", "DvcOut", "dvc_remote", "fetch_dvc_out", "is_dvc_repo", "locate_dvc"]
+__all__ = [
+    "DvcConfig",
+    "DvcFetch",
+    "DvcOut",
+    "dvc_remote",
+    "fetch_dvc_out",
+    "is_dvc_repo",
+    "locate_dvc",
+    "read_config",
+]
 
 DVC_DIR = ".dvc"
 _CONFIG = f"{DVC_DIR}/config"
@@ -153,25 +160,45 @@ def _outs(
 # -- where its objects are --------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class DvcConfig:
+    """The remotes of a committed ``.dvc/config``: each one's options by name, and the
+    default one (``core.remote``; empty when unset)."""
+
+    remotes: dict[str, dict[str, str]]
+    default: str
+
+
+def read_config(source: SourceRepo, commit: str, label: str) -> DvcConfig:
+    text = source.read_files(commit, [_CONFIG]).get(_CONFIG, b"")
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(text.decode("utf-8", "replace"))
+    except configparser.Error as exc:
+        first = str(exc).splitlines()[0]
+        raise ConfigError(
+            f"{_CONFIG} of {source.repo} at {label} cannot be read: {first}"
+        ) from None
+    found: dict[str, dict[str, str]] = {}
+    for section in parser.sections():
+        match = _REMOTE_SECTION.match(section.strip())
+        if match:
+            found[match.group(1)] = dict(parser[section])
+    return DvcConfig(found, parser.get("core", "remote", fallback="").strip())
+
+
 def dvc_remote(
-    project: Project, source: SourceRepo, commit: str, label: str, remote: str | None
+    source: SourceRepo, label: str, config: DvcConfig, name: str | None
 ) -> RemoteLocation:
-    """The remote to read objects from: ``remote`` (a remote of the source's ``.dvc/config``,
-    else of this project, else a URL or folder), or the source's default DVC remote."""
-    sections = _dvc_remotes(source, commit, label)
-    if remote is not None and remote not in sections:
-        own = load_config(project.root)
-        if remote in own.remotes:
-            return remotes.resolve_remote(own, remote, root=project.root)
-        if "/" not in remote and ":" not in remote:
-            known = ", ".join(sorted({*sections, *own.remotes})) or "none"
-            raise ConfigError(
-                f"no remote '{remote}' in {source.repo}'s {_CONFIG} at {label} or in this "
-                f"project (remotes: {known}); pass a remote name or a URL"
-            )
-        return RemoteLocation.parse("import", remote, root=project.root)
-    name = remote or _default_remote(source, commit, label)
-    options = sections.get(name)
+    """The DVC remote ``name`` of ``config``, or its default one. (A ``--remote`` that names
+    none of them is the caller's to resolve, as for Pivot sources.)"""
+    name = name or config.default
+    if not name:
+        raise ConfigError(
+            f"{source.repo} sets no default DVC remote in its committed {_CONFIG} at {label}; "
+            "pass --remote with the remote's name there, a remote of this project, or a URL"
+        )
+    options = config.remotes.get(name)
     if options is None:
         raise ConfigError(
             f"{source.repo}'s {_CONFIG} at {label} names default remote '{name}' but does not "
@@ -200,40 +227,6 @@ def dvc_remote(
         )
     except ConfigError as exc:
         raise ConfigError(f"the DVC remote of {source.repo} at {label}: {exc}") from None
-
-
-def _dvc_config(source: SourceRepo, commit: str, label: str) -> configparser.ConfigParser:
-    text = source.read_files(commit, [_CONFIG]).get(_CONFIG, b"")
-    parser = configparser.ConfigParser(interpolation=None)
-    try:
-        parser.read_string(text.decode("utf-8", "replace"))
-    except configparser.Error as exc:
-        first = str(exc).splitlines()[0]
-        raise ConfigError(
-            f"{_CONFIG} of {source.repo} at {label} cannot be read: {first}"
-        ) from None
-    return parser
-
-
-def _dvc_remotes(source: SourceRepo, commit: str, label: str) -> dict[str, dict[str, str]]:
-    parser = _dvc_config(source, commit, label)
-    found: dict[str, dict[str, str]] = {}
-    for section in parser.sections():
-        match = _REMOTE_SECTION.match(section.strip())
-        if match:
-            found[match.group(1)] = dict(parser[section])
-    return found
-
-
-def _default_remote(source: SourceRepo, commit: str, label: str) -> str:
-    parser = _dvc_config(source, commit, label)
-    name = parser.get("core", "remote", fallback="").strip()
-    if not name:
-        raise ConfigError(
-            f"{source.repo} sets no default DVC remote in its committed {_CONFIG} at {label}; "
-            "pass --remote with the remote's name there, a remote of this project, or a URL"
-        )
-    return name
 
 
 # -- fetching ---------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -276,7 +276,12 @@ def _fetch_from_dvc(project: Project, wanted: _Wanted) -> tuple[OutRecord, int]:
     checked by MD5 and entered into this cache under their xxhash."""
     source, label = wanted.source, wanted.label
     found = dvc_source.locate_dvc(source, wanted.commit, wanted.path, label)
-    location = dvc_source.dvc_remote(project, source, wanted.commit, label, wanted.remote)
+    config = dvc_source.read_config(source, wanted.commit, label)
+    if wanted.remote is not None and wanted.remote not in config.remotes:
+        where = f"{source.repo}'s .dvc/config at {label}"
+        location = _given_remote(project, wanted.remote, config.remotes, where)
+    else:
+        location = dvc_source.dvc_remote(source, label, config, wanted.remote)
     what = f"{source.repo} at {label}"
     try:
         brought = dvc_source.fetch_dvc_out(
@@ -351,7 +356,7 @@ def _within(record: OutRecord, path: str) -> OutRecord | None:
 
 def _not_data(source: SourceRepo, commit: str, path: str, label: str) -> str:
     where = f"{source.repo} at {label}"
-    if source.kind(commit, PIVOT_DIR) != "tree":
+    if not _is_pivot_project(source, commit):
         return f"{where} is not a Pivot project (no {PIVOT_DIR}/ folder committed there)"
     kind = source.kind(commit, path)
     if kind is not None:
@@ -371,17 +376,8 @@ def source_remote(
 ) -> remotes.RemoteLocation:
     """Where the source keeps its blobs (see the module docstring for the order)."""
     config = _source_config(source, commit, label)
-    own = load_config(project.root)
-    if remote is not None and remote not in config.remotes and remote in own.remotes:
-        return remotes.resolve_remote(own, remote, root=project.root)
-    if remote is not None and remote not in config.remotes and _NAME.match(remote):
-        known = ", ".join(sorted({*config.remotes, *own.remotes})) or "none"
-        raise ConfigError(
-            f"no remote '{remote}' in {source.repo} at {label} or in this project (remotes: "
-            f"{known}); pass a remote name or a URL (s3://bucket/prefix, a folder)"
-        )
     if remote is not None and remote not in config.remotes:
-        return remotes.RemoteLocation.parse("import", remote, root=project.root)
+        return _given_remote(project, remote, config.remotes, f"{source.repo} at {label}")
     if not config.remotes:
         raise ConfigError(
             f"{source.repo} configures no remote in its committed {_CONFIG} at {label}; pass "
@@ -391,6 +387,23 @@ def source_remote(
         return remotes.resolve_remote(config, remote, root=source.local_root)
     except ConfigError as exc:
         raise ConfigError(f"the remote of {source.repo} at {label}: {exc}") from None
+
+
+def _given_remote(
+    project: Project, remote: str, source_remotes: Iterable[str], where: str
+) -> remotes.RemoteLocation:
+    """A ``--remote`` that names no remote of the source (Pivot or DVC): a remote of this
+    project, else a URL or folder; a bare name that is neither is an error."""
+    own = load_config(project.root)
+    if remote in own.remotes:
+        return remotes.resolve_remote(own, remote, root=project.root)
+    if _NAME.match(remote):
+        known = ", ".join(sorted({*source_remotes, *own.remotes})) or "none"
+        raise ConfigError(
+            f"no remote '{remote}' in {where} or in this project (remotes: {known}); pass a "
+            "remote name or a URL (s3://bucket/prefix, a folder)"
+        )
+    return remotes.RemoteLocation.parse("import", remote, root=project.root)
 
 
 def _source_config(source: SourceRepo, commit: str, label: str) -> PivotConfig:
