@@ -186,8 +186,9 @@ def list_stages(cli: CliContext, stages: tuple[str, ...], as_json: bool) -> None
     groups = grouped(names)
     for group, members in groups:
         if len(groups) > 1:  # several pipelines: a heading for each
-            title = f"pipeline {group}" if group is not None else "pipeline.py"
-            click.echo(f"── {title} ({plural(len(members), 'stage')})")
+            from pivot.render.dag import pipeline_heading
+
+            click.echo(pipeline_heading(group, len(members)))
         for name in members:
             _echo_stage(pipeline[name])
     click.echo(plural(len(names), "stage"))

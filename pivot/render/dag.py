@@ -34,7 +34,7 @@ from pivot.core.pipeline.selection import grouped
 from pivot.core.reports.dag_view import DagView, layers
 from pivot.render.counts import plural
 
-__all__ = ["render_dot", "render_mermaid", "render_text"]
+__all__ = ["pipeline_heading", "render_dot", "render_mermaid", "render_text"]
 
 
 # -- text -------------------------------------------------------------------------------------
@@ -273,14 +273,20 @@ def render_text(view: DagView, *, ascii_only: bool = False) -> str:
     groups = grouped(view.nodes)
     if len(groups) < 2:
         return _drawing(view, ascii_only=ascii_only)
-    dash = "--" if ascii_only else "──"
     parts = []
     for group, members in groups:
-        title = f"pipeline {group}" if group is not None else "pipeline.py"
         sub, labels = _pipeline_view(view, members)
         drawing = _drawing(sub, labels, ascii_only=ascii_only)
-        parts.append(f"{dash} {title} ({plural(len(members), 'stage')})\n{drawing}")
+        parts.append(f"{pipeline_heading(group, len(members), ascii_only=ascii_only)}\n{drawing}")
     return "\n\n".join(parts)
+
+
+def pipeline_heading(group: str | None, stages: int, *, ascii_only: bool = False) -> str:
+    """The line above a pipeline's stages in text output (``pivot list``, ``pivot dag``):
+    ``── pipeline prep (3 stages)``; stages named without a pipeline come under
+    ``pipeline.py``."""
+    title = f"pipeline {group}" if group is not None else "pipeline.py"
+    return f"{'--' if ascii_only else '──'} {title} ({plural(stages, 'stage')})"
 
 
 def _pipeline_view(view: DagView, members: list[str]) -> tuple[DagView, dict[str, str]]:
