@@ -52,10 +52,9 @@ def import_(
     REPO is a git URL or a local path. PATH is relative to REPO's root. The data is fetched
     from REPO's remote by the hash its lock files (or .pvt manifest; for DVC, its dvc.lock or
     .dvc files) record at REV, written to --out, and recorded in OUT.pvt with where it came
-    from; commit that manifest. From then on
-    it is tracked data: a dep for stages, pushed and pulled with this project's remote.
-    `pivot update` moves it to REV's newest commit; `pivot status --imports` says when it is
-    behind.
+    from; commit that manifest. From then on it is tracked data: a dep for stages, pushed and
+    pulled with this project's remote. `pivot update` moves it to REV's newest commit;
+    `pivot status --imports` says when it is behind.
 
     \b
     Examples:

@@ -152,12 +152,11 @@ class RemoteLocation:
 
     def run_key(self, key: str) -> str:
         """Where run-cache entry ``key`` lives (``runs/ab/cdef…`` beside ``files/``)."""
-        runs = f"{self.prefix}/runs/" if self.prefix else "runs/"
-        return f"{runs}{key[:2]}/{key[2:]}"
+        return self.object_key(f"runs/{key[:2]}/{key[2:]}")
 
     def object_key(self, name: str) -> str:
-        """The key of object ``name`` (a relative path with slashes) below the prefix: for
-        reading objects laid out by another tool (a DVC remote)."""
+        """The key of object ``name`` (a relative path with slashes) below the prefix: run-cache
+        entries, and objects laid out by another tool (a DVC remote)."""
         return f"{self.prefix}/{name}" if self.prefix else name
 
     def digest_of(self, key: str) -> str | None:
